@@ -1,0 +1,175 @@
+"""The dataset spec: one YAML file that describes a user's dataset to the pipeline.
+
+`BINCLF_DATASET` points to it; without it the built-in demo spec is used. Every key is
+validated on load and an error names the key that is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DATASET_ENV = "BINCLF_DATASET"
+DEMO_SPEC_PATH = Path(__file__).with_name("demo_spec.yaml")
+
+
+class SpecError(ValueError):
+    """A dataset spec that cannot be used; the message names the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SyntheticSource(_Strict):
+    """The built-in generator of card-transaction-like events."""
+
+    kind: Literal["synthetic"] = "synthetic"
+    start_date: date = date(2026, 1, 1)
+    days: int = Field(120, ge=1, le=3650)
+    rows_per_day: int = Field(2_000, ge=1)
+    positive_rate: float = Field(0.02, gt=0, lt=0.5)
+    change_point_day: int | None = Field(96, ge=0)
+    seed: int = 7
+
+
+class FileSource(_Strict):
+    """A Parquet or CSV file, a glob, or a folder of such files."""
+
+    kind: Literal["parquet", "csv"]
+    path: str
+
+    def resolved_paths(self, base: Path) -> list[Path]:
+        """The files this source names, relative paths taken from the spec's folder."""
+        path = Path(self.path).expanduser()
+        if not path.is_absolute():
+            path = base / path
+        suffix = f".{self.kind}"
+        if path.is_dir():
+            files = sorted(p for p in path.rglob(f"*{suffix}") if p.is_file())
+        elif any(ch in str(path) for ch in "*?["):
+            files = sorted(p for p in path.parent.glob(path.name) if p.is_file())
+        else:
+            files = [path] if path.exists() else []
+        if not files:
+            raise SpecError(f"source.path: no {self.kind} file found at {path}")
+        return files
+
+
+class FeatureSelection(_Strict):
+    include: list[str] | None = None
+    exclude: list[str] = Field(default_factory=list)
+
+
+class Costs(_Strict):
+    false_positive: float = Field(1.0, gt=0)
+    false_negative: float = Field(10.0, gt=0)
+
+
+class Partitioning(_Strict):
+    """Daily partitions by event time; a dataset without time is one snapshot partition."""
+
+    start_date: date | None = None
+    end_date: date | None = None
+    snapshot_date: date = date(2024, 1, 1)
+
+
+class ValidationRules(_Strict):
+    min_rows: int = Field(1, ge=1)
+    max_null_share: float = Field(0.5, ge=0, le=1)
+    null_share_overrides: dict[str, float] = Field(default_factory=dict)
+    max_unseen_category_share: float = Field(0.01, ge=0, le=1)
+    allowed_categories: dict[str, list[str]] = Field(default_factory=dict)
+    numeric_ranges: dict[str, tuple[float | None, float | None]] = Field(default_factory=dict)
+    reference_days: int = Field(14, ge=1)
+
+
+class DatasetSpec(_Strict):
+    """Everything the pipeline needs to know about one dataset."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+    source: SyntheticSource | FileSource = Field(discriminator="kind")
+    target: str
+    positive: str | int | bool
+    negative: list[str | int | bool] | None = None
+    id_column: str | None = None
+    time_column: str | None = None
+    label_time_column: str | None = None
+    split_column: str | None = None
+    features: FeatureSelection = Field(default_factory=FeatureSelection)
+    categorical: list[str] = Field(default_factory=list)
+    sensitive: list[str] = Field(default_factory=list)
+    slices: list[str] = Field(default_factory=list)
+    weight_column: str | None = None
+    costs: Costs = Field(default_factory=Costs)
+    partitions: Partitioning = Field(default_factory=Partitioning)
+    validation: ValidationRules = Field(default_factory=ValidationRules)
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @model_validator(mode="after")
+    def _columns_are_distinct(self) -> DatasetSpec:
+        roles = {
+            "target": self.target,
+            "id_column": self.id_column,
+            "time_column": self.time_column,
+            "label_time_column": self.label_time_column,
+            "split_column": self.split_column,
+            "weight_column": self.weight_column,
+        }
+        named = [v for v in roles.values() if v]
+        if len(named) != len(set(named)):
+            raise ValueError(f"columns with roles must be distinct, got {roles}")
+        if self.negative is not None and self.positive in self.negative:
+            raise ValueError(f"positive value {self.positive!r} is also listed in negative")
+        if self.label_time_column and not self.time_column:
+            raise ValueError("label_time_column needs time_column")
+        return self
+
+    @property
+    def is_snapshot(self) -> bool:
+        """True when the dataset has no event time: it is one snapshot partition."""
+        return self.time_column is None
+
+    @property
+    def role_columns(self) -> list[str]:
+        """Columns that are never features."""
+        cols = [
+            self.target,
+            self.id_column,
+            self.time_column,
+            self.label_time_column,
+            self.split_column,
+            self.weight_column,
+        ]
+        return [c for c in cols if c]
+
+
+def spec_from_dict(data: dict[str, Any], *, base_dir: Path = Path(".")) -> DatasetSpec:
+    """Validate a spec given as a mapping; errors name the offending key."""
+    try:
+        return DatasetSpec.model_validate({**data, "base_dir": base_dir})
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+            problems.append(f"{key or '<spec>'}: {err['msg']}")
+        raise SpecError("invalid dataset spec: " + "; ".join(problems)) from None
+
+
+def load_spec(path: str | os.PathLike[str] | None = None) -> DatasetSpec:
+    """Load the spec at `path`, else at `$BINCLF_DATASET`, else the built-in demo spec."""
+    chosen = Path(path or os.environ.get(DATASET_ENV) or DEMO_SPEC_PATH).expanduser()
+    if not chosen.is_file():
+        raise SpecError(f"dataset spec not found: {chosen}")
+    try:
+        data = yaml.safe_load(chosen.read_text())
+    except yaml.YAMLError as exc:
+        raise SpecError(f"dataset spec {chosen} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"dataset spec {chosen} must be a mapping of keys")
+    return spec_from_dict(data, base_dir=chosen.resolve().parent)
