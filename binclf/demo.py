@@ -124,8 +124,9 @@ def generate_day(
         {
             "transaction_id": ids,
             "event_time": pl.Series(event_time).dt.replace_time_zone("UTC"),
-            "label_time": pl.Series(np.where(known, label_time, np.datetime64("NaT")))
-            .dt.replace_time_zone("UTC"),
+            "label_time": pl.Series(
+                np.where(known, label_time, np.datetime64("NaT"))
+            ).dt.replace_time_zone("UTC"),
             "is_fraud": pl.Series(np.where(known, label.astype(np.int8), 0)).cast(pl.Int8),
             "amount": amount.round(2),
             "merchant_category": np.array(MERCHANT_CATEGORIES)[merchant],

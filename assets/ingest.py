@@ -1,0 +1,127 @@
+"""Ingest: raw events per day, validated by blocking great-expectations checks."""
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetsDefinition,
+    BackfillPolicy,
+    DailyPartitionsDefinition,
+    MetadataValue,
+    Output,
+    asset,
+)
+
+from assets.metadata import partitions_metadata
+from assets.resources import StateResource
+from binclf.atomic import write_json_atomic
+from binclf.sources import read_partition
+from binclf.spec import DatasetSpec
+from binclf.summaries import markdown_table
+from binclf.validation import (
+    PartitionValidationError,
+    PartitionValidator,
+    ValidationProfile,
+    build_profile,
+    report_from_dict,
+    report_to_dict,
+)
+
+VALIDATION_CHECK = "passes_validation"
+
+
+def _report_path(state: StateResource, key: str) -> Path:
+    return state.reports() / "validation" / f"{key}.json"
+
+
+def ingest_assets(
+    spec: DatasetSpec, partitions: DailyPartitionsDefinition
+) -> list[AssetsDefinition]:
+    """The ingest group for one dataset."""
+
+    @asset(group_name="ingest")
+    def validation_profile(context: AssetExecutionContext) -> dict[str, Any]:
+        """What valid data looks like: column kinds, categories and target values of the first days."""
+        keys = partitions.get_partition_keys()[: spec.validation.reference_days]
+        reference = pl.concat([read_partition(spec, k) for k in keys], how="diagonal_relaxed")
+        profile = build_profile(reference, spec, partitions=keys)
+        context.add_output_metadata(
+            {
+                "reference_partitions": f"{keys[0]} … {keys[-1]}",
+                "reference_rows": reference.height,
+                "categories": MetadataValue.md(
+                    markdown_table(
+                        [{"column": c, "levels": len(v)} for c, v in profile.categories.items()]
+                    )
+                ),
+            }
+        )
+        return profile.to_dict()
+
+    @asset(
+        group_name="ingest",
+        partitions_def=partitions,
+        backfill_policy=BackfillPolicy.single_run(),
+        check_specs=[
+            AssetCheckSpec(
+                VALIDATION_CHECK,
+                asset="raw_events",
+                blocking=True,
+                description="great-expectations suite from the spec and the validation profile",
+            )
+        ],
+    )
+    def raw_events(
+        context: AssetExecutionContext, state: StateResource, validation_profile: dict[str, Any]
+    ) -> Iterator[Output | AssetCheckResult]:
+        """Events of each day as the source has them, validated before anything reads them."""
+        validator = PartitionValidator(spec, ValidationProfile.from_dict(validation_profile))
+        frames = {key: read_partition(spec, key) for key in context.partition_keys}
+        reports = [validator.validate(frame, key) for key, frame in frames.items()]
+        for report in reports:
+            write_json_atomic(_report_path(state, report.partition), report_to_dict(report))
+        failed = [r for r in reports if not r.success]
+        for report in failed:
+            context.log.error(report.summary())
+        yield Output(frames, metadata=partitions_metadata(frames))
+        yield AssetCheckResult(
+            check_name=VALIDATION_CHECK,
+            passed=not failed,
+            severity=AssetCheckSeverity.ERROR,
+            description="; ".join(r.summary() for r in failed)[:2000] or None,
+            metadata={
+                "partitions_checked": len(reports),
+                "partitions_failed": len(failed),
+                "failed_partitions": ", ".join(r.partition for r in failed) or "none",
+                "failures": MetadataValue.md(
+                    markdown_table([row for r in failed for row in r.failures_table()][:200])
+                ),
+            },
+        )
+
+    @asset(
+        group_name="ingest", partitions_def=partitions, backfill_policy=BackfillPolicy.single_run()
+    )
+    def validated_events(
+        context: AssetExecutionContext, state: StateResource, raw_events: dict[str, pl.LazyFrame]
+    ) -> dict[str, pl.DataFrame]:
+        """Only events whose partition passed validation; a failed partition stops here."""
+        for key in raw_events:
+            path = _report_path(state, key)
+            if not path.is_file():
+                raise PartitionValidationError(f"partition {key}: raw events were never validated")
+            report = report_from_dict(json.loads(path.read_text()))
+            if not report.success:
+                raise PartitionValidationError(report.summary())
+        frames = {key: lazy.collect() for key, lazy in raw_events.items()}
+        context.add_output_metadata(partitions_metadata(frames))
+        return frames
+
+    return [validation_profile, raw_events, validated_events]

@@ -1,0 +1,16 @@
+"""The daily partitions of a dataset, derived from its spec."""
+
+from __future__ import annotations
+
+from dagster import DailyPartitionsDefinition
+
+from binclf.sources import partition_range
+from binclf.spec import DatasetSpec
+
+
+def daily_partitions(spec: DatasetSpec) -> DailyPartitionsDefinition:
+    """One partition per day of event time; a snapshot dataset has exactly one."""
+    first, after_last = partition_range(spec)
+    return DailyPartitionsDefinition(
+        start_date=first.isoformat(), end_date=after_last.isoformat(), timezone="UTC"
+    )

@@ -1,0 +1,113 @@
+"""Reading a dataset's raw events, one daily partition at a time.
+
+Partitions are days of event time (UTC). A dataset without a time column is one snapshot
+partition, keyed by `partitions.snapshot_date`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import polars as pl
+
+from binclf.demo import generate_day
+from binclf.spec import DatasetSpec, FileSource, SpecError, SyntheticSource
+
+
+def partition_day(partition_key: str) -> date:
+    """The day a partition key names; only plain ISO dates are partition keys."""
+    try:
+        day = date.fromisoformat(partition_key)
+    except (TypeError, ValueError):
+        raise ValueError(f"partition key {partition_key!r} is not a date (YYYY-MM-DD)") from None
+    if day.isoformat() != partition_key:
+        raise ValueError(f"partition key {partition_key!r} is not a date (YYYY-MM-DD)")
+    return day
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The UTC start and end of a day."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+def _scan_files(spec: DatasetSpec, source: FileSource) -> pl.LazyFrame:
+    paths = [str(p) for p in source.resolved_paths(spec.base_dir)]
+    if source.kind == "parquet":
+        return pl.scan_parquet(paths)
+    return pl.scan_csv(paths, try_parse_dates=True)
+
+
+def _utc_time(column: str, schema: pl.Schema) -> pl.Expr:
+    """The column as a UTC datetime: naive times are taken as UTC, strings are parsed."""
+    dtype = schema[column]
+    expr = pl.col(column)
+    if dtype == pl.String:
+        expr = expr.str.to_datetime(time_unit="us", strict=False)
+        dtype = pl.Datetime("us")
+    if isinstance(dtype, pl.Date):
+        expr = expr.cast(pl.Datetime("us"))
+        dtype = pl.Datetime("us")
+    if not isinstance(dtype, pl.Datetime):
+        raise SpecError(f"time column {column!r} has type {dtype}, not a date or datetime")
+    if dtype.time_zone is None:
+        return expr.dt.replace_time_zone("UTC").alias(column)
+    return expr.dt.convert_time_zone("UTC").alias(column)
+
+
+def scan_source(spec: DatasetSpec) -> pl.LazyFrame:
+    """All events of a file source, lazily, with time columns normalized to UTC."""
+    if not isinstance(spec.source, FileSource):
+        raise SpecError("scan_source reads file sources; the synthetic source is generated per day")
+    lazy = _scan_files(spec, spec.source)
+    schema = lazy.collect_schema()
+    for column in (spec.time_column, spec.label_time_column):
+        if column and column in schema:
+            lazy = lazy.with_columns(_utc_time(column, schema))
+    return lazy
+
+
+def partition_range(spec: DatasetSpec) -> tuple[date, date]:
+    """First day and the day after the last: the spec's dates, else the source's time range."""
+    if spec.is_snapshot:
+        first = spec.partitions.snapshot_date
+        return first, first + timedelta(days=1)
+    if isinstance(spec.source, SyntheticSource):
+        first = spec.partitions.start_date or spec.source.start_date
+        last = spec.partitions.end_date or spec.source.start_date + timedelta(days=spec.source.days)
+        return first, last
+    start, end = spec.partitions.start_date, spec.partitions.end_date
+    if start is None or end is None:
+        assert spec.time_column
+        bounds = (
+            scan_source(spec)
+            .select(
+                pl.col(spec.time_column).min().alias("lo"),
+                pl.col(spec.time_column).max().alias("hi"),
+            )
+            .collect()
+        )
+        lo, hi = bounds["lo"][0], bounds["hi"][0]
+        if lo is None:
+            raise SpecError(f"time_column {spec.time_column!r} has no values to partition by")
+        start = start or lo.date()
+        end = end or hi.date() + timedelta(days=1)
+    return start, end
+
+
+def read_partition(spec: DatasetSpec, partition_key: str) -> pl.DataFrame:
+    """The raw events of one partition, exactly as the source has them."""
+    day = partition_day(partition_key)
+    if spec.is_snapshot:
+        if day != spec.partitions.snapshot_date:
+            raise ValueError(
+                f"partition {partition_key}: dataset {spec.name!r} has no time column; its only "
+                f"partition is the snapshot {spec.partitions.snapshot_date.isoformat()}"
+            )
+        return scan_source(spec).collect()
+    if isinstance(spec.source, SyntheticSource):
+        return generate_day(spec.source, day)
+    assert spec.time_column
+    start, end = day_bounds(day)
+    column = pl.col(spec.time_column)
+    return scan_source(spec).filter((column >= start) & (column < end)).collect()

@@ -1,0 +1,1 @@
+"""The composition root: Definitions, jobs, schedules, sensors and resource instances."""
