@@ -48,7 +48,7 @@ def ingest_assets(
 
     @asset(group_name="ingest")
     def validation_profile(context: AssetExecutionContext) -> dict[str, Any]:
-        """What valid data looks like: column kinds, categories and target values of the first days."""
+        """What valid data looks like: column kinds, categories and target values of early days."""
         keys = partitions.get_partition_keys()[: spec.validation.reference_days]
         reference = pl.concat([read_partition(spec, k) for k in keys], how="diagonal_relaxed")
         profile = build_profile(reference, spec, partitions=keys)

@@ -176,10 +176,12 @@ def _worst_slice_recall(evidence: Mapping[str, Any], thresholds: GateThresholds)
         raise _MissingEvidence("missing evidence: slices (not a list of slice rows)")
     judged = {}
     for row in rows:
+        if not isinstance(row, Mapping):
+            raise _MissingEvidence(f"missing evidence: slices (row {row!r} is not a mapping)")
         if (
             row.get("kind") in thresholds.slice_recall_kinds
             and not row.get("small", True)
-            and row.get("positives", 0) >= thresholds.min_slice_positives
+            and (row.get("positives") or 0) >= thresholds.min_slice_positives
             and row.get("recall") is not None
         ):
             label = f"{row.get('column')}={row.get('group')}"

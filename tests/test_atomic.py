@@ -61,7 +61,7 @@ def test_crash_before_rename_leaves_no_directory_visible(tmp_path, monkeypatch):
 
 def test_failure_while_writing_a_file_leaves_no_directory_visible(tmp_path):
     parent = tmp_path / "versions"
-    with pytest.raises(TypeError, match="b.txt"):
+    with pytest.raises(TypeError, match=r"b\.txt"):
         write_directory_atomic(parent / "v0001", {"a.txt": b"1", "b.txt": "not bytes"})
     assert list(parent.iterdir()) == []
 
@@ -69,9 +69,11 @@ def test_failure_while_writing_a_file_leaves_no_directory_visible(tmp_path):
 def test_publish_refuses_existing_target_and_keeps_it_intact(tmp_path):
     target = tmp_path / "v0001"
     write_directory_atomic(target, {"a.txt": b"first"})
-    with staged_directory(tmp_path, {"a.txt": b"second"}) as staged:
-        with pytest.raises(FileExistsError):
-            publish_directory(staged, target)
+    with (
+        staged_directory(tmp_path, {"a.txt": b"second"}) as staged,
+        pytest.raises(FileExistsError),
+    ):
+        publish_directory(staged, target)
     assert (target / "a.txt").read_bytes() == b"first"
     assert [p.name for p in tmp_path.iterdir()] == ["v0001"]
 
@@ -79,11 +81,13 @@ def test_publish_refuses_existing_target_and_keeps_it_intact(tmp_path):
 def test_racing_publish_after_the_existence_check_is_refused_by_the_rename(tmp_path, monkeypatch):
     target = tmp_path / "v0001"
     write_directory_atomic(target, {"a.txt": b"first"})
-    with staged_directory(tmp_path, {"a.txt": b"second"}) as staged:
-        with monkeypatch.context() as patch:
-            patch.setattr(atomic.Path, "exists", lambda self: False)
-            with pytest.raises(FileExistsError):
-                publish_directory(staged, target)
+    with (
+        staged_directory(tmp_path, {"a.txt": b"second"}) as staged,
+        monkeypatch.context() as patch,
+    ):
+        patch.setattr(atomic.Path, "exists", lambda self: False)
+        with pytest.raises(FileExistsError):
+            publish_directory(staged, target)
     assert (target / "a.txt").read_bytes() == b"first"
     assert [p.name for p in tmp_path.iterdir()] == ["v0001"]
 
