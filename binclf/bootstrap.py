@@ -29,28 +29,78 @@ def _check_sizes(n: int, n_boot: int, strata: np.ndarray | None) -> None:
         raise BootstrapError(f"strata has {len(strata)} values but n is {n}")
 
 
-def _resamples(n: int, n_boot: int, seed: int, strata: np.ndarray | None) -> Iterator[np.ndarray]:
-    """Yield the row indices of each resample, one replicate at a time."""
+def _index_type(n: int) -> type[np.signedinteger]:
+    # 32-bit draws and indices are two to three times faster than 64-bit ones.
+    return np.int32 if n < 2**31 else np.int64
+
+
+def _strata_groups(n: int, strata: np.ndarray | None) -> list[np.ndarray]:
+    """Row indices of each stratum (all rows when there are no strata)."""
     if strata is None:
-        groups = [np.arange(n)]
-    else:
-        _, codes = np.unique(np.asarray(strata), return_inverse=True)
-        groups = [np.flatnonzero(codes == code) for code in range(codes.max() + 1)]
+        return [np.arange(n, dtype=_index_type(n))]
+    _, codes = np.unique(np.asarray(strata), return_inverse=True)
+    return [np.flatnonzero(codes == code).astype(_index_type(n)) for code in range(codes.max() + 1)]
+
+
+def _group_draws(groups: list[np.ndarray], n_boot: int, seed: int) -> Iterator[list[np.ndarray]]:
+    """For each resample, positions drawn with replacement within each group."""
+    index_type = _index_type(sum(len(group) for group in groups))
     rng = np.random.default_rng(seed)
     for _ in range(n_boot):
-        yield np.concatenate([group[rng.integers(0, len(group), len(group))] for group in groups])
+        yield [rng.integers(0, len(group), len(group), dtype=index_type) for group in groups]
 
 
-def bootstrap_indices(
+def iter_bootstrap_indices(
     n: int, n_boot: int, seed: int, strata: np.ndarray | None = None
-) -> np.ndarray:
-    """Row indices of `n_boot` resamples of `n` rows, shape (n_boot, n).
+) -> Iterator[np.ndarray]:
+    """Row indices of each of `n_boot` resamples of `n` rows, one resample (shape (n,)) at a time.
 
     With `strata`, rows are drawn with replacement within each stratum, so every resample has
     as many rows of each stratum as the data.
     """
     _check_sizes(n, n_boot, strata)
-    return np.stack(list(_resamples(n, n_boot, seed, strata)))
+    groups = _strata_groups(n, strata)
+    return (
+        np.concatenate([group[draw] for group, draw in zip(groups, draws, strict=True)])
+        for draws in _group_draws(groups, n_boot, seed)
+    )
+
+
+def bootstrap_indices(
+    n: int, n_boot: int, seed: int, strata: np.ndarray | None = None
+) -> np.ndarray:
+    """Row indices of `n_boot` resamples of `n` rows, shape (n_boot, n); see
+    `iter_bootstrap_indices`, which yields the same resamples without holding them all."""
+    return np.stack(list(iter_bootstrap_indices(n, n_boot, seed, strata)))
+
+
+def bootstrap_weighted_means(
+    values: np.ndarray,
+    n_boot: int,
+    seed: int,
+    strata: np.ndarray | None = None,
+    *,
+    weights: np.ndarray | None = None,
+) -> np.ndarray:
+    """Weighted mean of `values` in each resample, shape (n_boot,).
+
+    The same resamples as `iter_bootstrap_indices`, without building the full index arrays:
+    the fast path for a per-row statistic such as a cost on a million rows.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    w = np.ones_like(values) if weights is None else np.asarray(weights, dtype=np.float64)
+    _check_sizes(len(values), n_boot, strata)
+    if w.shape != values.shape:
+        raise BootstrapError(f"weights has shape {w.shape}, values has {values.shape}")
+    groups = _strata_groups(len(values), strata)
+    group_weighted = [(w * values)[group] for group in groups]
+    group_weights = [w[group] for group in groups]
+    means = np.empty(n_boot)
+    for replicate, draws in enumerate(_group_draws(groups, n_boot, seed)):
+        parts = zip(group_weighted, group_weights, draws, strict=True)
+        sums = np.array([(np.sum(gv[d]), np.sum(gw[d])) for gv, gw, d in parts]).sum(axis=0)
+        means[replicate] = sums[0] / sums[1] if sums[1] > 0 else np.nan
+    return means
 
 
 def iter_bootstrap_counts(
@@ -58,8 +108,9 @@ def iter_bootstrap_counts(
 ) -> Iterator[np.ndarray]:
     """How often each row occurs in each resample, in blocks of shape (replicates, n).
 
-    The same resamples as `bootstrap_indices`, as float64 counts so that a weighted statistic of
-    every replicate in a block is one matrix product. Blocks stay small whatever `n` is.
+    The same resamples as `iter_bootstrap_indices`, as float64 counts so that a weighted
+    statistic of every replicate in a block is one matrix product. Blocks stay small whatever
+    `n` is.
     """
     _check_sizes(n, n_boot, strata)
     return _count_blocks(n, n_boot, seed, strata, block_size=max(1, min(n_boot, _BLOCK_CELLS // n)))
@@ -69,7 +120,7 @@ def _count_blocks(
     n: int, n_boot: int, seed: int, strata: np.ndarray | None, *, block_size: int
 ) -> Iterator[np.ndarray]:
     block: list[np.ndarray] = []
-    for indices in _resamples(n, n_boot, seed, strata):
+    for indices in iter_bootstrap_indices(n, n_boot, seed, strata):
         block.append(np.bincount(indices, minlength=n).astype(np.float64))
         if len(block) == block_size:
             yield np.stack(block)

@@ -148,7 +148,7 @@ def render_card_markdown(
         for title, snippet in images.items():
             plots += [f"### {title}", "", snippet, ""]
         lines += _section("Plots", plots)
-    return "\n".join(lines).rstrip() + "\n"
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).rstrip() + "\n"
 
 
 # Validation -----------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
 import polars as pl
@@ -43,6 +43,7 @@ class DriftInputError(ValueError):
 class NumericProfile:
     """Quantile bins of one numeric column: bin i holds values in (edges[i-1], edges[i]]."""
 
+    kind: ClassVar[ColumnKind] = "numeric"
     column: str
     edges: tuple[float, ...]
     counts: tuple[int, ...]  # len(edges) + 1 bins
@@ -101,6 +102,7 @@ class NumericProfile:
 class CategoricalProfile:
     """The most frequent levels of one categorical column; other and unseen levels share a bin."""
 
+    kind: ClassVar[ColumnKind] = "categorical"
     column: str
     levels: tuple[str, ...]
     counts: tuple[int, ...]
@@ -331,25 +333,21 @@ def drift_statistics(
     )
 
     columns: list[NumericProfile | CategoricalProfile] = [*profile.numeric, *profile.categorical]
-    kinds: list[ColumnKind] = ["numeric"] * len(profile.numeric) + ["categorical"] * len(
-        profile.categorical
-    )
     comparisons = [_compare(p.reference_counts, p.counts_of(current[p.column])) for p in columns]
-    adjusted = _holm([c[3] for c in comparisons])
+    adjusted = _holm([c.p_value for c in comparisons])
     features = tuple(
-        _feature_drift(p.column, kind, comparison, p_adj, alpha=alpha, min_effect=min_effect)
-        for p, kind, comparison, p_adj in zip(columns, kinds, comparisons, adjusted, strict=True)
+        _feature_drift(p.column, p.kind, comparison, p_adj, alpha=alpha, min_effect=min_effect)
+        for p, comparison, p_adj in zip(columns, comparisons, adjusted, strict=True)
     )
     prediction = None
     if profile.score is not None:
-        comparison = _compare(
-            profile.score.reference_counts, profile.score.counts_of(current[profile.score.column])
-        )
+        score = profile.score
+        comparison = _compare(score.reference_counts, score.counts_of(current[score.column]))
         prediction = _feature_drift(
-            profile.score.column,
+            score.column,
             "prediction",
             comparison,
-            comparison[3],
+            comparison.p_value,
             alpha=alpha,
             min_effect=min_effect,
         )
@@ -369,27 +367,33 @@ def drift_statistics(
 def _feature_drift(
     column: str,
     kind: ColumnKind,
-    comparison: tuple[float, float, int, float],
+    comparison: _Comparison,
     p_adjusted: float,
     *,
     alpha: float,
     min_effect: float,
 ) -> FeatureDrift:
-    distance, chi2, dof, p_value = comparison
     return FeatureDrift(
         column=column,
         kind=kind,
         method=METHOD,
-        statistic=distance,
-        chi2=chi2,
-        dof=dof,
-        p_value=p_value,
+        statistic=comparison.distance,
+        chi2=comparison.chi2,
+        dof=comparison.dof,
+        p_value=comparison.p_value,
         p_value_adjusted=p_adjusted,
-        drifted=bool(p_adjusted < alpha and distance >= min_effect),
+        drifted=bool(p_adjusted < alpha and comparison.distance >= min_effect),
     )
 
 
-def _compare(reference: np.ndarray, current: np.ndarray) -> tuple[float, float, int, float]:
+class _Comparison(NamedTuple):
+    distance: float  # Jensen-Shannon, base 2
+    chi2: float
+    dof: int
+    p_value: float
+
+
+def _compare(reference: np.ndarray, current: np.ndarray) -> _Comparison:
     """Jensen-Shannon distance, chi-square, degrees of freedom and p-value of two count vectors."""
     reference, current = _pool_sparse_bins(reference, current)
     n_ref, n_cur = reference.sum(), current.sum()
@@ -398,7 +402,7 @@ def _compare(reference: np.ndarray, current: np.ndarray) -> tuple[float, float, 
     divergence = (special.rel_entr(p, middle).sum() + special.rel_entr(q, middle).sum()) / 2
     distance = float(np.sqrt(max(divergence / np.log(2), 0.0)))
     if reference.size < 2:
-        return distance, 0.0, 0, 1.0
+        return _Comparison(distance, 0.0, 0, 1.0)
     totals = reference + current
     expected_ref = totals * (n_ref / (n_ref + n_cur))
     expected_cur = totals * (n_cur / (n_ref + n_cur))
@@ -407,7 +411,7 @@ def _compare(reference: np.ndarray, current: np.ndarray) -> tuple[float, float, 
         + np.sum((current - expected_cur) ** 2 / expected_cur)
     )
     dof = reference.size - 1
-    return distance, chi2, dof, float(stats.chi2.sf(chi2, dof))
+    return _Comparison(distance, chi2, dof, float(stats.chi2.sf(chi2, dof)))
 
 
 def _pool_sparse_bins(reference: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -92,9 +92,9 @@ def _direction(contribution: np.ndarray, values: pd.Series | None) -> dict[str, 
         return result
     known = values.notna().to_numpy()
     if isinstance(values.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(values):
-        by_level = pd.Series(contribution[known]).groupby(
-            values[known].astype(str).to_numpy()
-        ).mean()
+        by_level = (
+            pd.Series(contribution[known]).groupby(values[known].astype(str).to_numpy()).mean()
+        )
         if by_level.empty:
             return result
         return {
@@ -131,7 +131,12 @@ def gain_importance(booster: lightgbm.Booster) -> list[dict[str, Any]]:
 
 
 def lightgbm_explanations(
-    booster: lightgbm.Booster, X: pd.DataFrame, *, sample_rows: int = 2_000, seed: int = 0
+    booster: lightgbm.Booster,
+    X: pd.DataFrame,
+    *,
+    sample_rows: int = 2_000,
+    seed: int = 0,
+    num_threads: int = 1,
 ) -> dict[str, Any]:
     """Gain importance plus a SHAP summary on a seeded sample of at most `sample_rows` rows.
 
@@ -140,6 +145,8 @@ def lightgbm_explanations(
     """
     if sample_rows < 1:
         raise ExplanationError(f"sample_rows must be at least 1, got {sample_rows}")
+    if num_threads < 1:
+        raise ExplanationError(f"num_threads must be at least 1, got {num_threads}")
     if len(X) == 0:
         raise ExplanationError("X has no rows to explain")
     names = booster.feature_name()
@@ -150,7 +157,9 @@ def lightgbm_explanations(
     if len(X) > sample_rows:
         rng = np.random.default_rng(seed)
         X = X.iloc[np.sort(rng.choice(len(X), size=sample_rows, replace=False))]
-    contributions = np.asarray(booster.predict(X, pred_contrib=True), dtype=np.float64)
+    contributions = np.asarray(
+        booster.predict(X, pred_contrib=True, num_threads=num_threads), dtype=np.float64
+    )
     return {
         "family": "lightgbm",
         "sample_rows": len(X),

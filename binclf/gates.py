@@ -163,7 +163,9 @@ def _worst_disparity(evidence: Mapping[str, Any]) -> Reading:
     if not fairness:
         return None, "no sensitive attribute declared"
     values = {
-        attribute: _number(fairness, attribute, "disparities", "equalized_odds_difference")
+        attribute: _number(
+            evidence, "fairness", attribute, "disparities", "equalized_odds_difference"
+        )
         for attribute in fairness
     }
     worst = max(values, key=values.__getitem__)

@@ -1,8 +1,8 @@
 """Parquet files per asset and daily partition, written atomically under one root.
 
 Keys must be plain ISO dates, so no key can name a path outside the root. A partition is
-written to a temporary file and renamed into place: a reader sees the old file or the new one,
-never half of either.
+written to a temporary file, flushed to disk and renamed into place: a reader sees the old file
+or the new one, never half of either.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
+from binclf.atomic import FILE_MODE, fsync_directory
 from binclf.sources import partition_day
 
 UNPARTITIONED = "data"
@@ -46,10 +47,14 @@ class PartitionStore:
         os.close(fd)
         try:
             frame.write_parquet(tmp)
+            with open(tmp, "rb+") as handle:
+                os.fchmod(handle.fileno(), FILE_MODE)
+                os.fsync(handle.fileno())
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        fsync_directory(target.parent)
         return target
 
     def exists(self, asset: str, partition_key: str | None = None) -> bool:

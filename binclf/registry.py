@@ -7,11 +7,13 @@ Layout under the root folder, per dataset:
     <dataset>/champion.json                  champion pointer with its history
     <dataset>/decisions/<version>/NNNN.json  decision records, oldest first
     <dataset>/audit.jsonl                    one JSON object per event
+    <dataset>/reservations/<version>/        empty folders claiming version ids
     <dataset>/.lock                          OS file lock serializing pointer moves and appends
 
-A version appears in one atomic rename of a fully written, fsynced folder, so readers never see
-part of one. Version ids (`v0001`, `v0002`, ...) are allocated by that rename: it fails when the
-id is taken, and the writer retries with the next id. Nothing here unpickles anything.
+A version id (`v0001`, `v0002`, ...) is claimed by creating its reservation folder, which fails
+when the id is taken (the writer then tries the next one). The version appears in one atomic
+rename of a fully written, fsynced folder, so readers never see part of one. Nothing here
+unpickles anything.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import json
 import os
 import re
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -114,36 +116,43 @@ class Registry:
     def register(
         self,
         dataset: str,
-        files: Mapping[str, bytes],
+        files: Mapping[str, bytes] | Callable[[str], Mapping[str, bytes]],
         *,
         metadata: Mapping[str, Any],
         actor: str | None = None,
     ) -> str:
-        """Store `files` (relative name -> bytes) as a new immutable version; return its id.
+        """Store files (relative name -> bytes) as a new immutable version; return its id.
 
-        `metadata` (family, key metrics, ...) goes into the manifest next to the checksums.
+        `files` may be a function of the new version id returning the files, so content such
+        as a model card can name its own version. `metadata` (family, key metrics, ...) goes
+        into the manifest next to the checksums.
         """
-        versions_dir = self._dataset_dir(dataset) / "versions"
-        if MANIFEST_NAME in files:
-            raise RegistryError(f"{MANIFEST_NAME!r} is written by the registry; do not pass it")
-        if not files:
-            raise RegistryError(f"dataset {dataset!r}: a version needs at least one file")
-        validate_file_names(list(files))
         if not isinstance(metadata, Mapping):
             raise RegistryError(f"metadata must be a mapping, got {type(metadata).__name__}")
+        safe_metadata = to_json_safe(metadata, where="metadata")
+        versions_dir = self._dataset_dir(dataset) / "versions"
+        version = self._reserve_version_id(dataset)
+        content = files(version) if callable(files) else files
+        if not content:
+            raise RegistryError(f"dataset {dataset!r}: a version needs at least one file")
+        if MANIFEST_NAME in content:
+            raise RegistryError(f"{MANIFEST_NAME!r} is written by the registry; do not pass it")
+        validate_file_names(list(content))
         manifest = {
             "format": FORMAT_VERSION,
             "dataset": dataset,
+            "version": version,
             "created_at": _utc_now(),
-            "metadata": to_json_safe(metadata, where="metadata"),
+            "metadata": safe_metadata,
             "files": {
-                name: {"sha256": sha256_hex(files[name]), "size": len(files[name])}
-                for name in sorted(files)
+                name: {"sha256": sha256_hex(content[name]), "size": len(content[name])}
+                for name in sorted(content)
             },
         }
-        staged_files = {**files, MANIFEST_NAME: json_bytes(manifest)}
-        with staged_directory(versions_dir, staged_files) as staged:
-            version = self._publish_new_version(dataset, staged)
+        with staged_directory(
+            versions_dir, {**content, MANIFEST_NAME: json_bytes(manifest)}
+        ) as staged:
+            publish_directory(staged, versions_dir / version)
         with self._locked(dataset):
             self._append_audit(
                 dataset,
@@ -412,14 +421,19 @@ class Registry:
         ids = [entry.name for entry in directory.iterdir() if _VERSION_ID.fullmatch(entry.name)]
         return sorted(ids, key=lambda name: int(name[1:]))
 
-    def _publish_new_version(self, dataset: str, staged: Path) -> str:
-        versions_dir = self._dataset_dir(dataset) / "versions"
+    def _reserve_version_id(self, dataset: str) -> str:
+        """Claim the next id by creating its folder under `reservations/`, which fails when
+        another writer claimed it first; then try the next. Ids are never reused, so a failed
+        registration leaves a gap."""
+        reservations = self._dataset_dir(dataset) / "reservations"
+        reservations.mkdir(parents=True, exist_ok=True)
         for _ in range(_MAX_ALLOCATION_ATTEMPTS):
-            ids = self._version_ids(dataset)
-            number = int(ids[-1][1:]) + 1 if ids else 1
-            version = f"v{number:04d}"
+            claimed = [
+                int(m.group(1)) for m in map(_VERSION_ID.fullmatch, os.listdir(reservations)) if m
+            ]
+            version = f"v{max(claimed, default=0) + 1:04d}"
             try:
-                publish_directory(staged, versions_dir / version)
+                os.mkdir(reservations / version)
             except FileExistsError:
                 continue
             return version

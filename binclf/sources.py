@@ -7,11 +7,14 @@ partition, keyed by `partitions.snapshot_date`.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar
 
 import polars as pl
 
 from binclf.demo import generate_day
 from binclf.spec import DatasetSpec, FileSource, SpecError, SyntheticSource
+
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
 
 def partition_day(partition_key: str) -> date:
@@ -31,13 +34,6 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def _scan_files(spec: DatasetSpec, source: FileSource) -> pl.LazyFrame:
-    paths = [str(p) for p in source.resolved_paths(spec.base_dir)]
-    if source.kind == "parquet":
-        return pl.scan_parquet(paths)
-    return pl.scan_csv(paths, try_parse_dates=True)
-
-
 def _utc_time(column: str, schema: pl.Schema) -> pl.Expr:
     """The column as a UTC datetime: naive times are taken as UTC, strings are parsed."""
     dtype = schema[column]
@@ -55,16 +51,39 @@ def _utc_time(column: str, schema: pl.Schema) -> pl.Expr:
     return expr.dt.convert_time_zone("UTC").alias(column)
 
 
+def _file_scans(spec: DatasetSpec, source: FileSource) -> list[pl.LazyFrame]:
+    """One lazy scan per file, time columns normalized to UTC.
+
+    Files are scanned one by one so that a file whose columns differ from the others (a day
+    exported without a column, or with another type) only affects the partitions it holds,
+    where validation reports it, instead of failing every read.
+    """
+    scans = []
+    for path in source.resolved_paths(spec.base_dir):
+        if source.kind == "parquet":
+            lazy = pl.scan_parquet(path)
+        else:
+            lazy = pl.scan_csv(path, try_parse_dates=True)
+        schema = lazy.collect_schema()
+        if spec.time_column and spec.time_column not in schema:
+            raise SpecError(f"time_column: {path} has no column {spec.time_column!r}")
+        for column in (spec.time_column, spec.label_time_column):
+            if column and column in schema:
+                lazy = lazy.with_columns(_utc_time(column, schema))
+        scans.append(lazy)
+    return scans
+
+
+def _stack(frames: list[Frame]) -> Frame:
+    """Frames of several files as one; a column a file lacks is null in its rows."""
+    return frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
+
+
 def scan_source(spec: DatasetSpec) -> pl.LazyFrame:
     """All events of a file source, lazily, with time columns normalized to UTC."""
     if not isinstance(spec.source, FileSource):
         raise SpecError("scan_source reads file sources; the synthetic source is generated per day")
-    lazy = _scan_files(spec, spec.source)
-    schema = lazy.collect_schema()
-    for column in (spec.time_column, spec.label_time_column):
-        if column and column in schema:
-            lazy = lazy.with_columns(_utc_time(column, schema))
-    return lazy
+    return _stack(_file_scans(spec, spec.source))
 
 
 def partition_range(spec: DatasetSpec) -> tuple[date, date]:
@@ -107,7 +126,45 @@ def read_partition(spec: DatasetSpec, partition_key: str) -> pl.DataFrame:
         return scan_source(spec).collect()
     if isinstance(spec.source, SyntheticSource):
         return generate_day(spec.source, day)
-    assert spec.time_column
+    assert spec.time_column and isinstance(spec.source, FileSource)
     start, end = day_bounds(day)
     column = pl.col(spec.time_column)
-    return scan_source(spec).filter((column >= start) & (column < end)).collect()
+    scans = [
+        scan.filter((column >= start) & (column < end)) for scan in _file_scans(spec, spec.source)
+    ]
+    frames = pl.collect_all(scans)
+    return _stack([f for f in frames if f.height] or frames[:1])
+
+
+def observed_at(spec: DatasetSpec) -> datetime:
+    """The moment the data is observed: now, or the end of the synthetic stream."""
+    if isinstance(spec.source, SyntheticSource):
+        from binclf.demo import demo_end
+
+        return demo_end(spec.source)
+    return datetime.now(UTC)
+
+
+def fresh_labels(spec: DatasetSpec, partition_key: str) -> pl.DataFrame | None:
+    """The labels of a partition as the source has them now (None without an id to join on)."""
+    if spec.id_column is None:
+        return None
+    columns = [spec.id_column, spec.target]
+    if spec.label_time_column:
+        columns.append(spec.label_time_column)
+    return read_partition(spec, partition_key).select(columns)
+
+
+def keys_in_window(keys: list[str], cutoff: datetime | None, window_days: int | None) -> list[str]:
+    """The partitions that can hold events of a training window ending at `cutoff`."""
+    chosen = [k for k in keys if cutoff is None or day_bounds(partition_day(k))[0] < cutoff]
+    if window_days is not None:
+        end = cutoff or day_bounds(partition_day(chosen[-1]))[1] if chosen else None
+        if end is not None:
+            start = end - timedelta(days=window_days + 1)
+            chosen = [k for k in chosen if day_bounds(partition_day(k))[1] > start]
+    if not chosen:
+        raise ValueError(
+            f"no validated partition before cutoff {cutoff} in a window of {window_days} days"
+        )
+    return chosen

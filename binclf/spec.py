@@ -14,6 +14,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from binclf.gates import GateThresholds
+
 DATASET_ENV = "BINCLF_DATASET"
 DEMO_SPEC_PATH = Path(__file__).with_name("demo_spec.yaml")
 
@@ -89,6 +91,18 @@ class ValidationRules(_Strict):
     reference_days: int = Field(14, ge=1)
 
 
+class Monitoring(_Strict):
+    """When the sensors ask for retraining."""
+
+    drift_share_threshold: float = Field(0.3, gt=0, le=1)
+    drift_consecutive_partitions: int = Field(3, ge=1)
+    drift_min_rows: int = Field(500, ge=0)
+    retrain_cooldown_hours: float = Field(24.0, ge=0)
+    min_new_labels: int = Field(1000, ge=1)
+    min_label_coverage: float = Field(0.8, gt=0, le=1)
+    label_sla_hours: float = Field(24.0 * 14, gt=0)
+
+
 class DatasetSpec(_Strict):
     """Everything the pipeline needs to know about one dataset."""
 
@@ -109,6 +123,8 @@ class DatasetSpec(_Strict):
     costs: Costs = Field(default_factory=Costs)
     partitions: Partitioning = Field(default_factory=Partitioning)
     validation: ValidationRules = Field(default_factory=ValidationRules)
+    monitoring: Monitoring = Field(default_factory=Monitoring)
+    gates: GateThresholds = Field(default_factory=GateThresholds)
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     @model_validator(mode="after")
@@ -121,9 +137,12 @@ class DatasetSpec(_Strict):
             "split_column": self.split_column,
             "weight_column": self.weight_column,
         }
-        named = [v for v in roles.values() if v]
-        if len(named) != len(set(named)):
-            raise ValueError(f"columns with roles must be distinct, got {roles}")
+        seen: dict[str, str] = {}
+        for role, column in roles.items():
+            if column and column in seen:
+                raise ValueError(f"{seen[column]} and {role} both name column {column!r}")
+            if column:
+                seen[column] = role
         if self.negative is not None and self.positive in self.negative:
             raise ValueError(f"positive value {self.positive!r} is also listed in negative")
         if self.label_time_column and not self.time_column:
@@ -149,15 +168,32 @@ class DatasetSpec(_Strict):
         return [c for c in cols if c]
 
 
+def _spec_key(error: Any, data: dict[str, Any]) -> str:
+    """The key of an error as written in the spec: union members and tags are not keys."""
+    keys: list[str] = []
+    node: Any = data
+    location = error["loc"]
+    for index, part in enumerate(location):
+        in_mapping = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_mapping or in_list:
+            node = node[part]
+        elif isinstance(node, dict) and index == len(location) - 1:
+            node = None  # a required key that is missing
+        else:
+            continue  # e.g. the `csv` in `source.csv.path` or the `str` in `positive.str`
+        keys.append(str(part))
+    if error["type"] == "union_tag_invalid":
+        keys.append(str(error["ctx"]["discriminator"]).strip("'"))
+    return ".".join(keys) or "<spec>"
+
+
 def spec_from_dict(data: dict[str, Any], *, base_dir: Path = Path(".")) -> DatasetSpec:
     """Validate a spec given as a mapping; errors name the offending key."""
     try:
         return DatasetSpec.model_validate({**data, "base_dir": base_dir})
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            key = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
-            problems.append(f"{key or '<spec>'}: {err['msg']}")
+        problems = dict.fromkeys(f"{_spec_key(err, data)}: {err['msg']}" for err in exc.errors())
         raise SpecError("invalid dataset spec: " + "; ".join(problems)) from None
 
 

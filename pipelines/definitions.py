@@ -1,31 +1,36 @@
 """The Dagster code location: everything the UI, the CLI and the daemon load."""
 
-from __future__ import annotations
-
-from dagster import AssetSelection, Definitions, define_asset_job
+from dagster import Definitions
 
 from assets.ingest import ingest_assets
 from assets.io_manager import ParquetJsonIOManager
+from assets.monitoring import monitoring_assets
 from assets.partitions import daily_partitions
 from assets.resources import StateResource
+from assets.training import training_assets
 from binclf import state
 from binclf.spec import DatasetSpec, load_spec
+from pipelines.jobs import asset_jobs, registry_jobs, schedules
+from pipelines.sensors import build_drift_sensor, build_label_sensor
 
 
 def build_definitions(spec: DatasetSpec, state_root: str | None = None) -> Definitions:
     """All assets, jobs, schedules and sensors of one dataset."""
     partitions = daily_partitions(spec)
     root = state.state_root(state_root)
-    ingest = ingest_assets(spec, partitions)
-    ingest_job = define_asset_job(
-        "ingest_job",
-        selection=AssetSelection.assets("raw_events", "validated_events"),
-        partitions_def=partitions,
-        description="Read and validate daily partitions of raw events.",
-    )
+    jobs = asset_jobs(partitions)
+    sensors = [build_drift_sensor(spec, jobs["training_job"])]
+    if spec.time_column:
+        sensors.append(build_label_sensor(spec, jobs["training_job"]))
     return Definitions(
-        assets=[*ingest],
-        jobs=[ingest_job],
+        assets=[
+            *ingest_assets(spec, partitions),
+            *training_assets(spec),
+            *monitoring_assets(spec, partitions),
+        ],
+        jobs=[*jobs.values(), *registry_jobs(spec)],
+        schedules=schedules(jobs),
+        sensors=sensors,
         resources={
             "state": StateResource(root=str(root)),
             "io_manager": ParquetJsonIOManager(root=str(state.data_dir(root))),

@@ -1,0 +1,216 @@
+"""Monitoring: daily scores from the champion, drift against its training reference, labels."""
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from dagster import (
+    AssetExecutionContext,
+    AssetsDefinition,
+    BackfillPolicy,
+    Config,
+    DailyPartitionsDefinition,
+    MetadataValue,
+    asset,
+)
+from pydantic import Field
+
+from assets.metadata import partitions_metadata
+from assets.resources import StateResource
+from binclf.atomic import write_bytes_atomic
+from binclf.drift import drift_statistics
+from binclf.drift_report import evidently_drift_html
+from binclf.labels import label_status
+from binclf.serving import (
+    ServingModel,
+    load_champion,
+    load_version,
+    score_events,
+    training_cutoff,
+)
+from binclf.sources import fresh_labels, observed_at
+from binclf.spec import DatasetSpec
+from binclf.summaries import markdown_table
+
+
+class DriftConfig(Config):
+    """How drift is judged, and which partitions get an evidently HTML report."""
+
+    alpha: float = Field(0.05, description="family-wise false-alarm rate per partition")
+    min_effect: float = Field(0.1, description="minimum Jensen-Shannon distance that counts")
+    html_report: str = Field(
+        "latest", description="evidently HTML for 'all', 'latest' (newest of the run) or 'none'"
+    )
+    html_sample_rows: int = Field(20_000, description="rows sampled from each side for HTML")
+    include_sensitive_in_html: bool = Field(False, description="show sensitive columns in HTML")
+
+
+class LabelConfig(Config):
+    """How label lateness is judged."""
+
+    tolerated_unlabeled_share: float = Field(
+        0.05, description="share of events that may never be labeled without counting as late"
+    )
+
+
+def _drift_html(
+    spec: DatasetSpec,
+    state: StateResource,
+    key: str,
+    model: ServingModel,
+    frame: pl.DataFrame,
+    config: DriftConfig,
+) -> Path:
+    """Write evidently's report of one partition against the version's reference sample."""
+    schema = model.bundle.schema
+    html = evidently_drift_html(
+        model.reference_sample,
+        frame,
+        numeric=list(schema.numeric),
+        categorical=list(schema.categorical),
+        exclude=[] if config.include_sensitive_in_html else spec.sensitive,
+        sample_rows=config.html_sample_rows,
+    )
+    path = state.reports() / "drift" / f"{key}.html"
+    write_bytes_atomic(path, html.encode())
+    return path
+
+
+def monitoring_assets(
+    spec: DatasetSpec, partitions: DailyPartitionsDefinition
+) -> list[AssetsDefinition]:
+    """The monitoring group for one dataset."""
+    daily = {
+        "group_name": "monitoring",
+        "partitions_def": partitions,
+        "backfill_policy": BackfillPolicy.single_run(),
+    }
+
+    @asset(**daily)
+    def scores(
+        context: AssetExecutionContext,
+        state: StateResource,
+        validated_events: dict[str, pl.LazyFrame],
+    ) -> dict[str, pl.DataFrame]:
+        """Every validated event scored by the champion, tagged with the version that scored it."""
+        champion = load_champion(state.registry(), spec.name)
+        frames = {k: score_events(champion, lazy.collect()) for k, lazy in validated_events.items()}
+        context.add_output_metadata(
+            {"model_version": champion.version, **partitions_metadata(frames)}
+        )
+        return frames
+
+    @asset(**daily)
+    def drift(
+        context: AssetExecutionContext,
+        config: DriftConfig,
+        state: StateResource,
+        scores: dict[str, pl.LazyFrame],
+    ) -> dict[str, dict[str, Any]]:
+        """Per-feature and prediction drift of each day against the scoring version's reference."""
+        results: dict[str, dict[str, Any]] = {}
+        models: dict[str, Any] = {}
+        newest = max(scores)
+        for key, lazy in sorted(scores.items()):
+            frame = lazy.collect()
+            version = frame["model_version"][0]
+            if version not in models:
+                models[version] = load_version(state.registry(), spec.name, version)
+            model = models[version]
+            result = drift_statistics(
+                model.reference,
+                frame,
+                alpha=config.alpha,
+                min_effect=config.min_effect,
+                share_threshold=spec.monitoring.drift_share_threshold,
+            ).to_dict()
+            result["model_version"] = version
+            if config.html_report == "all" or (config.html_report == "latest" and key == newest):
+                result["html_report"] = str(_drift_html(spec, state, key, model, frame, config))
+            results[key] = result
+        latest = results[newest]
+        context.add_output_metadata(
+            {
+                "share_drifted": MetadataValue.float(float(latest["share_drifted"])),
+                "alarm": MetadataValue.bool(bool(latest["alarm"])),
+                "n_rows": MetadataValue.int(int(latest["n_rows"])),
+                "drifted_columns": ", ".join(latest["drifted_columns"]) or "none",
+                "drift_by_partition": MetadataValue.json(
+                    {
+                        k: {"share_drifted": r["share_drifted"], "n_rows": r["n_rows"]}
+                        for k, r in results.items()
+                    }
+                ),
+                "features": MetadataValue.md(markdown_table(latest["features"])),
+                **(
+                    {"html_report": MetadataValue.path(latest["html_report"])}
+                    if "html_report" in latest
+                    else {}
+                ),
+            }
+        )
+        return results
+
+    @asset(**daily)
+    def label_status_report(
+        context: AssetExecutionContext,
+        config: LabelConfig,
+        state: StateResource,
+        scores: dict[str, pl.LazyFrame],
+    ) -> dict[str, dict[str, Any]]:
+        """Label coverage, time to label and the realized performance as labels arrive."""
+        as_of = observed_at(spec)
+        results: dict[str, dict[str, Any]] = {}
+        cutoffs: dict[str, datetime | None] = {}
+        for key, lazy in sorted(scores.items()):
+            frame = lazy.collect()
+            version = frame["model_version"][0]
+            if version not in cutoffs:
+                cutoffs[version] = training_cutoff(
+                    load_version(state.registry(), spec.name, version)
+                )
+            labels = fresh_labels(spec, key)
+            if labels is not None:
+                frame = frame.drop(labels.columns[1:]).join(labels, on=spec.id_column, how="left")
+            results[key] = label_status(
+                frame,
+                target=spec.target,
+                positive=spec.positive,
+                time_column=spec.time_column,
+                label_time_column=spec.label_time_column,
+                as_of=as_of,
+                since=cutoffs[version],
+                tolerated_unlabeled_share=config.tolerated_unlabeled_share,
+            )
+        newest = results[max(results)]
+        context.add_output_metadata(
+            {
+                "label_coverage": MetadataValue.float(float(newest["label_coverage"] or 0.0)),
+                "n_labeled": MetadataValue.int(int(newest["n_labeled"])),
+                "n_labeled_since_training": MetadataValue.int(
+                    sum(int(r.get("n_labeled_since") or 0) for r in results.values())
+                ),
+                "oldest_unlabeled_age_hours": MetadataValue.float(
+                    float(newest["oldest_unlabeled_age_hours"] or 0.0)
+                ),
+                "labels_by_partition": MetadataValue.md(
+                    markdown_table(
+                        [
+                            {
+                                "partition": k,
+                                "rows": r["n_rows"],
+                                "coverage": r["label_coverage"],
+                                "median_hours": (r["time_to_label_hours"] or {}).get("median"),
+                            }
+                            for k, r in results.items()
+                        ]
+                    )
+                ),
+            }
+        )
+        return results
+
+    if spec.time_column is None:  # a snapshot has no event time to measure labels against
+        return [scores, drift]
+    return [scores, drift, label_status_report]

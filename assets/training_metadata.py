@@ -1,0 +1,144 @@
+"""What the training assets show in the UI: tables, plots and the model card."""
+
+from collections.abc import Iterator
+from typing import Any
+
+from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue, Output
+
+from binclf.card import card_headline
+from binclf.gates import GateResult
+from binclf.summaries import markdown_table
+
+
+def _float(value: Any) -> MetadataValue:
+    return MetadataValue.float(float(value)) if value is not None else MetadataValue.text("-")
+
+
+def window_metadata(summary: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "rows": MetadataValue.int(summary["rows"]),
+        "positives": MetadataValue.int(summary["positives"]),
+        "prevalence": _float(summary["prevalence"]),
+        **{k: str(v) for k, v in summary.items() if k in ("partitions", "cutoff", "start", "end")},
+    }
+
+
+def splits_metadata(summary: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    rows = [{"split": name, **values} for name, values in summary.items()]
+    return {"splits": MetadataValue.md(markdown_table(rows))}
+
+
+def search_metadata(summary: dict[str, Any]) -> dict[str, Any]:
+    history = [
+        {k: row.get(k) for k in ("number", "state", "family", "value", "resampling")}
+        for row in summary["history"]
+    ]
+    return {
+        "family": summary["family"],
+        "best_value": _float(summary["best_value"]),
+        "objective": summary["objective"],
+        "trials_complete": MetadataValue.int(summary["trials"]["complete"]),
+        "trials_pruned": MetadataValue.int(summary["trials"]["pruned"]),
+        "study": summary["study_name"],
+        "wall_seconds": _float(summary.get("wall_seconds")),
+        "excluded_features": MetadataValue.md(markdown_table(summary["exclusions"])),
+        "params": MetadataValue.json(summary["params"]),
+        "trials": MetadataValue.md(markdown_table(history[-50:])),
+    }
+
+
+def calibration_metadata(result: dict[str, Any]) -> dict[str, Any]:
+    rows = [{"when": when, **result[when]} for when in ("before", "after") if result.get(when)]
+    return {
+        "method": result["method"],
+        "cv_log_loss": MetadataValue.json(result["cv_log_loss"]),
+        "before_after": MetadataValue.md(markdown_table(rows)),
+        "reliability": MetadataValue.md(result["plot"]),
+    }
+
+
+def threshold_metadata(result: dict[str, Any]) -> dict[str, Any]:
+    low, high = result["expected_cost_ci"]
+    return {
+        "threshold": _float(result["value"]),
+        "policy": result["applied_kind"],
+        "expected_cost_per_row": _float(result["expected_cost"]),
+        "expected_cost_ci": f"[{low:.4g}, {high:.4g}]",
+        "precision": _float(result["precision"]),
+        "recall": _float(result["recall"]),
+    }
+
+
+def evaluation_metadata(evidence: dict[str, Any]) -> dict[str, Any]:
+    metrics = [
+        {"metric": name, **estimate}
+        for name, estimate in evidence["test_metrics"].items()
+        if isinstance(estimate, dict) and "value" in estimate
+    ]
+    slices = [
+        {
+            "kind": row["kind"],
+            "column": row["column"],
+            "group": row["group"],
+            "rows": row["rows"],
+            "small": row["small"],
+            "recall": (row.get("recall") or {}).get("value"),
+            "precision": (row.get("precision") or {}).get("value"),
+        }
+        for row in evidence["slices"]
+    ]
+    fairness = [
+        {"attribute": name, **{k: (v or {}).get("value") for k, v in report["disparities"].items()}}
+        for name, report in evidence["fairness"].items()
+    ]
+    return {
+        "test_metrics": MetadataValue.md(markdown_table(metrics)),
+        "slices": MetadataValue.md(markdown_table(slices)),
+        "fairness": MetadataValue.md(markdown_table(fairness)),
+        "leakage": MetadataValue.json(evidence["leakage"]),
+        **{f"plot_{name}": MetadataValue.md(md) for name, md in evidence["plots"].items()},
+    }
+
+
+def gate_check_results(
+    gates: list[GateResult], checks: dict[str, tuple[str, ...]]
+) -> Iterator[AssetCheckResult]:
+    """One named, blocking check per gate group, with its evidence as metadata."""
+    by_name = {g.name: g for g in gates}
+    for check, names in checks.items():
+        results = [by_name[n] for n in names]
+        yield AssetCheckResult(
+            check_name=check,
+            passed=all(g.passed for g in results),
+            severity=AssetCheckSeverity.ERROR,
+            description="; ".join(g.reason for g in results if g.reason) or None,
+            metadata={
+                **{f"{g.name}_value": _float(g.value) for g in results},
+                **{f"{g.name}_threshold": _float(g.threshold) for g in results},
+            },
+        )
+
+
+def candidate_output(registered: dict[str, Any]) -> Output:
+    card = registered["card"]
+    return Output(
+        registered,
+        metadata={
+            "version": registered["version"],
+            "headline": card_headline(card),
+            "card_json": MetadataValue.json(card),
+        },
+    )
+
+
+def decision_metadata(record: dict[str, Any]) -> dict[str, Any]:
+    comparison = record.get("comparison") or {}
+    return {
+        "decision": "promote" if record["promote"] else "reject",
+        "version": record["version"],
+        "champion_before": str(record.get("champion_before")),
+        "reason_codes": ", ".join(record["reason_codes"]),
+        "difference": _float(comparison.get("value")),
+        "difference_ci": f"[{comparison.get('ci_low')}, {comparison.get('ci_high')}]",
+        "decision_json": MetadataValue.json(record),
+    }

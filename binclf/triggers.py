@@ -1,0 +1,254 @@
+"""Retraining decisions: plain functions of monitoring metadata that sensors call.
+
+A sensor only reads stored metadata (drift shares, label counts, the last training time) and
+passes it here; nothing heavy runs in a sensor. Each decision carries a machine-readable `code`,
+a human-readable `reason`, and, when it asks for a run, a `run_key` derived only from the
+evidence that triggered it, so evaluating the same evidence twice yields the same key and
+Dagster starts the run once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import pairwise
+from typing import Literal
+
+DecisionCode = Literal[
+    "drift_persistent",
+    "no_persistent_drift",
+    "no_partitions",
+    "labels_ready",
+    "not_enough_labels",
+    "labels_late",
+    "cooldown",
+]
+
+
+class TriggerInputError(ValueError):
+    """Trigger inputs that cannot be decided on; the message names the bad value."""
+
+
+@dataclass(frozen=True)
+class TriggerDecision:
+    """Whether to request a training run, why, and the idempotency key of that run."""
+
+    run: bool
+    code: DecisionCode
+    reason: str
+    run_key: str | None
+    cursor: str | None = None  # when run: what the sensor stores to not trigger on it again
+
+
+@dataclass(frozen=True)
+class PartitionDrift:
+    """The drift summary of one partition against the current champion's reference."""
+
+    partition_key: str
+    share_drifted: float
+    n_rows: int
+
+
+def drift_retrain_decision(
+    history: Sequence[PartitionDrift],
+    *,
+    share_threshold: float,
+    consecutive: int,
+    min_rows: int,
+    last_training_at: datetime | None,
+    now: datetime,
+    cooldown: timedelta,
+    last_triggered_key: str | None = None,
+) -> TriggerDecision:
+    """Request training when the last `consecutive` partitions with volume all drifted.
+
+    `history` is in partition order (keys ascending, as ISO dates are). A partition drifted when
+    its share of drifted features is >= `share_threshold`. Partitions with fewer than
+    `min_rows` rows neither count toward the streak nor break it: their drift share is too noisy
+    to confirm or refute the drift around them. Partitions up to `last_triggered_key` (the sensor's
+    cursor: the `cursor` of the last decision that ran) already triggered a run and are ignored.
+    No run within `cooldown` of the last training. The run key names the first and last
+    partition of the triggering streak.
+    """
+    _check_times(last_training_at=last_training_at, now=now, cooldown=cooldown)
+    if not 0.0 < share_threshold <= 1.0:
+        raise TriggerInputError(f"share_threshold must be in (0, 1], got {share_threshold}")
+    if consecutive < 1:
+        raise TriggerInputError(f"consecutive must be at least 1, got {consecutive}")
+    if min_rows < 0:
+        raise TriggerInputError(f"min_rows must be non-negative, got {min_rows}")
+    _check_history(history)
+
+    fresh = [
+        p for p in history if last_triggered_key is None or p.partition_key > last_triggered_key
+    ]
+    with_volume = [p for p in fresh if p.n_rows >= min_rows]
+    low_volume = [p.partition_key for p in fresh if p.n_rows < min_rows]
+    skipped = f"; skipped for low volume (< {min_rows} rows): {low_volume}" if low_volume else ""
+    if not with_volume:
+        return TriggerDecision(
+            run=False,
+            code="no_partitions",
+            reason=f"no new partition with at least {min_rows} rows{skipped}",
+            run_key=None,
+        )
+
+    streak: list[PartitionDrift] = []
+    for partition in reversed(with_volume):
+        if partition.share_drifted < share_threshold or len(streak) == consecutive:
+            break
+        streak.append(partition)
+    latest = with_volume[-1]
+    if len(streak) < consecutive:
+        return TriggerDecision(
+            run=False,
+            code="no_persistent_drift",
+            reason=(
+                f"{len(streak)} of {consecutive} consecutive partitions with drift share >= "
+                f"{share_threshold} (latest {latest.partition_key}: "
+                f"{latest.share_drifted:.2f}){skipped}"
+            ),
+            run_key=None,
+        )
+
+    first, last = streak[-1].partition_key, streak[0].partition_key
+    evidence = f"drift share >= {share_threshold} in {consecutive} partitions {first}..{last}"
+    in_cooldown = _cooldown_reason(last_training_at, now=now, cooldown=cooldown)
+    if in_cooldown:
+        return TriggerDecision(
+            run=False, code="cooldown", reason=f"{evidence}, but {in_cooldown}", run_key=None
+        )
+    return TriggerDecision(
+        run=True,
+        code="drift_persistent",
+        reason=evidence + skipped,
+        run_key=f"drift:{first}..{last}",
+        cursor=last,
+    )
+
+
+def label_retrain_decision(
+    new_labeled_rows: int,
+    label_coverage: float | None,
+    *,
+    min_new_labels: int,
+    min_coverage: float,
+    last_training_at: datetime | None,
+    now: datetime,
+    cooldown: timedelta,
+    oldest_unlabeled_age: timedelta | None,
+    label_sla: timedelta,
+    cursor: str,
+) -> TriggerDecision:
+    """Request training when enough labels arrived since the last training.
+
+    Enough means `new_labeled_rows >= min_new_labels`, or a label coverage of the events since
+    the last training of at least `min_coverage` with at least one new label. Labels late beyond
+    `label_sla` (the oldest awaited label has waited longer, e.g. `label_status`'s
+    `oldest_unlabeled_age_hours`) block training: the labeled rows would then be a biased sample,
+    and the label feed needs attention. No run within `cooldown` of the last training. The run
+    key is derived from `cursor`, an identifier of the label evidence evaluated (e.g. the newest
+    label time or the storage id of the newest label-status record).
+    """
+    _check_times(last_training_at=last_training_at, now=now, cooldown=cooldown)
+    if new_labeled_rows < 0:
+        raise TriggerInputError(f"new_labeled_rows must be non-negative, got {new_labeled_rows}")
+    if label_coverage is not None and not 0.0 <= label_coverage <= 1.0:
+        raise TriggerInputError(f"label_coverage must be in [0, 1], got {label_coverage}")
+    if min_new_labels < 1:
+        raise TriggerInputError(f"min_new_labels must be at least 1, got {min_new_labels}")
+    if not 0.0 < min_coverage <= 1.0:
+        raise TriggerInputError(f"min_coverage must be in (0, 1], got {min_coverage}")
+    if label_sla <= timedelta(0):
+        raise TriggerInputError(f"label_sla must be positive, got {label_sla}")
+    if not cursor:
+        raise TriggerInputError("cursor must be a non-empty identifier of the label evidence")
+
+    if oldest_unlabeled_age is not None and oldest_unlabeled_age > label_sla:
+        return TriggerDecision(
+            run=False,
+            code="labels_late",
+            reason=(
+                f"labels late: the oldest awaited label has waited {_hours(oldest_unlabeled_age)}"
+                f", beyond the SLA of {_hours(label_sla)}; check the label feed"
+            ),
+            run_key=None,
+        )
+    coverage_text = f"{label_coverage:.1%}" if label_coverage is not None else "unknown"
+    evidence = f"{new_labeled_rows} new labeled rows, coverage {coverage_text}"
+    enough_rows = new_labeled_rows >= min_new_labels
+    enough_coverage = (
+        new_labeled_rows > 0 and label_coverage is not None and label_coverage >= min_coverage
+    )
+    if not (enough_rows or enough_coverage):
+        return TriggerDecision(
+            run=False,
+            code="not_enough_labels",
+            reason=(
+                f"{evidence}: below {min_new_labels} new rows and coverage below {min_coverage:.1%}"
+            ),
+            run_key=None,
+        )
+    in_cooldown = _cooldown_reason(last_training_at, now=now, cooldown=cooldown)
+    if in_cooldown:
+        return TriggerDecision(
+            run=False, code="cooldown", reason=f"{evidence}, but {in_cooldown}", run_key=None
+        )
+    return TriggerDecision(
+        run=True, code="labels_ready", reason=evidence, run_key=f"labels:{cursor}", cursor=cursor
+    )
+
+
+def _cooldown_reason(
+    last_training_at: datetime | None, *, now: datetime, cooldown: timedelta
+) -> str | None:
+    if last_training_at is None:
+        return None
+    elapsed = now - last_training_at
+    if elapsed >= cooldown:
+        return None
+    return (
+        f"in cooldown: last training {_hours(elapsed)} ago at {last_training_at.isoformat()}, "
+        f"cooldown {_hours(cooldown)}"
+    )
+
+
+def _hours(span: timedelta) -> str:
+    return f"{span / timedelta(hours=1):.1f} h"
+
+
+def _check_times(*, last_training_at: datetime | None, now: datetime, cooldown: timedelta) -> None:
+    if now.tzinfo is None:
+        raise TriggerInputError(f"now must be timezone-aware, got {now.isoformat()}")
+    if last_training_at is not None:
+        if last_training_at.tzinfo is None:
+            raise TriggerInputError(
+                f"last_training_at must be timezone-aware, got {last_training_at.isoformat()}"
+            )
+        if last_training_at > now:
+            raise TriggerInputError(
+                f"last_training_at {last_training_at.isoformat()} is after now {now.isoformat()}"
+            )
+    if cooldown < timedelta(0):
+        raise TriggerInputError(f"cooldown must be non-negative, got {cooldown}")
+
+
+def _check_history(history: Sequence[PartitionDrift]) -> None:
+    for before, after in pairwise(history):
+        if not before.partition_key < after.partition_key:
+            raise TriggerInputError(
+                "history must be in ascending partition order without duplicates: "
+                f"{before.partition_key!r} then {after.partition_key!r}"
+            )
+    for partition in history:
+        if not 0.0 <= partition.share_drifted <= 1.0:
+            raise TriggerInputError(
+                f"partition {partition.partition_key!r}: share_drifted must be in [0, 1], "
+                f"got {partition.share_drifted}"
+            )
+        if partition.n_rows < 0:
+            raise TriggerInputError(
+                f"partition {partition.partition_key!r}: n_rows must be non-negative, "
+                f"got {partition.n_rows}"
+            )

@@ -1,0 +1,121 @@
+"""Jobs and schedules: daily ingest-and-monitor, training, re-scoring, promotion and rollback."""
+
+from dagster import (
+    AssetSelection,
+    Config,
+    DailyPartitionsDefinition,
+    DefaultScheduleStatus,
+    OpExecutionContext,
+    ScheduleDefinition,
+    build_schedule_from_partitioned_job,
+    define_asset_job,
+    job,
+    op,
+)
+from pydantic import Field
+
+from assets.resources import StateResource
+from binclf.spec import DatasetSpec
+
+INGEST = AssetSelection.assets("raw_events", "validated_events")
+MONITOR = AssetSelection.groups("monitoring")
+TRAIN = AssetSelection.groups("training")
+
+
+def asset_jobs(partitions: DailyPartitionsDefinition) -> dict:
+    """The asset jobs, by name."""
+    return {
+        "ingest_job": define_asset_job(
+            "ingest_job",
+            selection=INGEST,
+            partitions_def=partitions,
+            description="Read and validate daily partitions of raw events.",
+        ),
+        "training_job": define_asset_job(
+            "training_job",
+            selection=TRAIN,
+            description="Window, splits, search, calibration, threshold, evaluation, "
+            "registration, gates and the champion decision.",
+        ),
+        "monitoring_job": define_asset_job(
+            "monitoring_job",
+            selection=MONITOR,
+            partitions_def=partitions,
+            description="Score with the champion, measure drift and labels. Run it over a range "
+            "after a promotion to re-score those days with the new champion.",
+        ),
+        "daily_job": define_asset_job(
+            "daily_job",
+            selection=INGEST | MONITOR,
+            partitions_def=partitions,
+            description="Ingest, validate, score, drift and labels for one day.",
+        ),
+    }
+
+
+def schedules(jobs: dict) -> list:
+    """The daily partitioned job for yesterday and a weekly retrain; both start stopped."""
+    return [
+        build_schedule_from_partitioned_job(
+            jobs["daily_job"], hour_of_day=2, default_status=DefaultScheduleStatus.STOPPED
+        ),
+        ScheduleDefinition(
+            name="weekly_retrain_schedule",
+            job=jobs["training_job"],
+            cron_schedule="0 4 * * 1",
+            execution_timezone="UTC",
+            default_status=DefaultScheduleStatus.STOPPED,
+        ),
+    ]
+
+
+class PromoteConfig(Config):
+    version: str = Field(description="the version to make champion, e.g. v0003")
+    reason: str = Field("manual promotion from the Dagster UI")
+
+
+class RollbackConfig(Config):
+    reason: str = Field("manual rollback from the Dagster UI")
+
+
+def registry_jobs(spec: DatasetSpec) -> list:
+    """Promotion and rollback as jobs, so they are buttons in the UI and leave an audit entry."""
+
+    @op
+    def promote_version(
+        context: OpExecutionContext, config: PromoteConfig, state: StateResource
+    ) -> str:
+        registry = state.registry()
+        registry.open_files(spec.name, config.version)  # refuses a tampered or unknown version
+        current = registry.champion(spec.name)
+        moved = registry.promote(
+            spec.name,
+            config.version,
+            expected_champion=current,
+            reason=config.reason,
+            decision={"promote": True, "reason_codes": ["MANUAL"], "previous": current},
+        )
+        if not moved:
+            raise RuntimeError("another promotion moved the champion first; nothing changed")
+        context.log.info(f"champion {current} -> {config.version}")
+        return config.version
+
+    @op
+    def rollback_champion(
+        context: OpExecutionContext, config: RollbackConfig, state: StateResource
+    ) -> str:
+        registry = state.registry()
+        current = registry.champion(spec.name)
+        version = registry.rollback(spec.name, reason=config.reason)
+        context.log.info(f"champion {current} rolled back to {version}")
+        return version
+
+    @job(description="Make a registered version the champion (audited).")
+    def promote_job() -> None:
+        promote_version()
+
+    @job(description="Restore the previous champion (audited).")
+    def rollback_job() -> None:
+        rollback_champion()
+
+    return [promote_job, rollback_job]

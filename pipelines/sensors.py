@@ -1,0 +1,138 @@
+"""Sensors that ask for retraining: thin shells over the decisions in `binclf.triggers`.
+
+They only read materialization metadata (written by the `drift` and `label_status_report`
+assets) and call a plain function; no data is loaded inside a sensor.
+"""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    DefaultSensorStatus,
+    JobDefinition,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
+from dagster._core.definitions.unresolved_asset_job_definition import (
+    UnresolvedAssetJobDefinition,
+)
+
+from binclf.spec import DatasetSpec
+from binclf.triggers import PartitionDrift, drift_retrain_decision, label_retrain_decision
+
+HISTORY_RECORDS = 100
+
+
+def _metadata_value(record: Any, name: str) -> Any:
+    entry = record.asset_materialization.metadata.get(name)
+    return None if entry is None else entry.value
+
+
+def drift_history(instance: DagsterInstance) -> tuple[list[PartitionDrift], int | None]:
+    """Drift share and volume per partition (newest record wins) and the newest storage id."""
+    records = instance.fetch_materializations(AssetKey("drift"), limit=HISTORY_RECORDS).records
+    by_partition: dict[str, PartitionDrift] = {}
+    for record in records:  # newest first
+        for key, row in (_metadata_value(record, "drift_by_partition") or {}).items():
+            by_partition.setdefault(
+                key, PartitionDrift(key, float(row["share_drifted"]), int(row["n_rows"]))
+            )
+    newest = records[0].storage_id if records else None
+    return [by_partition[k] for k in sorted(by_partition)], newest
+
+
+def last_training_time(instance: DagsterInstance) -> datetime | None:
+    """When the last model candidate was registered."""
+    records = instance.fetch_materializations(AssetKey("model_candidate"), limit=1).records
+    return datetime.fromtimestamp(records[0].timestamp, tz=UTC) if records else None
+
+
+def build_drift_sensor(spec: DatasetSpec, job: JobDefinition | UnresolvedAssetJobDefinition):
+    """Retrain when drift persists over consecutive partitions with enough volume."""
+    settings = spec.monitoring
+
+    @sensor(
+        job=job,
+        minimum_interval_seconds=300,
+        default_status=DefaultSensorStatus.STOPPED,
+        description="Requests training_job when the share of drifted features stays above "
+        f"{settings.drift_share_threshold} for {settings.drift_consecutive_partitions} partitions.",
+    )
+    def drift_retrain_sensor(context: SensorEvaluationContext) -> SensorResult | SkipReason:
+        history, newest = drift_history(context.instance)
+        if newest is None:
+            return SkipReason("no drift partitions materialized yet")
+        decision = drift_retrain_decision(
+            history,
+            share_threshold=settings.drift_share_threshold,
+            consecutive=settings.drift_consecutive_partitions,
+            min_rows=settings.drift_min_rows,
+            last_training_at=last_training_time(context.instance),
+            now=datetime.now(UTC),
+            cooldown=timedelta(hours=settings.retrain_cooldown_hours),
+            last_triggered_key=context.cursor or None,
+        )
+        if not decision.run:
+            return SkipReason(decision.reason)
+        return SensorResult(
+            run_requests=[
+                RunRequest(
+                    run_key=f"{decision.run_key}@{newest}",
+                    tags={"binclf/trigger": "drift", "binclf/reason": decision.reason[:250]},
+                )
+            ],
+            cursor=decision.cursor,
+        )
+
+    return drift_retrain_sensor
+
+
+def build_label_sensor(spec: DatasetSpec, job: JobDefinition | UnresolvedAssetJobDefinition):
+    """Retrain when enough new labels arrived since the last training; skip when labels are late."""
+    settings = spec.monitoring
+
+    @sensor(
+        job=job,
+        minimum_interval_seconds=300,
+        default_status=DefaultSensorStatus.STOPPED,
+        description=f"Requests training_job once {settings.min_new_labels} new labels arrived "
+        "since the champion's training cutoff; skips while labels are late beyond the SLA.",
+    )
+    def label_freshness_sensor(context: SensorEvaluationContext) -> SensorResult | SkipReason:
+        records = context.instance.fetch_materializations(
+            AssetKey("label_status_report"), limit=1
+        ).records
+        if not records:
+            return SkipReason("no label status materialized yet")
+        record = records[0]
+        age = _metadata_value(record, "oldest_unlabeled_age_hours")
+        decision = label_retrain_decision(
+            int(_metadata_value(record, "n_labeled_since_training") or 0),
+            _metadata_value(record, "label_coverage"),
+            min_new_labels=settings.min_new_labels,
+            min_coverage=settings.min_label_coverage,
+            last_training_at=last_training_time(context.instance),
+            now=datetime.now(UTC),
+            cooldown=timedelta(hours=settings.retrain_cooldown_hours),
+            oldest_unlabeled_age=timedelta(hours=age) if age is not None else None,
+            label_sla=timedelta(hours=settings.label_sla_hours),
+            cursor=str(record.storage_id),
+        )
+        if not decision.run:
+            return SkipReason(decision.reason)
+        return SensorResult(
+            run_requests=[
+                RunRequest(
+                    run_key=decision.run_key,
+                    tags={"binclf/trigger": "labels", "binclf/reason": decision.reason[:250]},
+                )
+            ],
+            cursor=decision.cursor,
+        )
+
+    return label_freshness_sensor
