@@ -194,6 +194,9 @@ def monitoring_assets(
                 "oldest_unlabeled_age_hours": MetadataValue.float(
                     float(newest["oldest_unlabeled_age_hours"] or 0.0)
                 ),
+                "coverage_by_partition": MetadataValue.json(
+                    {k: r["label_coverage"] for k, r in results.items()}
+                ),
                 "labels_by_partition": MetadataValue.md(
                     markdown_table(
                         [

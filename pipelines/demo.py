@@ -8,7 +8,7 @@ makes is in the Dagster instance, so `make ui` shows all of it afterwards.
 import json
 import sys
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dagster import (
@@ -25,10 +25,12 @@ from dagster._core.storage.tags import (
 
 from binclf.card import card_headline
 from binclf.sources import partition_day
-from binclf.spec import load_spec
+from binclf.spec import DatasetSpec, load_spec
+from binclf.triggers import PartitionDrift, drift_retrain_decision
 from pipelines.definitions import build_definitions
 
 FIRST_TRAINING_SHARE = 2 / 3  # train on the first two thirds, monitor the rest
+SEARCH_BUDGET = {"n_trials": 20, "timeout_seconds": 25.0}  # keeps the demo within minutes
 
 
 def _say(text: str) -> None:
@@ -82,18 +84,64 @@ def _validation_outcome(result: Any) -> list[str]:
     return lines
 
 
-def _training_summary(instance: DagsterInstance) -> list[str]:
-    lines = []
-    card = _latest_value(instance, "model_candidate", "card_json")
-    if card:
-        lines.append("  " + card_headline(card).replace("\n", "\n  "))
-    decision = _latest_value(instance, "champion_decision", "decision_json")
-    if decision:
-        lines.append(
-            f"  decision: {'PROMOTE' if decision['promote'] else 'REJECT'} "
-            f"{decision.get('version')} ({', '.join(decision.get('reason_codes', []))})"
+def _training_config(*overlays: dict[str, Any]) -> dict[str, Any]:
+    """Run config for training_job: the demo's search budget plus the given op configs."""
+    ops: dict[str, Any] = {"model_search": {"config": dict(SEARCH_BUDGET)}}
+    for overlay in overlays:
+        for op, value in overlay.get("ops", {}).items():
+            ops.setdefault(op, {"config": {}})["config"].update(value["config"])
+    return {"ops": ops}
+
+
+def _decision_line(record: dict[str, Any]) -> str:
+    verdict = "PROMOTE" if record["promote"] else "REJECT"
+    comparison = record.get("comparison")
+    versus = ""
+    if comparison:
+        low, high = comparison["ci_low"], comparison["ci_high"]
+        versus = (
+            f" vs {record.get('champion_before')}: Δ{record.get('metric')} "
+            f"{comparison['value']:+.4f} [{low:+.4f}, {high:+.4f}]"
         )
+    return f"{verdict} {record['version']}{versus} ({', '.join(record['reason_codes'])})"
+
+
+def _training_summary(defs: Definitions, spec_name: str) -> list[str]:
+    registry = defs.resources["state"].registry()
+    version = registry.latest(spec_name)
+    if version is None:
+        return ["  no model version was registered"]
+    card = json.loads(registry.open_files(spec_name, version)["card.json"])
+    lines = ["  " + card_headline(card).replace("\n", "\n  ")]
+    for record in registry.decisions(spec_name, version):
+        lines.append("  decision: " + _decision_line(record["decision"]))
     return lines
+
+
+def _replay_sensor(
+    spec: DatasetSpec, drift: dict[str, dict[str, Any]]
+) -> dict[str, tuple[bool, str]]:
+    """What the drift sensor's decision would have been at the end of each day."""
+    settings = spec.monitoring
+    history = [
+        PartitionDrift(key, float(row["share_drifted"]), int(row["n_rows"]))
+        for key, row in sorted(drift.items())
+    ]
+    cursor, decisions = None, {}
+    for i, partition in enumerate(history):
+        decision = drift_retrain_decision(
+            history[: i + 1],
+            share_threshold=settings.drift_share_threshold,
+            consecutive=settings.drift_consecutive_partitions,
+            min_rows=settings.drift_min_rows,
+            last_training_at=None,
+            now=datetime.now(UTC),
+            cooldown=timedelta(hours=settings.retrain_cooldown_hours),
+            last_triggered_key=cursor,
+        )
+        cursor = decision.cursor if decision.run else cursor
+        decisions[partition.partition_key] = (decision.run, decision.code)
+    return decisions
 
 
 def main() -> int:
@@ -119,13 +167,9 @@ def main() -> int:
         return 1
 
     _say(f"3. Train on labels known before {first_cutoff}")
-    trained = _run(
-        defs,
-        instance,
-        "training_job",
-        run_config={"ops": {"training_window": {"config": {"cutoff": first_cutoff}}}},
-    )
-    for line in _training_summary(instance):
+    window = {"ops": {"training_window": {"config": {"cutoff": first_cutoff}}}}
+    trained = _run(defs, instance, "training_job", run_config=_training_config(window))
+    for line in _training_summary(defs, spec.name):
         _say(line)
     if not trained.success:
         _say("training failed: see the run in the UI (`make ui`)")
@@ -135,7 +179,13 @@ def main() -> int:
     _say(f"4. Score and monitor {len(monitored)} later days with the champion (one run)")
     _run(defs, instance, "monitoring_job", tags=_range_tags(monitored[0], monitored[-1]))
 
-    _say("5. The drift sensor decides")
+    first_drift = _latest_value(instance, "drift", "drift_by_partition") or {}
+    replay = _replay_sensor(spec, first_drift)
+    fired = [key for key, (run, _) in replay.items() if run]
+    if fired:
+        _say(f"  replayed day by day, the drift sensor would first fire on {fired[0]}")
+
+    _say("5. The drift sensor decides (a real tick over everything materialized)")
     sensor = defs.get_sensor_def("drift_retrain_sensor")
     tick = sensor.evaluate_tick(build_sensor_context(instance=instance, definitions=defs))
     requests = tick.run_requests or []
@@ -143,31 +193,37 @@ def main() -> int:
     _say(f"  {'RUN REQUESTED' if requests else 'skipped'}: {reason}")
     for request in requests:
         _say(f"6. Retrain as the sensor asked (run_key {request.run_key})")
-        _run(defs, instance, "training_job", tags=request.tags, run_config=request.run_config)
-        for line in _training_summary(instance):
+        config = _training_config(request.run_config or {})
+        _run(defs, instance, "training_job", tags=request.tags, run_config=config)
+        for line in _training_summary(defs, spec.name):
             _say(line)
         _say("7. Re-score the monitored days with the champion")
         _run(defs, instance, "monitoring_job", tags=_range_tags(monitored[0], monitored[-1]))
 
-    _say("\nTimeline")
-    drift = _latest_value(instance, "drift", "drift_by_partition") or {}
+    settings = spec.monitoring
+    _say(
+        f"\nTimeline (drift of each day against the first champion; alarm at share >= "
+        f"{settings.drift_share_threshold} for {settings.drift_consecutive_partitions} days)"
+    )
     labels = _latest_value(instance, "label_status_report", "coverage_by_partition") or {}
-    _say(f"  {'partition':<11} {'rows':>6} {'drift share':>11} {'label coverage':>14}")
+    _say(
+        f"  {'partition':<11} {'rows':>6} {'drift share':>11} {'labels':>7}  sensor (daily replay)"
+    )
     for key in monitored:
-        row = drift.get(key, {})
-        share = row.get("share_drifted")
-        coverage = labels.get(key)
+        row = first_drift.get(key, {})
+        share, coverage = row.get("share_drifted"), labels.get(key)
+        run, code = replay.get(key, (False, ""))
         _say(
             f"  {key:<11} {row.get('n_rows', ''):>6} "
             f"{'' if share is None else f'{share:.2f}':>11} "
-            f"{'' if coverage is None else f'{coverage:.0%}':>14}"
+            f"{'' if coverage is None else f'{coverage:.0%}':>7}  {'RUN' if run else code}"
         )
-    registry_path = defs.resources["state"].registry()
-    for info in registry_path.versions(spec.name):
-        _say(f"  model {info.version} {info.created_at[:19]} {info.status}")
-        for record in registry_path.decisions(spec.name, info.version):
-            decision = record["decision"]
-            _say(f"    decision: {json.dumps(decision.get('reason_codes'))}")
+    registry = defs.resources["state"].registry()
+    _say("\nModel versions")
+    for info in registry.versions(spec.name):
+        _say(f"  {info.version} {info.created_at[:19]} {info.metadata.get('family')} {info.status}")
+        for record in registry.decisions(spec.name, info.version):
+            _say("    " + _decision_line(record["decision"]))
     elapsed = timedelta(seconds=round(time.monotonic() - started))
     _say(f"\nDone in {elapsed}. `make ui` shows every run; `.venv/bin/binclf card` the champion.")
     return 0

@@ -52,6 +52,14 @@ def last_training_time(instance: DagsterInstance) -> datetime | None:
     return datetime.fromtimestamp(records[0].timestamp, tz=UTC) if records else None
 
 
+def retrain_run_config(spec: DatasetSpec) -> dict[str, Any]:
+    """The training run a sensor asks for: the spec's retrain window, when it sets one."""
+    days = spec.monitoring.retrain_window_days
+    if days is None:
+        return {}
+    return {"ops": {"training_window": {"config": {"window_days": days}}}}
+
+
 def build_drift_sensor(spec: DatasetSpec, job: JobDefinition | UnresolvedAssetJobDefinition):
     """Retrain when drift persists over consecutive partitions with enough volume."""
     settings = spec.monitoring
@@ -83,6 +91,7 @@ def build_drift_sensor(spec: DatasetSpec, job: JobDefinition | UnresolvedAssetJo
             run_requests=[
                 RunRequest(
                     run_key=f"{decision.run_key}@{newest}",
+                    run_config=retrain_run_config(spec),
                     tags={"binclf/trigger": "drift", "binclf/reason": decision.reason[:250]},
                 )
             ],
@@ -129,6 +138,7 @@ def build_label_sensor(spec: DatasetSpec, job: JobDefinition | UnresolvedAssetJo
             run_requests=[
                 RunRequest(
                     run_key=decision.run_key,
+                    run_config=retrain_run_config(spec),
                     tags={"binclf/trigger": "labels", "binclf/reason": decision.reason[:250]},
                 )
             ],

@@ -1,0 +1,564 @@
+"""The pipeline's steps on synthetic demo data of a given size, with Dagster and as a plain script.
+
+Both paths run the same binclf calls with the same settings on their own fresh state folder:
+ingest + validation of every daily partition, training (window, splits, search + refit,
+calibration, threshold, evaluation, registration, champion decision), then scoring, drift and
+label status of every partition with the champion. The Dagster path runs the real jobs in
+process on a temporary SQLite-backed instance (as `pipelines.demo` does); the plain path calls
+the library directly. Each phase records wall time, CPU time and peak resident memory.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import resource
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from binclf import state
+from binclf import training_steps as steps
+from binclf.drift import drift_statistics
+from binclf.gates import evaluate_gates
+from binclf.labels import label_status
+from binclf.partition_store import PartitionStore
+from binclf.promotion import challenge_champion
+from binclf.registry import Registry
+from binclf.search import SearchSettings, search_model
+from binclf.serving import load_champion, load_version, score_events, training_cutoff
+from binclf.sources import fresh_labels, keys_in_window, observed_at, read_partition
+from binclf.spec import DatasetSpec, load_spec
+from binclf.splits import make_splits
+from binclf.validation import PartitionValidator, build_profile, report_to_dict
+from binclf.window import select_training_window
+
+GIB = 1024**3
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """The settings both paths use; they mirror the assets' config defaults except the search
+    budget, which is a fixed trial count (no timeout) so that both paths do the same work."""
+
+    n_trials: int = 20
+    search_sample_rows: int = 100_000
+    num_threads: int = 2
+    split_fractions: tuple[float, float, float, float] = (0.6, 0.15, 0.1, 0.15)
+    calibration_methods: tuple[str, ...] = ("none", "sigmoid", "isotonic")
+    n_folds: int = 5
+    threshold_n_boot: int = 200
+    evaluation_n_boot: int = 200
+    min_slice_size: int = 100
+    explain_rows: int = 2_000
+    promotion_n_boot: int = 500
+    promotion_margin: float = 0.01
+    drift_alpha: float = 0.05
+    drift_min_effect: float = 0.1
+    tolerated_unlabeled_share: float = 0.05
+    seed: int = 0
+
+    def search_settings(self) -> SearchSettings:
+        return SearchSettings(
+            n_trials=self.n_trials,
+            timeout_seconds=None,
+            search_sample_rows=self.search_sample_rows,
+            num_threads=self.num_threads,
+            seed=self.seed,
+        )
+
+    def search_config(self) -> dict[str, Any]:
+        """The `model_search` asset's config for the same search."""
+        return {
+            "n_trials": self.n_trials,
+            "timeout_seconds": None,
+            "search_sample_rows": self.search_sample_rows,
+            "num_threads": self.num_threads,
+            "seed": self.seed,
+        }
+
+
+@dataclass
+class Measurement:
+    """One measured step: wall and CPU seconds, peak resident memory (None if not measured)."""
+
+    phase: str
+    step: str
+    wall_seconds: float
+    cpu_seconds: float | None = None
+    peak_rss_bytes: int | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PathResult:
+    """Every measurement of one path (dagster or plain) at one size."""
+
+    path: str
+    rows: int
+    measurements: list[Measurement] = field(default_factory=list)
+
+    def get(self, phase: str, step: str = "total") -> Measurement | None:
+        return next(
+            (m for m in self.measurements if m.phase == phase and m.step == step),
+            None,
+        )
+
+
+def bench_spec(rows: int, *, days: int = 40) -> DatasetSpec:
+    """The demo dataset resized to about `rows` events over `days` daily partitions.
+
+    The change point sits at three quarters of the days, so the later partitions drift.
+    """
+    if rows < days * 200:
+        raise ValueError(f"rows must be at least {days * 200} for {days} days, got {rows}")
+    demo = load_spec()
+    source = demo.source.model_copy(
+        update={"days": days, "rows_per_day": rows // days, "change_point_day": days * 3 // 4}
+    )
+    end = source.start_date + timedelta(days=days)
+    return demo.model_copy(
+        update={
+            "name": f"bench_{rows}",
+            "source": source,
+            "partitions": demo.partitions.model_copy(
+                update={"start_date": source.start_date, "end_date": end}
+            ),
+        }
+    )
+
+
+def _peak_rss_kib() -> int:
+    match = re.search(r"VmHWM:\s+(\d+)", Path("/proc/self/status").read_text())
+    if match is None:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(match.group(1))
+
+
+_open: list[Measurement] = []  # measurements in progress, outermost first
+
+
+def _fold_peak() -> None:
+    """Carry the current peak-RSS mark into every measurement in progress."""
+    peak = _peak_rss_kib() * 1024
+    for entry in _open:
+        entry.peak_rss_bytes = max(entry.peak_rss_bytes or 0, peak)
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the peak-RSS mark to the current RSS (Linux `clear_refs`); False if impossible.
+
+    Measurements in progress keep the peak they saw so far, so nested measurements work.
+    """
+    _fold_peak()
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+@contextmanager
+def measured(phase: str, step: str, into: list[Measurement]) -> Iterator[Measurement]:
+    """Measure the body: wall and CPU time of this process, and its peak RSS during the body."""
+    entry = Measurement(phase, step, 0.0)
+    if not _reset_peak_rss():
+        entry.notes["peak_rss"] = "process lifetime peak (clear_refs unavailable)"
+    _open.append(entry)
+    wall, cpu = time.perf_counter(), time.process_time()
+    try:
+        yield entry
+    finally:
+        entry.wall_seconds = time.perf_counter() - wall
+        entry.cpu_seconds = time.process_time() - cpu
+        _fold_peak()
+        _open.remove(entry)
+    into.append(entry)
+
+
+def load_average() -> tuple[float, float, float]:
+    return tuple(float(x) for x in Path("/proc/loadavg").read_text().split()[:3])  # type: ignore[return-value]
+
+
+def warm_imports() -> None:
+    """Import the slow libraries once, so neither path pays for them inside a measurement."""
+    import dagster  # noqa: F401
+    import evidently.presets  # noqa: F401
+    import great_expectations  # noqa: F401
+    import lightgbm  # noqa: F401
+    import optuna  # noqa: F401
+    import sklearn.metrics  # noqa: F401
+
+
+# ------------------------------------------------------------------------------------------------
+# Plain path: the binclf calls the assets make, without Dagster
+# ------------------------------------------------------------------------------------------------
+
+
+def _plain_ingest(spec: DatasetSpec, root: Path, out: list[Measurement]) -> list[str]:
+    from binclf.sources import partition_range
+
+    first, after_last = partition_range(spec)
+    keys = [
+        (first + timedelta(days=i)).isoformat() for i in range((after_last - first).days)
+    ]
+    store = PartitionStore(state.data_dir(root))
+    reports = state.reports_dir(root) / "validation"
+    with measured("ingest", "total", out) as total:
+        reference_keys = keys[: spec.validation.reference_days]
+        reference = pl.concat([read_partition(spec, k) for k in reference_keys], how="diagonal_relaxed")
+        profile = build_profile(reference, spec, partitions=reference_keys)
+        validator = PartitionValidator(spec, profile)
+        rows = 0
+        for key in keys:
+            frame = read_partition(spec, key)
+            report = validator.validate(frame, key)
+            if not report.success:
+                raise RuntimeError(report.summary())
+            from binclf.atomic import write_json_atomic
+
+            write_json_atomic(reports / f"{key}.json", report_to_dict(report))
+            store.write("validated_events", frame, key)
+            rows += frame.height
+        total.notes["rows"] = rows
+    return keys
+
+
+def _plain_training(
+    spec: DatasetSpec, root: Path, settings: BenchSettings, out: list[Measurement]
+) -> None:
+    store = PartitionStore(state.data_dir(root))
+    registry = Registry(state.registry_dir(root))
+
+    def step(name: str, action: Callable[[], Any]) -> Any:
+        with measured("training", name, out):
+            return action()
+
+    with measured("training", "total", out) as total:
+        keys = keys_in_window(store.keys("validated_events"), None, None)
+        window = step(
+            "training_window",
+            lambda: select_training_window(store.scan("validated_events", keys), spec),
+        )
+        steps.window_summary(window, spec, keys, None)
+        splits = step(
+            "training_splits",
+            lambda: make_splits(
+                window, spec, fractions=settings.split_fractions, seed=settings.seed
+            ),
+        )
+        steps.split_summary(splits, spec)
+        del window
+
+        def search() -> dict[str, Any]:
+            inputs = steps.model_inputs(splits, spec)
+            result = search_model(
+                inputs.X["train"],
+                inputs.y["train"],
+                inputs.X["validation"],
+                inputs.y["validation"],
+                storage=state.optuna_url(root, spec.name),
+                study_name=steps.study_name(spec, splits, settings.search_config()),
+                settings=settings.search_settings(),
+                train_weight=inputs.weights["train"],
+                valid_weight=inputs.weights["validation"],
+            )
+            return steps.search_summary(result, inputs)
+
+        summary = step("model_search", search)
+        calibration = step(
+            "calibration",
+            lambda: steps.calibrate(
+                summary,
+                splits,
+                spec,
+                methods=settings.calibration_methods,
+                n_folds=settings.n_folds,
+                seed=settings.seed,
+            ),
+        )
+        threshold = step(
+            "decision_threshold",
+            lambda: steps.threshold(
+                summary,
+                calibration,
+                splits,
+                spec,
+                policy="min_cost",
+                target=None,
+                n_boot=settings.threshold_n_boot,
+                seed=settings.seed,
+            ),
+        )
+        evidence = step(
+            "candidate_evaluation",
+            lambda: steps.evaluate(
+                summary,
+                calibration,
+                threshold,
+                splits,
+                spec,
+                n_boot=settings.evaluation_n_boot,
+                min_slice_size=settings.min_slice_size,
+                explain_rows=settings.explain_rows,
+                seed=settings.seed,
+            ),
+        )
+
+        def register() -> str:
+            registered = steps.register_candidate(
+                registry,
+                spec,
+                search=summary,
+                calibration=calibration,
+                threshold=threshold,
+                evidence=evidence,
+                splits=splits,
+            )
+            gates = evaluate_gates(evidence, spec.gates)
+            if any(not g.passed for g in gates):
+                steps.record_gate_rejection(registry, spec, registered["version"], gates)
+            return registered["version"]
+
+        version = step("model_candidate", register)
+
+        def decide() -> dict[str, Any]:
+            stored = steps.stored_evidence(registry, spec, version)
+            test, y = steps.test_rows(splits, spec)
+            return challenge_champion(
+                registry,
+                spec.name,
+                version,
+                test,
+                y,
+                gates=evaluate_gates(stored, spec.gates),
+                metric="pr_auc",
+                margin=settings.promotion_margin,
+                n_boot=settings.promotion_n_boot,
+                seed=settings.seed,
+            )
+
+        decision = step("champion_decision", decide)
+        total.notes.update(
+            window_rows=splits.height,
+            refit_rows=summary["refit_rows"],
+            family=summary["family"],
+            promoted=bool(decision["promote"]),
+        )
+
+
+def _plain_monitoring(
+    spec: DatasetSpec,
+    root: Path,
+    keys: list[str],
+    settings: BenchSettings,
+    out: list[Measurement],
+) -> None:
+    store = PartitionStore(state.data_dir(root))
+    registry = Registry(state.registry_dir(root))
+    with measured("monitoring", "total", out):
+        with measured("monitoring", "scores", out) as scoring:
+            champion = load_champion(registry, spec.name)
+            rows = 0
+            for key in keys:
+                scored = score_events(champion, store.read("validated_events", key))
+                store.write("scores", scored, key)
+                rows += scored.height
+            scoring.notes["rows"] = rows
+        with measured("monitoring", "drift", out):
+            models: dict[str, Any] = {}
+            for key in keys:
+                frame = store.read("scores", key)
+                version = frame["model_version"][0]
+                if version not in models:
+                    models[version] = load_version(registry, spec.name, version)
+                drift_statistics(
+                    models[version].reference,
+                    frame,
+                    alpha=settings.drift_alpha,
+                    min_effect=settings.drift_min_effect,
+                    share_threshold=spec.monitoring.drift_share_threshold,
+                ).to_dict()
+        with measured("monitoring", "label_status_report", out):
+            as_of = observed_at(spec)
+            cutoff = training_cutoff(champion)
+            for key in keys:
+                frame = store.read("scores", key)
+                labels = fresh_labels(spec, key)
+                if labels is not None:
+                    frame = frame.drop(labels.columns[1:]).join(
+                        labels, on=spec.id_column, how="left"
+                    )
+                label_status(
+                    frame,
+                    target=spec.target,
+                    positive=spec.positive,
+                    time_column=spec.time_column,
+                    label_time_column=spec.label_time_column,
+                    as_of=as_of,
+                    since=cutoff,
+                    tolerated_unlabeled_share=settings.tolerated_unlabeled_share,
+                )
+
+
+def run_plain(spec: DatasetSpec, root: Path, settings: BenchSettings) -> PathResult:
+    """Ingest, train and monitor with the library only."""
+    result = PathResult("plain", spec.source.rows_per_day * spec.source.days)
+    keys = _plain_ingest(spec, root, result.measurements)
+    _plain_training(spec, root, settings, result.measurements)
+    _plain_monitoring(spec, root, keys, settings, result.measurements)
+    return result
+
+
+# ------------------------------------------------------------------------------------------------
+# Dagster path: the real jobs, in process
+# ------------------------------------------------------------------------------------------------
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+
+
+def _step_durations(instance: Any, run_id: str) -> dict[str, float]:
+    """Seconds from STEP_START to STEP_SUCCESS of each step of a run, from its event log."""
+    started: dict[str, float] = {}
+    durations: dict[str, float] = {}
+    for record in instance.all_logs(run_id):
+        event = record.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        if event.event_type_value == "STEP_START":
+            started[event.step_key] = record.timestamp
+        elif event.event_type_value == "STEP_SUCCESS" and event.step_key in started:
+            durations[event.step_key] = record.timestamp - started[event.step_key]
+    return durations
+
+
+def _dagster_job(
+    defs: Any,
+    instance: Any,
+    job: str,
+    phase: str,
+    out: list[Measurement],
+    *,
+    run_config: dict[str, Any] | None = None,
+    tags: dict[str, str] | None = None,
+    step: str = "total",
+) -> None:
+    with measured(phase, step, out):
+        result = defs.resolve_job_def(job).execute_in_process(
+            instance=instance,
+            run_config={**QUIET, **(run_config or {})},
+            tags=tags,
+            raise_on_error=True,
+        )
+    for step, seconds in _step_durations(instance, result.run_id).items():
+        out.append(Measurement(phase, step, seconds))
+
+
+def run_dagster(spec: DatasetSpec, root: Path, settings: BenchSettings) -> PathResult:
+    """Ingest, train and monitor with the pipeline's jobs on a temporary instance."""
+    from dagster import AssetKey, DagsterInstance, materialize
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
+
+    from pipelines.definitions import build_definitions
+
+    result = PathResult("dagster", spec.source.rows_per_day * spec.source.days)
+    out = result.measurements
+    with tempfile.TemporaryDirectory(prefix="dagster-home-") as home:
+        instance = DagsterInstance.local_temp(home)
+        defs = build_definitions(spec, str(root))
+        keys = defs.resolve_job_def("ingest_job").partitions_def.get_partition_keys()
+        every_day = {
+            ASSET_PARTITION_RANGE_START_TAG: keys[0],
+            ASSET_PARTITION_RANGE_END_TAG: keys[-1],
+        }
+        profile = [a for a in defs.assets if AssetKey("validation_profile") in a.keys]
+        with measured("ingest", "total", out):
+            materialize(profile, instance=instance, resources=defs.resources)
+            _dagster_job(
+                defs, instance, "ingest_job", "ingest", out, tags=every_day, step="ingest_job"
+            )
+        _dagster_job(
+            defs,
+            instance,
+            "training_job",
+            "training",
+            out,
+            run_config={
+                "ops": {
+                    "model_search": {"config": settings.search_config()},
+                    "training_splits": {"config": {"seed": settings.seed}},
+                }
+            },
+        )
+        data = state.data_dir(root)
+        search = json.loads((data / "model_search" / "data.json").read_text())
+        decision = json.loads((data / "champion_decision" / "data.json").read_text())
+        training = result.get("training")
+        assert training is not None
+        training.notes.update(
+            window_rows=pl.scan_parquet(data / "training_splits" / "data.parquet")
+            .select(pl.len())
+            .collect()
+            .item(),
+            refit_rows=search["refit_rows"],
+            family=search["family"],
+            promoted=bool(decision["promote"]),
+        )
+        _dagster_job(
+            defs,
+            instance,
+            "monitoring_job",
+            "monitoring",
+            out,
+            run_config={"ops": {"drift": {"config": {"html_report": "none"}}}},
+            tags=every_day,
+        )
+        instance.dispose()
+    return result
+
+
+# ------------------------------------------------------------------------------------------------
+# evidently's preset next to the fast drift path, on one partition
+# ------------------------------------------------------------------------------------------------
+
+
+def drift_comparison(spec: DatasetSpec, root: Path, out: list[Measurement]) -> None:
+    """The newest scored partition against the champion: fast path vs evidently's preset.
+
+    The fast path compares the partition with the stored reference profile (all training rows);
+    evidently compares it with the stored 5,000-row reference sample, with and without its HTML.
+    """
+    from binclf.drift_report import evidently_drift_html
+
+    registry = Registry(state.registry_dir(root))
+    store = PartitionStore(state.data_dir(root))
+    champion = load_champion(registry, spec.name)
+    frame = store.read("scores", store.keys("scores")[-1])
+    schema = champion.bundle.schema
+    with measured("drift_comparison", "fast_path", out) as fast:
+        result = drift_statistics(champion.reference, frame)
+    fast.notes.update(rows=frame.height, share_drifted=round(result.share_drifted, 3))
+    with measured("drift_comparison", "evidently_html", out) as evidently:
+        html = evidently_drift_html(
+            champion.reference_sample,
+            frame,
+            numeric=list(schema.numeric),
+            categorical=list(schema.categorical),
+            exclude=spec.sensitive,
+            sample_rows=frame.height,
+        )
+    evidently.notes.update(
+        rows=frame.height,
+        reference_rows=champion.reference_sample.height,
+        html_mb=round(len(html) / 1e6, 1),
+    )

@@ -1,0 +1,277 @@
+"""Benchmark the pipeline at several sizes and print one table (`make bench`).
+
+For each size, two fresh processes run the same work on their own state folder: the Dagster jobs
+in process, and the same binclf calls as a plain script. Each process reports wall time, CPU time
+and peak resident memory of ingest + validation, training (search + refit among its steps),
+scoring, drift and label status; the plain process then times evidently's DataDriftPreset next to
+the fast drift path on the newest partition. The machine's load average is printed with each
+size, since wall times on a shared machine include waiting for a core.
+
+    python -m benchmarks.run                       # 100k and 1M rows
+    python -m benchmarks.run --rows 100000         # one size
+    python -m benchmarks.run --ten-million         # 10M rows only (run it alone)
+    python -m benchmarks.run --paths plain --json results.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from benchmarks.pipeline_bench import GIB, BenchSettings, load_average
+
+DEFAULT_SIZES = (100_000, 1_000_000)
+TEN_MILLION = 10_000_000
+PATHS = ("dagster", "plain")
+
+# Targets on 2 cores.
+TRAINING_TARGET_ROWS = 10_000_000
+TRAINING_TARGET_SECONDS = 20 * 60
+TRAINING_TARGET_BYTES = 8 * GIB
+SCORING_DRIFT_TARGET_ROWS = 1_000_000
+SCORING_DRIFT_TARGET_SECONDS = 30.0
+OVERHEAD_TARGET_ROWS = 100_000
+OVERHEAD_TARGET = 0.10
+
+STEP_ROWS = [
+    ("ingest", "total", "ingest + validation"),
+    ("training", "total", "training (all steps)"),
+    ("training", "training_window", "  window"),
+    ("training", "training_splits", "  splits"),
+    ("training", "model_search", "  search + refit"),
+    ("training", "calibration", "  calibration"),
+    ("training", "decision_threshold", "  threshold"),
+    ("training", "candidate_evaluation", "  evaluation"),
+    ("training", "model_candidate", "  registration + gates"),
+    ("training", "champion_decision", "  champion decision"),
+    ("monitoring", "scores", "scoring"),
+    ("monitoring", "drift", "drift"),
+    ("monitoring", "label_status_report", "label status"),
+    ("monitoring", "total", "monitoring (all steps)"),
+]
+
+
+def _worker(args: argparse.Namespace) -> None:
+    """One path at one size in this process; writes its measurements as JSON."""
+    from benchmarks.pipeline_bench import (
+        bench_spec,
+        drift_comparison,
+        run_dagster,
+        run_plain,
+        warm_imports,
+    )
+
+    settings = BenchSettings(n_trials=args.trials, num_threads=args.threads)
+    spec = bench_spec(args.rows[0], days=args.days)
+    warm_imports()
+    with tempfile.TemporaryDirectory(prefix=f"bench-{args.worker}-") as root:
+        runner = run_dagster if args.worker == "dagster" else run_plain
+        result = runner(spec, Path(root), settings)
+        if args.worker == "plain" and not args.skip_evidently:
+            drift_comparison(spec, Path(root), result.measurements)
+    Path(args.out).write_text(
+        json.dumps(
+            {
+                "path": result.path,
+                "rows": result.rows,
+                "measurements": [asdict(m) for m in result.measurements],
+            }
+        )
+    )
+
+
+def _run_path(path: str, rows: int, args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        command = [
+            sys.executable,
+            "-m",
+            "benchmarks.run",
+            "--worker",
+            path,
+            "--rows",
+            str(rows),
+            "--days",
+            str(args.days),
+            "--trials",
+            str(args.trials),
+            "--threads",
+            str(args.threads),
+            "--out",
+            out.name,
+        ]
+        if args.skip_evidently:
+            command.append("--skip-evidently")
+        load_before = load_average()
+        subprocess.run(command, check=True)
+        result = json.loads(Path(out.name).read_text())
+    result["load"] = {"before": load_before, "after": load_average()}
+    return result
+
+
+def _find(result: dict[str, Any] | None, phase: str, step: str) -> dict[str, Any] | None:
+    if result is None:
+        return None
+    return next(
+        (m for m in result["measurements"] if m["phase"] == phase and m["step"] == step), None
+    )
+
+
+def _seconds(entry: dict[str, Any] | None) -> str:
+    return "" if entry is None else f"{entry['wall_seconds']:.1f} s"
+
+
+def _memory(entry: dict[str, Any] | None) -> str:
+    if entry is None or entry.get("peak_rss_bytes") is None:
+        return ""
+    return f"{entry['peak_rss_bytes'] / GIB:.2f} GiB"
+
+
+def _overhead(dagster: dict[str, Any] | None, plain: dict[str, Any] | None) -> str:
+    if dagster is None or plain is None or plain["wall_seconds"] <= 0:
+        return ""
+    return f"{dagster['wall_seconds'] / plain['wall_seconds'] - 1:+.1%}"
+
+
+def _total(result: dict[str, Any] | None) -> float | None:
+    if result is None:
+        return None
+    entries = [_find(result, phase, "total") for phase in ("ingest", "training", "monitoring")]
+    if any(e is None for e in entries):
+        return None
+    return sum(e["wall_seconds"] for e in entries if e)
+
+
+def print_size(rows: int, results: dict[str, dict[str, Any]]) -> list[str]:
+    """Print the table of one size; return the target verdicts it supports."""
+    dagster, plain = results.get("dagster"), results.get("plain")
+    any_result = dagster or plain
+    assert any_result is not None
+    training = _find(plain, "training", "total") or _find(dagster, "training", "total")
+    notes = training["notes"] if training else {}
+    loads = "; ".join(
+        f"{path} {r['load']['before'][0]:.1f}→{r['load']['after'][0]:.1f}"
+        for path, r in results.items()
+    )
+    ingest = _find(plain, "ingest", "total")
+    generated = ingest["notes"].get("rows") if ingest else None
+    print(
+        f"\n== {rows:,} rows ({'' if generated is None else f'{generated:,} generated, '}"
+        f"training window {notes.get('window_rows', '?'):,}, refit on "
+        f"{notes.get('refit_rows', '?'):,}, winner {notes.get('family', '?')}) "
+        f"- load average 1 min before→after: {loads}"
+    )
+    header = f"{'step':<26} {'dagster':>10} {'peak':>10} {'plain':>10} {'peak':>10} {'overhead':>9}"
+    print(header)
+    print("-" * len(header))
+    for phase, step, label in STEP_ROWS:
+        d, p = _find(dagster, phase, step), _find(plain, phase, step)
+        if d is None and p is None:
+            continue
+        print(
+            f"{label:<26} {_seconds(d):>10} {_memory(d):>10} {_seconds(p):>10} "
+            f"{_memory(p):>10} {_overhead(d, p):>9}"
+        )
+    d_total, p_total = _total(dagster), _total(plain)
+    if d_total is not None and p_total is not None:
+        print(
+            f"{'all phases':<26} {d_total:>8.1f} s {'':>10} {p_total:>8.1f} s {'':>10} "
+            f"{d_total / p_total - 1:>+9.1%}"
+        )
+    fast, evidently = (_find(plain, "drift_comparison", s) for s in ("fast_path", "evidently_html"))
+    if fast and evidently:
+        print(
+            f"drift of the newest partition ({fast['notes']['rows']:,} rows): fast path "
+            f"{fast['wall_seconds']:.2f} s, {_memory(fast)}; evidently DataDriftPreset + HTML "
+            f"(vs its {evidently['notes']['reference_rows']:,}-row reference sample) "
+            f"{evidently['wall_seconds']:.2f} s, {_memory(evidently)}, "
+            f"{evidently['notes']['html_mb']} MB HTML"
+        )
+    return _verdicts(rows, dagster, plain, d_total, p_total)
+
+
+def _verdicts(
+    rows: int,
+    dagster: dict[str, Any] | None,
+    plain: dict[str, Any] | None,
+    d_total: float | None,
+    p_total: float | None,
+) -> list[str]:
+    verdicts = []
+    if rows >= TRAINING_TARGET_ROWS:
+        for name, result in (("dagster", dagster), ("plain", plain)):
+            entry = _find(result, "training", "total")
+            if entry:
+                seconds, peak = entry["wall_seconds"], entry["peak_rss_bytes"]
+                verdicts.append(
+                    f"{rows:,} rows, {name}: training {seconds / 60:.1f} min "
+                    f"(target <= {TRAINING_TARGET_SECONDS / 60:.0f}: "
+                    f"{'met' if seconds <= TRAINING_TARGET_SECONDS else 'MISSED'}), peak "
+                    f"{peak / GIB:.2f} GiB (target <= 8: "
+                    f"{'met' if peak <= TRAINING_TARGET_BYTES else 'MISSED'})"
+                )
+    if rows == SCORING_DRIFT_TARGET_ROWS:
+        for name, result in (("dagster", dagster), ("plain", plain)):
+            parts = [_find(result, "monitoring", s) for s in ("scores", "drift")]
+            if all(parts):
+                seconds = sum(p["wall_seconds"] for p in parts if p)
+                verdicts.append(
+                    f"{rows:,} rows, {name}: scoring + drift {seconds:.1f} s (target <= "
+                    f"{SCORING_DRIFT_TARGET_SECONDS:.0f}: "
+                    f"{'met' if seconds <= SCORING_DRIFT_TARGET_SECONDS else 'MISSED'})"
+                )
+    if rows == OVERHEAD_TARGET_ROWS and d_total is not None and p_total is not None:
+        overhead = d_total / p_total - 1
+        verdicts.append(
+            f"{rows:,} rows: orchestration overhead {overhead:+.1%} (target <= "
+            f"{OVERHEAD_TARGET:.0%}: {'met' if overhead <= OVERHEAD_TARGET else 'MISSED'})"
+        )
+    return verdicts
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", help="sizes (default 100k and 1M)")
+    parser.add_argument(
+        "--ten-million", action="store_true", help="add 10M rows (alone, ~1 h on 2 cores)"
+    )
+    parser.add_argument("--days", type=int, default=40, help="daily partitions of each size")
+    parser.add_argument("--trials", type=int, default=BenchSettings.n_trials)
+    parser.add_argument("--threads", type=int, default=BenchSettings.num_threads)
+    parser.add_argument("--paths", nargs="+", choices=PATHS, default=list(PATHS))
+    parser.add_argument("--skip-evidently", action="store_true")
+    parser.add_argument("--json", type=Path, help="also write every measurement here")
+    parser.add_argument("--worker", choices=PATHS, help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        _worker(args)
+        return
+    sizes = list(args.rows or ([] if args.ten_million else DEFAULT_SIZES))
+    if args.ten_million:
+        sizes.append(TEN_MILLION)
+    print(
+        f"binclf benchmark: {args.days} daily partitions per size, search {args.trials} trials "
+        f"on <= {BenchSettings.search_sample_rows:,} sampled rows, {args.threads} LightGBM threads"
+    )
+    everything: dict[str, Any] = {}
+    verdicts: list[str] = []
+    for rows in sizes:
+        results = {path: _run_path(path, rows, args) for path in args.paths}
+        everything[str(rows)] = results
+        verdicts += print_size(rows, results)
+    if verdicts:
+        print("\nTargets")
+        for line in verdicts:
+            print(f"  {line}")
+    if args.json:
+        args.json.write_text(json.dumps(everything, indent=1))
+
+
+if __name__ == "__main__":
+    main()
