@@ -1,6 +1,8 @@
 """The Dagster code location: everything the UI, the CLI and the daemon load."""
 
-from dagster import Definitions
+import warnings
+
+from dagster import BetaWarning, Definitions
 
 from assets.ingest import ingest_assets
 from assets.io_manager import ParquetJsonIOManager
@@ -12,6 +14,9 @@ from binclf import state
 from binclf.spec import DatasetSpec, load_spec
 from pipelines.jobs import asset_jobs, registry_jobs, schedules
 from pipelines.sensors import build_drift_sensor, build_label_sensor
+
+# backfill_policy is marked beta; single-run backfills are how this project ingests ranges.
+warnings.filterwarnings("ignore", category=BetaWarning)
 
 
 def build_definitions(spec: DatasetSpec, state_root: str | None = None) -> Definitions:

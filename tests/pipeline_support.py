@@ -9,6 +9,7 @@ other.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
+from binclf.partition_store import PartitionStore
 from binclf.registry import Registry
 from binclf.spec import DEMO_SPEC_PATH, DatasetSpec, spec_from_dict
 from pipelines.definitions import build_definitions
@@ -116,6 +118,13 @@ def tiny_spec(**overrides: Any) -> DatasetSpec:
     return spec_from_dict(data)
 
 
+def failures(result: Any) -> str:
+    """The step failures of a run, for assertion messages."""
+    return "\n".join(
+        e.step_failure_data.error.to_string() for e in result.get_step_failure_events()
+    )
+
+
 @dataclass
 class PipelineWorld:
     """A state folder, the definitions over it and an ephemeral Dagster instance."""
@@ -132,6 +141,14 @@ class PipelineWorld:
     @property
     def registry(self) -> Registry:
         return self.defs.resources["state"].registry()
+
+    @property
+    def store(self) -> PartitionStore:
+        """The stored asset values: Parquet frames per partition, JSON for the rest."""
+        return self.defs.resources["state"].store()
+
+    def stored_json(self, asset: str) -> Any:
+        return json.loads(self.store.path(asset).with_suffix(".json").read_text())
 
     def run(self, job: str, run_config: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         """Execute a job of the definitions in process; failures are returned, not raised."""
@@ -183,9 +200,9 @@ def trained_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Train
     world = PipelineWorld.create(tiny_spec(), tmp_path_factory.mktemp("template") / "state")
     assert world.materialize_profile().success
     ingest = world.run_range("ingest_job", ALL_KEYS[0], ALL_KEYS[-1])
-    assert ingest.success
+    assert ingest.success, failures(ingest)
     training = world.train()
-    assert training.success
+    assert training.success, failures(training)
     yield TrainedTemplate(world.spec, world.root, ingest, training)
     world.instance.dispose()
 

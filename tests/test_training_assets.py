@@ -1,0 +1,204 @@
+"""Training through Dagster: the window, the splits, the registered version and its card.
+
+The session's template trained once on the tiny synthetic stream with labels known before the
+change point (see `pipeline_support`); these tests read what that run stored and recompute the
+numbers it reports from the generator and the registered files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from pipeline_support import (
+    CHANGE_POINT_DAY,
+    CUTOFF,
+    DATASET,
+    PipelineWorld,
+    TrainedTemplate,
+    training_config,
+)
+from sklearn.metrics import log_loss, roc_auc_score
+
+from binclf.card import card_headline
+from binclf.demo import generate_day
+from binclf.models import LIGHTGBM_MODEL_FILE
+from binclf.registry import MANIFEST_NAME
+from binclf.serving import CARD_FILE, load_version
+from binclf.splits import SPLIT_COLUMN
+from binclf import training_steps as steps
+from binclf.training_steps import EVIDENCE_FILE
+
+pytest_plugins = ["pipeline_support"]
+
+SPLIT_ORDER = ("train", "validation", "calibration", "test")
+SPLIT_SHARES = {"train": 0.6, "validation": 0.15, "calibration": 0.1, "test": 0.15}
+FIRST_VERSION = "v0001"
+
+
+def _version_dir(world: PipelineWorld, version: str) -> Path:
+    return world.registry.root / DATASET / "versions" / version
+
+
+def _card(world: PipelineWorld, version: str = FIRST_VERSION) -> dict:
+    return json.loads(world.registry.open_files(DATASET, version)[CARD_FILE])
+
+
+def test_training_job_succeeds_and_every_gate_check_passes(
+    trained_template: TrainedTemplate,
+) -> None:
+    result = trained_template.training
+    assert result.success
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) == 7
+    assert [e.check_name for e in evaluations if not e.passed] == []
+
+
+def test_training_window_holds_exactly_the_labels_known_at_the_cutoff(
+    world: PipelineWorld,
+) -> None:
+    cutoff = datetime.fromisoformat(CUTOFF).replace(tzinfo=UTC)
+    source = world.spec.source
+    generated = pl.concat(
+        [generate_day(source, day) for day in _days_before(source.start_date, CHANGE_POINT_DAY)]
+    )
+    expected = generated.filter(pl.col("label_time") <= cutoff)
+
+    window = world.store.read("training_window")
+
+    assert window.height == expected.height > 0
+    assert window["transaction_id"].sort().equals(expected["transaction_id"].sort())
+    assert window["label_time"].max() <= cutoff
+    assert window["event_time"].max() < cutoff
+
+
+def _days_before(first, count: int) -> list:
+    from datetime import timedelta
+
+    return [first + timedelta(days=i) for i in range(count)]
+
+
+def test_splits_are_disjoint_cover_the_window_and_follow_time(world: PipelineWorld) -> None:
+    window = world.store.read("training_window")
+    splits = world.store.read("training_splits")
+
+    assert splits["transaction_id"].is_unique().all()
+    assert set(splits["transaction_id"]) == set(window["transaction_id"])
+    sizes = splits[SPLIT_COLUMN].value_counts()
+    counts = dict(zip(sizes[SPLIT_COLUMN], sizes["count"], strict=True))
+    assert set(counts) == set(SPLIT_ORDER)
+    for name, share in SPLIT_SHARES.items():
+        assert abs(counts[name] - share * window.height) <= 1
+    for earlier, later in zip(SPLIT_ORDER, SPLIT_ORDER[1:], strict=False):
+        latest_earlier = splits.filter(pl.col(SPLIT_COLUMN) == earlier)["event_time"].max()
+        earliest_later = splits.filter(pl.col(SPLIT_COLUMN) == later)["event_time"].min()
+        assert latest_earlier <= earliest_later
+
+
+def test_registered_version_files_match_their_manifest_checksums(world: PipelineWorld) -> None:
+    folder = _version_dir(world, FIRST_VERSION)
+    manifest = json.loads((folder / MANIFEST_NAME).read_bytes())
+    on_disk = {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in folder.rglob("*")
+        if p.is_file() and p.name != MANIFEST_NAME
+    }
+
+    assert set(on_disk) == set(manifest["files"])
+    for name, data in on_disk.items():
+        assert manifest["files"][name] == {
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "size": len(data),
+        }
+    assert {LIGHTGBM_MODEL_FILE, "bundle.json", CARD_FILE, EVIDENCE_FILE} <= set(on_disk)
+    card = _card(world)
+    for name, checksum in card["artifacts"].items():
+        assert hashlib.sha256(on_disk[name]).hexdigest() == checksum
+
+
+def test_model_candidate_reports_the_registered_version_and_its_card(
+    trained_template: TrainedTemplate, world: PipelineWorld
+) -> None:
+    (event,) = [
+        e
+        for e in trained_template.training.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == "model_candidate"
+    ]
+    metadata = {k: v.value for k, v in event.materialization.metadata.items()}
+    card = _card(world)
+
+    assert metadata["version"] == FIRST_VERSION
+    assert metadata["card_json"] == card
+    assert metadata["headline"] == card_headline(card)
+    assert f"{DATASET} {FIRST_VERSION} · lightgbm" in metadata["headline"]
+
+
+def test_card_headline_numbers_are_the_registered_model_on_the_test_rows(
+    world: PipelineWorld,
+) -> None:
+    card = _card(world)
+    model = load_version(world.registry, DATASET, FIRST_VERSION)
+    test, y = steps.test_rows(world.store.read("training_splits"), world.spec)
+    p = model.bundle.probabilities(test)
+
+    metrics = card["test_metrics"]
+    assert metrics["roc_auc"]["value"] == pytest.approx(roc_auc_score(y, p), abs=1e-9)
+    assert metrics["log_loss"]["value"] == pytest.approx(log_loss(y, p), abs=1e-9)
+    assert metrics["prevalence"]["value"] == pytest.approx(y.mean(), abs=1e-12)
+    for name in ("roc_auc", "pr_auc", "log_loss"):
+        estimate = metrics[name]
+        assert estimate["ci_low"] <= estimate["value"] <= estimate["ci_high"]
+    assert card["splits"]["test"]["rows"] == len(y)
+    assert card["threshold"]["value"] == model.bundle.threshold
+    assert card["dataset"]["cutoff"] == world.store.read("training_window")["label_time"].max().isoformat()
+    evidence = json.loads(world.registry.open_files(DATASET, FIRST_VERSION)[EVIDENCE_FILE])
+    assert evidence["test_metrics"] == metrics
+
+
+def test_search_stops_at_its_trial_budget(trained_template: TrainedTemplate) -> None:
+    (event,) = [
+        e
+        for e in trained_template.training.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == "model_search"
+    ]
+    metadata = {k: v.value for k, v in event.materialization.metadata.items()}
+    budget = training_config()["ops"]["model_search"]["config"]["n_trials"]
+    assert metadata["trials_complete"] + metadata["trials_pruned"] == budget
+
+
+def test_same_inputs_and_seed_give_a_byte_identical_model(
+    trained_template: TrainedTemplate, tmp_path: Path
+) -> None:
+    root = tmp_path / "state"
+    shutil.copytree(trained_template.root / "data", root / "data")  # no studies, no registry
+    again = PipelineWorld.create(trained_template.spec, root)
+    try:
+        assert again.train().success
+    finally:
+        again.instance.dispose()
+
+    first = trained_template_files(trained_template)
+    second = again.registry.open_files(DATASET, FIRST_VERSION)
+    assert second[LIGHTGBM_MODEL_FILE] == first[LIGHTGBM_MODEL_FILE]
+    assert second["bundle.json"] == first["bundle.json"]
+    reference_scores = _scores(first, again)
+    assert np.array_equal(reference_scores, _scores(second, again))
+
+
+def trained_template_files(template: TrainedTemplate) -> dict[str, bytes]:
+    from binclf.registry import Registry
+
+    return Registry(template.root / "registry").open_files(DATASET, FIRST_VERSION)
+
+
+def _scores(files: dict[str, bytes], world: PipelineWorld) -> np.ndarray:
+    from binclf.bundle import ScoringBundle
+
+    test, _ = steps.test_rows(world.store.read("training_splits"), world.spec)
+    return ScoringBundle.from_files(files).probabilities(test)
