@@ -26,6 +26,7 @@ import polars as pl
 
 from binclf import state
 from binclf import training_steps as steps
+from binclf.atomic import write_json_atomic
 from binclf.drift import drift_statistics
 from binclf.gates import evaluate_gates
 from binclf.labels import label_status
@@ -34,7 +35,13 @@ from binclf.promotion import challenge_champion
 from binclf.registry import Registry
 from binclf.search import SearchSettings, search_model
 from binclf.serving import load_champion, load_version, score_events, training_cutoff
-from binclf.sources import fresh_labels, keys_in_window, observed_at, read_partition
+from binclf.sources import (
+    fresh_labels,
+    keys_in_window,
+    observed_at,
+    partition_range,
+    read_partition,
+)
 from binclf.spec import DatasetSpec, load_spec
 from binclf.splits import make_splits
 from binclf.validation import PartitionValidator, build_profile, report_to_dict
@@ -208,17 +215,15 @@ def warm_imports() -> None:
 
 
 def _plain_ingest(spec: DatasetSpec, root: Path, out: list[Measurement]) -> list[str]:
-    from binclf.sources import partition_range
-
     first, after_last = partition_range(spec)
-    keys = [
-        (first + timedelta(days=i)).isoformat() for i in range((after_last - first).days)
-    ]
+    keys = [(first + timedelta(days=i)).isoformat() for i in range((after_last - first).days)]
     store = PartitionStore(state.data_dir(root))
     reports = state.reports_dir(root) / "validation"
     with measured("ingest", "total", out) as total:
         reference_keys = keys[: spec.validation.reference_days]
-        reference = pl.concat([read_partition(spec, k) for k in reference_keys], how="diagonal_relaxed")
+        reference = pl.concat(
+            [read_partition(spec, k) for k in reference_keys], how="diagonal_relaxed"
+        )
         profile = build_profile(reference, spec, partitions=reference_keys)
         validator = PartitionValidator(spec, profile)
         rows = 0
@@ -227,8 +232,6 @@ def _plain_ingest(spec: DatasetSpec, root: Path, out: list[Measurement]) -> list
             report = validator.validate(frame, key)
             if not report.success:
                 raise RuntimeError(report.summary())
-            from binclf.atomic import write_json_atomic
-
             write_json_atomic(reports / f"{key}.json", report_to_dict(report))
             store.write("validated_events", frame, key)
             rows += frame.height
@@ -260,7 +263,7 @@ def _plain_training(
             ),
         )
         steps.split_summary(splits, spec)
-        del window
+        window = None  # the Dagster path frees it when its step ends, too
 
         def search() -> dict[str, Any]:
             inputs = steps.model_inputs(splits, spec)
@@ -488,7 +491,7 @@ def run_dagster(spec: DatasetSpec, root: Path, settings: BenchSettings) -> PathR
         }
         profile = [a for a in defs.assets if AssetKey("validation_profile") in a.keys]
         with measured("ingest", "total", out):
-            materialize(profile, instance=instance, resources=defs.resources)
+            materialize(profile, instance=instance, resources=defs.resources, run_config=QUIET)
             _dagster_job(
                 defs, instance, "ingest_job", "ingest", out, tags=every_day, step="ingest_job"
             )

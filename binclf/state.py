@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 STATE_ENV = "BINCLF_STATE"
+OPTUNA_STORAGE_ENV = "BINCLF_OPTUNA_STORAGE"
 
 
 def state_root(root: str | os.PathLike[str] | None = None) -> Path:
@@ -30,7 +31,16 @@ def reports_dir(root: Path) -> Path:
 
 
 def optuna_url(root: Path, dataset: str) -> str:
-    """An SQLite URL for the dataset's hyperparameter studies (single-writer; see README)."""
+    """Where the dataset's hyperparameter studies live.
+
+    `$BINCLF_OPTUNA_STORAGE` when set: an RDB URL that several workers can share, e.g.
+    ``postgresql+psycopg2://user:password@host:5432/optuna`` (study names start with the
+    dataset's name, so datasets can share it). Otherwise an SQLite file in the state folder,
+    which is safe for one worker at a time only.
+    """
+    shared = os.environ.get(OPTUNA_STORAGE_ENV)
+    if shared:
+        return shared
     folder = root / "optuna"
     folder.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{folder / f'{dataset}.db'}"

@@ -12,6 +12,7 @@ import io
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from importlib.metadata import version as package_version
 from typing import Any
 
 import numpy as np
@@ -223,9 +224,8 @@ def label_cutoff(frame: pl.DataFrame, spec: DatasetSpec) -> str | None:
 
 def study_name(spec: DatasetSpec, splits: pl.DataFrame, settings: dict[str, Any]) -> str:
     """Dataset, data version and code version: a rerun on the same inputs resumes the study."""
-    from binclf import __version__
-
-    code = hashlib.sha256(json_bytes({"version": __version__, **settings})).hexdigest()[:8]
+    code_version = package_version("binclf")
+    code = hashlib.sha256(json_bytes({"version": code_version, **settings})).hexdigest()[:8]
     return f"{spec.name}-data{data_version(splits)}-code{code}"
 
 

@@ -81,10 +81,12 @@ class RollbackConfig(Config):
 def registry_jobs(spec: DatasetSpec) -> list:
     """Promotion and rollback as jobs, so they are buttons in the UI and leave an audit entry."""
 
+    # The ops return nothing: their effect is the registry's pointer and audit log, and an
+    # op output would be handed to the asset IO manager, which only stores asset values.
     @op
     def promote_version(
         context: OpExecutionContext, config: PromoteConfig, state: StateResource
-    ) -> str:
+    ) -> None:
         registry = state.registry()
         registry.open_files(spec.name, config.version)  # refuses a tampered or unknown version
         current = registry.champion(spec.name)
@@ -98,17 +100,15 @@ def registry_jobs(spec: DatasetSpec) -> list:
         if not moved:
             raise RuntimeError("another promotion moved the champion first; nothing changed")
         context.log.info(f"champion {current} -> {config.version}")
-        return config.version
 
     @op
     def rollback_champion(
         context: OpExecutionContext, config: RollbackConfig, state: StateResource
-    ) -> str:
+    ) -> None:
         registry = state.registry()
         current = registry.champion(spec.name)
         version = registry.rollback(spec.name, reason=config.reason)
         context.log.info(f"champion {current} rolled back to {version}")
-        return version
 
     @job(description="Make a registered version the champion (audited).")
     def promote_job() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -51,6 +51,18 @@ SMALL_TRAINING: dict[str, Any] = {
     "decision_threshold": {"config": {"n_boot": 30}},
     "candidate_evaluation": {"config": {"n_boot": 30, "explain_rows": 200}},
     "champion_decision": {"config": {"n_boot": 100}},
+}
+
+
+TINY_GATES: dict[str, Any] = {
+    "min_test_rows": 200,
+    "min_test_positives": 10,
+    "min_roc_auc": 0.6,
+    "min_pr_auc": 0.1,
+    "max_ece": 0.15,
+    "max_fairness_disparity": 0.6,
+    "min_slice_recall": 0.05,
+    "min_slice_positives": 10,
 }
 
 
@@ -103,16 +115,7 @@ def tiny_spec(**overrides: Any) -> DatasetSpec:
             "min_label_coverage": 0.8,
             "label_sla_hours": 336,
         },
-        gates={
-            "min_test_rows": 200,
-            "min_test_positives": 10,
-            "min_roc_auc": 0.6,
-            "min_pr_auc": 0.1,
-            "max_ece": 0.15,
-            "max_fairness_disparity": 0.6,
-            "min_slice_recall": 0.05,
-            "min_slice_positives": 10,
-        },
+        gates=TINY_GATES,
     )
     data.update(overrides)
     return spec_from_dict(data)
@@ -173,6 +176,15 @@ class PipelineWorld:
             resources=self.defs.resources,
         )
 
+    def register_copy(
+        self, version: str, edit: Callable[[dict[str, bytes]], dict[str, bytes]] | None = None
+    ) -> str:
+        """Register the files of `version` again (optionally edited) as a new version."""
+        files = self.registry.open_files(DATASET, version)
+        return self.registry.register(
+            DATASET, edit(files) if edit else files, metadata={"family": "lightgbm"}
+        )
+
     def latest_metadata(self, asset: str) -> dict[str, Any]:
         records = self.instance.fetch_materializations(AssetKey(asset), limit=1).records
         assert records, f"{asset} was never materialized"
@@ -213,5 +225,15 @@ def world(
 ) -> Iterator[PipelineWorld]:
     """This module's own copy of the trained state, with a fresh Dagster instance."""
     copy = trained_template.copy_to(tmp_path_factory.mktemp("world"))
+    yield copy
+    copy.instance.dispose()
+
+
+@pytest.fixture
+def fresh_world(
+    trained_template: TrainedTemplate, tmp_path: Path
+) -> Iterator[PipelineWorld]:
+    """A copy of the trained state for one test that changes it."""
+    copy = trained_template.copy_to(tmp_path)
     yield copy
     copy.instance.dispose()
