@@ -183,16 +183,19 @@ def monitoring_assets(
                 since=cutoffs[version],
                 tolerated_unlabeled_share=config.tolerated_unlabeled_share,
             )
-        newest = results[max(results)]
+        rows = sum(r["n_rows"] for r in results.values())
+        labeled = sum(r["n_labeled"] for r in results.values())
+        ages = [r["oldest_unlabeled_age_hours"] for r in results.values()]
         context.add_output_metadata(
             {
-                "label_coverage": MetadataValue.float(float(newest["label_coverage"] or 0.0)),
-                "n_labeled": MetadataValue.int(int(newest["n_labeled"])),
+                "partitions": MetadataValue.int(len(results)),
+                "label_coverage": MetadataValue.float(labeled / rows if rows else 0.0),
+                "n_labeled": MetadataValue.int(labeled),
                 "n_labeled_since_training": MetadataValue.int(
                     sum(int(r.get("n_labeled_since") or 0) for r in results.values())
                 ),
                 "oldest_unlabeled_age_hours": MetadataValue.float(
-                    float(newest["oldest_unlabeled_age_hours"] or 0.0)
+                    max((a for a in ages if a is not None), default=0.0)
                 ),
                 "coverage_by_partition": MetadataValue.json(
                     {k: r["label_coverage"] for k, r in results.items()}

@@ -127,6 +127,7 @@ def candidate_output(registered: dict[str, Any]) -> Output:
             "version": registered["version"],
             "headline": card_headline(card),
             "card_json": MetadataValue.json(card),
+            "card": MetadataValue.md(registered["card_markdown"]),
         },
     )
 

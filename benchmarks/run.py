@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -66,7 +67,9 @@ def _worker(args: argparse.Namespace) -> None:
         run_plain,
         warm_imports,
     )
+    from binclf.state import OPTUNA_STORAGE_ENV
 
+    os.environ.pop(OPTUNA_STORAGE_ENV, None)  # a fresh study in each run's own state folder
     settings = BenchSettings(n_trials=args.trials, num_threads=args.threads)
     spec = bench_spec(args.rows[0], days=args.days)
     warm_imports()

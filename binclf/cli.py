@@ -53,6 +53,7 @@ def cmd_card(args: argparse.Namespace) -> int:
     card = json.loads(files["card.json"])
     card["version"] = version
     card["status"] = next(v.status for v in registry.versions(dataset) if v.version == version)
+    card["decisions"] = [record["decision"] for record in registry.decisions(dataset, version)]
     json.dump(card, sys.stdout, indent=2)
     print()
     return 0

@@ -46,7 +46,7 @@ N_STARTUP_TRIALS = 8
 # Pruning compares trials at the same boosting round; shallow trees learn slower early on, so
 # only trials in the worst quarter after a warm-up are stopped.
 PRUNE_PERCENTILE = 75.0
-PRUNE_WARMUP_ROUNDS = 100
+PRUNE_WARMUP_ROUNDS = 200
 OBJECTIVE_ATTR = "objective"
 
 
@@ -65,7 +65,7 @@ class SearchSettings:
     round count early stopping chose at the fixed `learning_rate`.
     """
 
-    n_trials: int | None = 40
+    n_trials: int | None = 100
     timeout_seconds: float | None = 60.0
     objective: str = "log_loss"
     families: tuple[str, ...] = FAMILIES
@@ -153,7 +153,7 @@ _STARTING_POINTS = {
     "lightgbm": {
         "num_leaves": 15,
         "min_data_in_leaf": 20,
-        "feature_fraction": 0.6,
+        "feature_fraction": 0.5,
         "bagging_fraction": 1.0,
         "lambda_l2": 5.0,
         "cat_smooth": 10.0,

@@ -102,6 +102,7 @@ class Monitoring(_Strict):
     min_label_coverage: float = Field(0.8, gt=0, le=1)
     label_sla_hours: float = Field(24.0 * 14, gt=0)
     retrain_window_days: int | None = Field(None, ge=1)
+    label_refresh_days: int = Field(30, ge=1)
 
 
 class DatasetSpec(_Strict):

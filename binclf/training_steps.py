@@ -434,8 +434,12 @@ def register_candidate(
     version = registry.register(
         spec.name, files_for, metadata={"family": search["family"], "metrics": metrics}
     )
-    card = json.loads(registry.open_files(spec.name, version)[CARD_FILE])
-    return {"version": version, "card": card}
+    files = registry.open_files(spec.name, version)
+    return {
+        "version": version,
+        "card": json.loads(files[CARD_FILE]),
+        "card_markdown": files["card.md"].decode(),
+    }
 
 
 def record_gate_rejection(

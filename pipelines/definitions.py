@@ -27,6 +27,8 @@ def build_definitions(spec: DatasetSpec, state_root: str | None = None) -> Defin
     sensors = [build_drift_sensor(spec, jobs["training_job"])]
     if spec.time_column:
         sensors.append(build_label_sensor(spec, jobs["training_job"]))
+    else:  # a snapshot has no label times: nothing to refresh, no label sensor
+        jobs.pop("labels_job")
     return Definitions(
         assets=[
             *ingest_assets(spec, partitions),
@@ -34,7 +36,7 @@ def build_definitions(spec: DatasetSpec, state_root: str | None = None) -> Defin
             *monitoring_assets(spec, partitions),
         ],
         jobs=[*jobs.values(), *registry_jobs(spec)],
-        schedules=schedules(jobs),
+        schedules=schedules(spec, partitions, jobs),
         sensors=sensors,
         # Steps of one run share a process: the chain is sequential, and each new process would
         # pay several seconds of imports. deploy/ shows the executors for a cluster.

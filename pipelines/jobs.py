@@ -6,11 +6,19 @@ from dagster import (
     DailyPartitionsDefinition,
     DefaultScheduleStatus,
     OpExecutionContext,
+    RunRequest,
     ScheduleDefinition,
+    ScheduleEvaluationContext,
+    SkipReason,
     build_schedule_from_partitioned_job,
     define_asset_job,
     job,
     op,
+    schedule,
+)
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
 )
 from pydantic import Field
 
@@ -44,6 +52,12 @@ def asset_jobs(partitions: DailyPartitionsDefinition) -> dict:
             description="Score with the champion, measure drift and labels. Run it over a range "
             "after a promotion to re-score those days with the new champion.",
         ),
+        "labels_job": define_asset_job(
+            "labels_job",
+            selection=AssetSelection.assets("label_status_report"),
+            partitions_def=partitions,
+            description="Refresh label coverage and delayed performance as late labels arrive.",
+        ),
         "daily_job": define_asset_job(
             "daily_job",
             selection=INGEST | MONITOR,
@@ -53,9 +67,42 @@ def asset_jobs(partitions: DailyPartitionsDefinition) -> dict:
     }
 
 
-def schedules(jobs: dict) -> list:
-    """The daily partitioned job for yesterday and a weekly retrain; both start stopped."""
+def label_refresh_schedule(
+    spec: DatasetSpec, partitions: DailyPartitionsDefinition, labels_job: object
+) -> ScheduleDefinition:
+    """Daily: re-measure labels of the trailing days in one run, as late labels arrive."""
+
+    @schedule(
+        job=labels_job,
+        cron_schedule="0 3 * * *",
+        execution_timezone="UTC",
+        default_status=DefaultScheduleStatus.STOPPED,
+    )
+    def label_refresh_schedule(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
+        keys = partitions.get_partition_keys(current_time=context.scheduled_execution_time)
+        window = keys[-spec.monitoring.label_refresh_days :]
+        if not window:
+            return SkipReason("no partition has ended yet")
+        return RunRequest(
+            run_key=f"labels:{window[0]}..{window[-1]}",
+            tags={
+                ASSET_PARTITION_RANGE_START_TAG: window[0],
+                ASSET_PARTITION_RANGE_END_TAG: window[-1],
+            },
+        )
+
+    return label_refresh_schedule
+
+
+def schedules(spec: DatasetSpec, partitions: DailyPartitionsDefinition, jobs: dict) -> list:
+    """Yesterday's daily job, the trailing label refresh and a weekly retrain; all start stopped."""
+    refresh = (
+        [label_refresh_schedule(spec, partitions, jobs["labels_job"])]
+        if "labels_job" in jobs
+        else []
+    )
     return [
+        *refresh,
         build_schedule_from_partitioned_job(
             jobs["daily_job"], hour_of_day=2, default_status=DefaultScheduleStatus.STOPPED
         ),

@@ -9,7 +9,6 @@ other.
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -41,7 +40,7 @@ SMALL_TRAINING: dict[str, Any] = {
     "model_search": {
         "config": {
             "n_trials": 3,
-            "timeout_seconds": 15.0,
+            "timeout_seconds": 30.0,
             "families": ["lightgbm"],
             "num_threads": 1,
             "search_sample_rows": None,
@@ -52,8 +51,6 @@ SMALL_TRAINING: dict[str, Any] = {
     "candidate_evaluation": {"config": {"n_boot": 30, "explain_rows": 200}},
     "champion_decision": {"config": {"n_boot": 100}},
 }
-
-
 TINY_GATES: dict[str, Any] = {
     "min_test_rows": 200,
     "min_test_positives": 10,
@@ -79,15 +76,7 @@ def range_tags(first: str, last: str) -> dict[str, str]:
     return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
 
 
-def training_config(**ops: dict[str, Any]) -> dict[str, Any]:
-    """The small training run config, with some ops' config replaced."""
-    merged = {**SMALL_TRAINING}
-    for op, config in ops.items():
-        merged[op] = {"config": {**SMALL_TRAINING.get(op, {}).get("config", {}), **config}}
-    return {**QUIET, "ops": merged}
-
-
-def tiny_spec(**overrides: Any) -> DatasetSpec:
+def tiny_spec_data(**overrides: Any) -> dict[str, Any]:
     """The demo spec's roles over a tiny synthetic stream; top-level keys can be overridden."""
     data = yaml.safe_load(DEMO_SPEC_PATH.read_text())
     data.update(
@@ -118,7 +107,11 @@ def tiny_spec(**overrides: Any) -> DatasetSpec:
         gates=TINY_GATES,
     )
     data.update(overrides)
-    return spec_from_dict(data)
+    return data
+
+
+def tiny_spec(**overrides: Any) -> DatasetSpec:
+    return spec_from_dict(tiny_spec_data(**overrides))
 
 
 def failures(result: Any) -> str:
@@ -150,9 +143,6 @@ class PipelineWorld:
         """The stored asset values: Parquet frames per partition, JSON for the rest."""
         return self.defs.resources["state"].store()
 
-    def stored_json(self, asset: str) -> Any:
-        return json.loads(self.store.path(asset).with_suffix(".json").read_text())
-
     def run(self, job: str, run_config: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         """Execute a job of the definitions in process; failures are returned, not raised."""
         return self.defs.resolve_job_def(job).execute_in_process(
@@ -165,8 +155,9 @@ class PipelineWorld:
     def run_range(self, job: str, first: str, last: str, **kwargs: Any) -> Any:
         return self.run(job, tags=range_tags(first, last), **kwargs)
 
-    def train(self, run_config: dict[str, Any] | None = None, **kwargs: Any) -> Any:
-        return self.run("training_job", run_config or training_config(), **kwargs)
+    def train(self) -> Any:
+        """A small training run: labels known before the change point, a 3-trial search."""
+        return self.run("training_job", {"ops": SMALL_TRAINING})
 
     def materialize_profile(self) -> Any:
         return materialize(
@@ -174,6 +165,7 @@ class PipelineWorld:
             selection=AssetSelection.assets("validation_profile"),
             instance=self.instance,
             resources=self.defs.resources,
+            run_config=QUIET,
         )
 
     def register_copy(
@@ -197,7 +189,6 @@ class TrainedTemplate:
 
     spec: DatasetSpec
     root: Path
-    ingest: Any
     training: Any
 
     def copy_to(self, folder: Path) -> PipelineWorld:
@@ -215,7 +206,7 @@ def trained_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Train
     assert ingest.success, failures(ingest)
     training = world.train()
     assert training.success, failures(training)
-    yield TrainedTemplate(world.spec, world.root, ingest, training)
+    yield TrainedTemplate(world.spec, world.root, training)
     world.instance.dispose()
 
 
@@ -230,9 +221,7 @@ def world(
 
 
 @pytest.fixture
-def fresh_world(
-    trained_template: TrainedTemplate, tmp_path: Path
-) -> Iterator[PipelineWorld]:
+def fresh_world(trained_template: TrainedTemplate, tmp_path: Path) -> Iterator[PipelineWorld]:
     """A copy of the trained state for one test that changes it."""
     copy = trained_template.copy_to(tmp_path)
     yield copy

@@ -6,7 +6,7 @@ schedule that would start by itself on deployment must fail this file.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from dagster import (
@@ -15,6 +15,11 @@ from dagster import (
     DefaultScheduleStatus,
     DefaultSensorStatus,
     Definitions,
+    build_schedule_context,
+)
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
 )
 
 from binclf.gates import GateThresholds, evaluate_gates
@@ -48,9 +53,14 @@ JOB_ASSETS = {
     "training_job": GROUPS["training"],
     "monitoring_job": GROUPS["monitoring"],
     "daily_job": {"raw_events", "validated_events"} | GROUPS["monitoring"],
+    "labels_job": {"label_status_report"},
 }
 OP_JOBS = {"promote_job": "promote_version", "rollback_job": "rollback_champion"}
-SCHEDULES = {"daily_job_schedule": "daily_job", "weekly_retrain_schedule": "training_job"}
+SCHEDULES = {
+    "daily_job_schedule": "daily_job",
+    "label_refresh_schedule": "labels_job",
+    "weekly_retrain_schedule": "training_job",
+}
 SENSORS = {"drift_retrain_sensor": "training_job", "label_freshness_sensor": "training_job"}
 
 
@@ -102,7 +112,7 @@ def test_asset_job_selects_exactly_its_assets(defs: Definitions, job: str) -> No
     assert {k.to_user_string() for k in selected} == JOB_ASSETS[job]
 
 
-@pytest.mark.parametrize("job", ["ingest_job", "monitoring_job", "daily_job"])
+@pytest.mark.parametrize("job", ["ingest_job", "monitoring_job", "daily_job", "labels_job"])
 def test_daily_jobs_have_one_partition_per_day_of_the_spec(defs: Definitions, job: str) -> None:
     window = load_spec().partitions
     keys = defs.resolve_job_def(job).partitions_def.get_partition_keys()
@@ -128,3 +138,13 @@ def test_sensors_exist_for_training_and_start_stopped(defs: Definitions) -> None
     sensors = {s.name: s for s in defs.sensors}
     assert {name: s.job_name for name, s in sensors.items()} == SENSORS
     assert {s.default_status for s in sensors.values()} == {DefaultSensorStatus.STOPPED}
+
+
+def test_label_refresh_schedule_requests_the_trailing_days_in_one_run(defs: Definitions) -> None:
+    schedule = defs.get_schedule_def("label_refresh_schedule")
+    context = build_schedule_context(scheduled_execution_time=datetime(2026, 4, 20, 3, tzinfo=UTC))
+    request = next(iter(schedule.evaluate_tick(context).run_requests))
+    days = load_spec().monitoring.label_refresh_days
+    assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == "2026-04-19"
+    first = date(2026, 4, 19) - timedelta(days=days - 1)
+    assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == first.isoformat()

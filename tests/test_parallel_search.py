@@ -8,6 +8,7 @@ the case that overshoots a budget checked only when trials finish.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from binclf.trial_budget import (
 )
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
+MEETING_SECONDS = 0.5
 
 
 def new_study(storage: Any = None, name: str = "shared") -> optuna.Study:
@@ -43,13 +45,11 @@ def square(trial: optuna.Trial) -> float:
 
 
 def meeting_objective(barrier: threading.Barrier) -> Callable[[optuna.Trial], float]:
-    """An objective whose trials wait (up to 2 s) until two of them are running at once."""
+    """An objective whose trials wait (a while at most) until the barrier's parties all run."""
 
     def objective(trial: optuna.Trial) -> float:
-        try:
-            barrier.wait(timeout=2.0)
-        except threading.BrokenBarrierError:
-            pass
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=MEETING_SECONDS)
         return square(trial)
 
     return objective
@@ -103,11 +103,13 @@ def test_budget_holds_when_two_workers_have_trials_in_flight() -> None:
 def test_many_trials_from_four_workers_add_up_to_the_budget_exactly() -> None:
     storage = optuna.storages.InMemoryStorage()
     new_study(storage)
-    barrier = threading.Barrier(4)
+    def objective(trial: optuna.Trial) -> float:
+        time.sleep(0.01 * (trial.number % 3))
+        return square(trial)
 
     def worker() -> int:
         study = optuna.load_study(study_name="shared", storage=storage)
-        return optimize_within_budget(study, meeting_objective(barrier), n_trials=13)
+        return optimize_within_budget(study, objective, n_trials=13)
 
     ran = run_workers(worker, n_workers=4)
     study = optuna.load_study(study_name="shared", storage=storage)
@@ -156,13 +158,11 @@ def test_trials_ahead_counts_earlier_trials_that_are_not_failed() -> None:
     assert [trials_ahead(study, n) for n in range(7)] == [0, 1, 2, 2, 3, 4, 5]
 
 
-def test_one_worker_runs_exactly_the_budget_and_a_resumed_run_adds_nothing(
-    tmp_path: Path,
-) -> None:
-    url = f"sqlite:///{tmp_path / 'studies.db'}"
-    study = new_study(url, name="resumable")
+def test_one_worker_runs_exactly_the_budget_and_a_resumed_run_adds_nothing() -> None:
+    storage = optuna.storages.InMemoryStorage()
+    study = new_study(storage, name="resumable")
     assert optimize_within_budget(study, square, n_trials=5) == 5
-    resumed = optuna.load_study(study_name="resumable", storage=url)
+    resumed = optuna.load_study(study_name="resumable", storage=storage)
     assert optimize_within_budget(resumed, square, n_trials=5) == 0
     assert numbers(resumed) == [0, 1, 2, 3, 4]
     assert optimize_within_budget(resumed, square, n_trials=7) == 2

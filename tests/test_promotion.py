@@ -184,7 +184,10 @@ def test_evidence_edited_after_registration_stops_the_champion_decision(
         selection=all_but_decision,
         instance=world.instance,
         resources=world.defs.resources,
-        run_config={**QUIET, "ops": {**SMALL_TRAINING, "champion_decision": {}}},
+        run_config={
+            **QUIET,
+            "ops": {op: c for op, c in SMALL_TRAINING.items() if op != "champion_decision"},
+        },
     )
     assert registered.success, failures(registered)
     candidate = world.latest_metadata("model_candidate")["version"]
@@ -209,7 +212,10 @@ def test_evidence_edited_after_registration_stops_the_champion_decision(
     assert not refused.success
     (failure,) = refused.get_step_failure_events()
     assert failure.step_failure_data.error.cause.cls_name == "IntegrityError"
-    assert f"file '{steps.EVIDENCE_FILE}' does not match" in failure.step_failure_data.error.cause.message
+    assert (
+        f"file '{steps.EVIDENCE_FILE}' does not match"
+        in failure.step_failure_data.error.cause.message
+    )
     assert world.registry.champion(DATASET) == CHAMPION
     assert world.registry.decisions(DATASET, candidate) == []
     with pytest.raises(IntegrityError, match=steps.EVIDENCE_FILE):

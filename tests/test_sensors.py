@@ -10,7 +10,7 @@ cooldown after training.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -219,7 +219,6 @@ class LabelCase:
     runs: bool
     says: str
     trained_just_now: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 LABEL_CASES = {
@@ -297,8 +296,3 @@ def test_label_sensor_skips_before_any_label_status_was_measured(
     tick = evaluate(defs, instance, "label_freshness_sensor")
     assert tick.run_requests == []
     assert tick.skip_message == "no label status materialized yet"
-
-
-def test_sensors_request_the_training_job_of_the_location(defs: Definitions) -> None:
-    for name in ("drift_retrain_sensor", "label_freshness_sensor"):
-        assert defs.resolve_sensor_def(name).job_name == "training_job"

@@ -10,29 +10,29 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 import pytest
 from pipeline_support import (
     CHANGE_POINT_DAY,
     CUTOFF,
     DATASET,
+    SMALL_TRAINING,
     PipelineWorld,
     TrainedTemplate,
-    training_config,
 )
 from sklearn.metrics import log_loss, roc_auc_score
 
+from binclf import training_steps as steps
 from binclf.card import card_headline
 from binclf.demo import generate_day
 from binclf.models import LIGHTGBM_MODEL_FILE
-from binclf.registry import MANIFEST_NAME
+from binclf.registry import MANIFEST_NAME, Registry
 from binclf.serving import CARD_FILE, load_version
 from binclf.splits import SPLIT_COLUMN
-from binclf import training_steps as steps
 from binclf.training_steps import EVIDENCE_FILE
 
 pytest_plugins = ["pipeline_support"]
@@ -65,9 +65,8 @@ def test_training_window_holds_exactly_the_labels_known_at_the_cutoff(
 ) -> None:
     cutoff = datetime.fromisoformat(CUTOFF).replace(tzinfo=UTC)
     source = world.spec.source
-    generated = pl.concat(
-        [generate_day(source, day) for day in _days_before(source.start_date, CHANGE_POINT_DAY)]
-    )
+    days = [source.start_date + timedelta(days=i) for i in range(CHANGE_POINT_DAY)]
+    generated = pl.concat([generate_day(source, day) for day in days])
     expected = generated.filter(pl.col("label_time") <= cutoff)
 
     window = world.store.read("training_window")
@@ -76,12 +75,6 @@ def test_training_window_holds_exactly_the_labels_known_at_the_cutoff(
     assert window["transaction_id"].sort().equals(expected["transaction_id"].sort())
     assert window["label_time"].max() <= cutoff
     assert window["event_time"].max() < cutoff
-
-
-def _days_before(first, count: int) -> list:
-    from datetime import timedelta
-
-    return [first + timedelta(days=i) for i in range(count)]
 
 
 def test_splits_are_disjoint_cover_the_window_and_follow_time(world: PipelineWorld) -> None:
@@ -95,7 +88,7 @@ def test_splits_are_disjoint_cover_the_window_and_follow_time(world: PipelineWor
     assert set(counts) == set(SPLIT_ORDER)
     for name, share in SPLIT_SHARES.items():
         assert abs(counts[name] - share * window.height) <= 1
-    for earlier, later in zip(SPLIT_ORDER, SPLIT_ORDER[1:], strict=False):
+    for earlier, later in pairwise(SPLIT_ORDER):
         latest_earlier = splits.filter(pl.col(SPLIT_COLUMN) == earlier)["event_time"].max()
         earliest_later = splits.filter(pl.col(SPLIT_COLUMN) == later)["event_time"].min()
         assert latest_earlier <= earliest_later
@@ -156,7 +149,10 @@ def test_card_headline_numbers_are_the_registered_model_on_the_test_rows(
         assert estimate["ci_low"] <= estimate["value"] <= estimate["ci_high"]
     assert card["splits"]["test"]["rows"] == len(y)
     assert card["threshold"]["value"] == model.bundle.threshold
-    assert card["dataset"]["cutoff"] == world.store.read("training_window")["label_time"].max().isoformat()
+    assert (
+        card["dataset"]["cutoff"]
+        == world.store.read("training_window")["label_time"].max().isoformat()
+    )
     evidence = json.loads(world.registry.open_files(DATASET, FIRST_VERSION)[EVIDENCE_FILE])
     assert evidence["test_metrics"] == metrics
 
@@ -168,7 +164,7 @@ def test_search_stops_at_its_trial_budget(trained_template: TrainedTemplate) -> 
         if e.asset_key.to_user_string() == "model_search"
     ]
     metadata = {k: v.value for k, v in event.materialization.metadata.items()}
-    budget = training_config()["ops"]["model_search"]["config"]["n_trials"]
+    budget = SMALL_TRAINING["model_search"]["config"]["n_trials"]
     assert metadata["trials_complete"] + metadata["trials_pruned"] == budget
 
 
@@ -183,22 +179,10 @@ def test_same_inputs_and_seed_give_a_byte_identical_model(
     finally:
         again.instance.dispose()
 
-    first = trained_template_files(trained_template)
+    first = Registry(trained_template.root / "registry").open_files(DATASET, FIRST_VERSION)
     second = again.registry.open_files(DATASET, FIRST_VERSION)
     assert second[LIGHTGBM_MODEL_FILE] == first[LIGHTGBM_MODEL_FILE]
     assert second["bundle.json"] == first["bundle.json"]
-    reference_scores = _scores(first, again)
-    assert np.array_equal(reference_scores, _scores(second, again))
-
-
-def trained_template_files(template: TrainedTemplate) -> dict[str, bytes]:
-    from binclf.registry import Registry
-
-    return Registry(template.root / "registry").open_files(DATASET, FIRST_VERSION)
-
-
-def _scores(files: dict[str, bytes], world: PipelineWorld) -> np.ndarray:
-    from binclf.bundle import ScoringBundle
-
-    test, _ = steps.test_rows(world.store.read("training_splits"), world.spec)
-    return ScoringBundle.from_files(files).probabilities(test)
+    first_card, second_card = (json.loads(files[CARD_FILE]) for files in (first, second))
+    assert second_card["dataset"]["data_version"] == first_card["dataset"]["data_version"]
+    assert second_card["search"]["study"] == first_card["search"]["study"]

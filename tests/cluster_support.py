@@ -1,10 +1,12 @@
-"""A throwaway PostgreSQL server on loopback for tests: initdb in a temporary folder, pg_ctl.
+"""Support of the cluster tests: a throwaway PostgreSQL server on loopback and a tiny dataset.
 
-The server binaries come from the Debian `postgresql` package (`/usr/lib/postgresql/<v>/bin`)
-or the PATH. initdb refuses to run as root, so as root the cluster belongs to the `postgres`
-user and every server command runs as that user. Connections from 127.0.0.1 are trusted: the
-server listens on loopback only, on a free port, with durability off (tests need no crash
-safety), and is stopped and deleted when the context ends.
+`pytest_plugins = ["cluster_support"]` in a test module brings in the session-scoped `postgres`
+fixture: one server for every module that needs it, skipped (with the reason) only when the
+PostgreSQL server binaries are not installed. They come from the Debian `postgresql` package
+(`/usr/lib/postgresql/<version>/bin`) or the PATH. initdb refuses to run as root, so as root
+the cluster belongs to the `postgres` user and every server command runs as that user.
+Connections from 127.0.0.1 are trusted: the server listens on loopback only, on a free port,
+with durability off (tests need no crash safety), and is stopped and deleted at the end.
 """
 
 from __future__ import annotations
@@ -21,8 +23,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
+from binclf.spec import DatasetSpec, spec_from_dict
+
 SERVER_USER = "postgres"
 SERVER_PROGRAMS = ("initdb", "pg_ctl")
+TINY_DAYS = ("2026-02-01", "2026-02-02")
 
 
 def server_bin_dir() -> Path | None:
@@ -124,14 +131,10 @@ def running_postgres(bin_dir: Path) -> Iterator[PostgresServer]:
             f"-k {base} -p {port} -h 127.0.0.1 -c fsync=off -c synchronous_commit=off "
             "-c full_page_writes=off -c max_connections=100"
         )
+        pg_ctl = [str(bin_dir / "pg_ctl"), "-w", "-D", str(data)]
         try:
-            subprocess.run(
-                _as_server_user(
-                    [str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w"]
-                    + ["start"]
-                ),
-                **run,
-            )
+            start = [*pg_ctl, "-l", str(log), "-o", options, "start"]
+            subprocess.run(_as_server_user(start), **run)
         except subprocess.CalledProcessError as error:
             detail = log.read_text() if log.is_file() else error.stderr
             raise RuntimeError(f"PostgreSQL did not start: {detail}") from error
@@ -139,12 +142,47 @@ def running_postgres(bin_dir: Path) -> Iterator[PostgresServer]:
             yield PostgresServer(port=port)
         finally:
             subprocess.run(
-                _as_server_user(
-                    [str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]
-                ),
+                _as_server_user([*pg_ctl, "-m", "immediate", "stop"]),
                 check=False,
                 capture_output=True,
                 timeout=60,
             )
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server on loopback for the whole session."""
+    bin_dir = server_bin_dir()
+    if bin_dir is None:
+        pytest.skip(
+            "PostgreSQL server binaries (initdb, pg_ctl) are not installed; "
+            "install Debian's `postgresql` package (.ci/run does)"
+        )
+    with running_postgres(bin_dir) as server:
+        yield server
+
+
+def tiny_synthetic_spec() -> DatasetSpec:
+    """The demo generator over two days of 300 rows: quick to ingest and validate."""
+    return spec_from_dict(
+        {
+            "name": "tiny_synthetic",
+            "source": {
+                "kind": "synthetic",
+                "start_date": TINY_DAYS[0],
+                "days": len(TINY_DAYS),
+                "rows_per_day": 300,
+                "change_point_day": None,
+            },
+            "target": "is_fraud",
+            "positive": 1,
+            "negative": [0],
+            "id_column": "transaction_id",
+            "time_column": "event_time",
+            "label_time_column": "label_time",
+            "categorical": ["merchant_category", "country", "channel", "customer_age_group"],
+            "validation": {"reference_days": len(TINY_DAYS)},
+        }
+    )
