@@ -109,6 +109,8 @@ def main() -> None:
         f"search: {result.family} won; {result.n_complete} complete, {result.n_pruned} pruned, "
         f"{result.n_failed} failed; best validation {result.objective} {result.best_value:.4f}"
     )
+    winner = next(t for t in result.history if t["value"] == result.best_value)
+    print(f"winning trial {winner['number']}: {winner['params']}")
     print(f"calibration: {calibration.method} (cross-validated log loss {calibration.cv_log_loss})")
     print(f"training wall time: {train_wall:.1f} s (CPU {train_cpu:.1f} s, {args.threads} threads)")
     for name, metric in (("ROC-AUC", roc_auc_score), ("log loss", log_loss)):

@@ -216,6 +216,17 @@ def warm_imports() -> None:
     import sklearn.metrics  # noqa: F401
 
 
+def search_work(summary: dict[str, Any]) -> dict[str, Any]:
+    """What the search did: trials, LightGBM boosting rounds of its trials, the refit."""
+    history = summary["history"]
+    return {
+        "trials": len(history),
+        "rounds": sum(t.get("best_iteration") or 0 for t in history),
+        "refit_rows": summary["refit_rows"],
+        "family": summary["family"],
+    }
+
+
 # ------------------------------------------------------------------------------------------------
 # Plain path: the binclf calls the assets make, without Dagster
 # ------------------------------------------------------------------------------------------------
@@ -363,9 +374,8 @@ def _plain_training(
         decision = step("champion_decision", decide)
         total.notes.update(
             window_rows=splits.height,
-            refit_rows=summary["refit_rows"],
-            family=summary["family"],
             promoted=bool(decision["promote"]),
+            **search_work(summary),
         )
 
 
@@ -525,9 +535,8 @@ def run_dagster(spec: DatasetSpec, root: Path, settings: BenchSettings) -> PathR
             .select(pl.len())
             .collect()
             .item(),
-            refit_rows=search["refit_rows"],
-            family=search["family"],
             promoted=bool(decision["promote"]),
+            **search_work(search),
         )
         _dagster_job(
             defs,

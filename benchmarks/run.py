@@ -110,8 +110,11 @@ def _run_path(path: str, rows: int, args: argparse.Namespace) -> dict[str, Any]:
         ]
         if args.skip_evidently:
             command.append("--skip-evidently")
+        env = dict(os.environ)
+        if args.omp_wait_policy != "default":
+            env["OMP_WAIT_POLICY"] = args.omp_wait_policy
         load_before = load_average()
-        subprocess.run(command, check=True)
+        subprocess.run(command, check=True, env=env)
         result = json.loads(Path(out.name).read_text())
     result["load"] = {"before": load_before, "after": load_average()}
     return result
@@ -159,6 +162,18 @@ def _total(result: dict[str, Any] | None, key: str = "wall_seconds") -> float | 
     return sum(e[key] for e in entries if e)
 
 
+def _search_work(dagster: dict[str, Any] | None, plain: dict[str, Any] | None) -> str:
+    """Trials and LightGBM rounds of each path's search: equal numbers mean equal work."""
+    parts = []
+    for name, result in (("dagster", dagster), ("plain", plain)):
+        entry = _find(result, "training", "total")
+        if entry and "trials" in entry["notes"]:
+            parts.append(
+                f"{name} {entry['notes']['trials']} trials / {entry['notes']['rounds']} rounds"
+            )
+    return "search: " + ", ".join(parts)
+
+
 def print_size(rows: int, results: dict[str, dict[str, Any]]) -> list[str]:
     """Print the table of one size; return the target verdicts it supports."""
     dagster, plain = results.get("dagster"), results.get("plain")
@@ -175,7 +190,8 @@ def print_size(rows: int, results: dict[str, dict[str, Any]]) -> list[str]:
     print(
         f"\n== {rows:,} rows ({'' if generated is None else f'{generated:,} generated, '}"
         f"training window {notes.get('window_rows', '?'):,}, refit on "
-        f"{notes.get('refit_rows', '?'):,}, winner {notes.get('family', '?')}) "
+        f"{notes.get('refit_rows', '?'):,}, winner {notes.get('family', '?')}, "
+        f"{_search_work(dagster, plain)}) "
         f"- load average 1 min before→after: {loads}"
     )
     header = (
@@ -264,6 +280,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trials", type=int, default=BenchSettings.n_trials)
     parser.add_argument("--threads", type=int, default=BenchSettings.num_threads)
     parser.add_argument("--paths", nargs="+", choices=PATHS, default=list(PATHS))
+    parser.add_argument(
+        "--omp-wait-policy",
+        choices=("passive", "active", "default"),
+        default="passive",
+        help="OMP_WAIT_POLICY of the runs; LightGBM's spinning threads lose badly to other "
+        "processes on a shared machine ('default' leaves the environment as it is)",
+    )
     parser.add_argument("--skip-evidently", action="store_true")
     parser.add_argument("--json", type=Path, help="also write every measurement here")
     parser.add_argument("--worker", choices=PATHS, help=argparse.SUPPRESS)
@@ -277,7 +300,8 @@ def main(argv: list[str] | None = None) -> None:
         sizes.append(TEN_MILLION)
     print(
         f"binclf benchmark: {args.days} daily partitions per size, search {args.trials} trials "
-        f"on <= {BenchSettings.search_sample_rows:,} sampled rows, {args.threads} LightGBM threads"
+        f"on <= {BenchSettings.search_sample_rows:,} sampled rows, {args.threads} LightGBM "
+        f"threads, OMP_WAIT_POLICY {args.omp_wait_policy}, {os.cpu_count()} CPUs"
     )
     everything: dict[str, Any] = {}
     verdicts: list[str] = []

@@ -121,13 +121,13 @@ def _training_summary(defs: Definitions, spec_name: str) -> list[str]:
 def _replay_sensor(
     spec: DatasetSpec, drift: dict[str, dict[str, Any]]
 ) -> dict[str, tuple[bool, str]]:
-    """What the drift sensor's decision would have been at the end of each day."""
+    """The drift sensor's decision at the end of each day, up to the first requested run."""
     settings = spec.monitoring
     history = [
         PartitionDrift(key, float(row["share_drifted"]), int(row["n_rows"]))
         for key, row in sorted(drift.items())
     ]
-    cursor, decisions = None, {}
+    decisions: dict[str, tuple[bool, str]] = {}
     for i, partition in enumerate(history):
         decision = drift_retrain_decision(
             history[: i + 1],
@@ -137,10 +137,10 @@ def _replay_sensor(
             last_training_at=None,
             now=datetime.now(UTC),
             cooldown=timedelta(hours=settings.retrain_cooldown_hours),
-            last_triggered_key=cursor,
         )
-        cursor = decision.cursor if decision.run else cursor
         decisions[partition.partition_key] = (decision.run, decision.code)
+        if decision.run:  # from here on the retrained model is the reference
+            break
     return decisions
 
 

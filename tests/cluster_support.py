@@ -7,6 +7,8 @@ PostgreSQL server binaries are not installed. They come from the Debian `postgre
 the cluster belongs to the `postgres` user and every server command runs as that user.
 Connections from 127.0.0.1 are trusted: the server listens on loopback only, on a free port,
 with durability off (tests need no crash safety), and is stopped and deleted at the end.
+
+PYTEST_DONT_REWRITE: test modules import this module before registering it as a plugin.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ class PostgresServer:
         return f"postgresql+psycopg2://{self.user}@{self.host}:{self.port}/{database}"
 
     def create_database(self, name: str) -> str:
-        """Create a database and return its URL."""
+        """Create a database and return its URL (the server is shared: names must differ)."""
         import psycopg2
 
         connection = psycopg2.connect(host=self.host, port=self.port, user=self.user)

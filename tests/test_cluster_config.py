@@ -156,10 +156,10 @@ def test_celery_workers_run_the_steps_of_an_ingest_run(
     spec = tiny_synthetic_spec()
     spec_path = tmp_path / "spec.yaml"
     spec_path.write_text(yaml.safe_dump(spec.model_dump(mode="json")))
-    celery = postgres.create_database("celery").removeprefix("postgresql")
+    celery = postgres.create_database("celery_broker").removeprefix("postgresql")
     env = {
         "DAGSTER_HOME": str(home),
-        "DAGSTER_PG_URL": postgres.create_database("dagster"),
+        "DAGSTER_PG_URL": postgres.create_database("celery_instance"),
         "DAGSTER_CELERY_BROKER_URL": f"sqla+postgresql{celery}",
         "DAGSTER_CELERY_BACKEND_URL": f"db+postgresql{celery}",
         "BINCLF_DATASET": str(spec_path),
@@ -222,6 +222,6 @@ def test_celery_workers_run_the_steps_of_an_ingest_run(
     assert sorted(p.stem for p in (state / "data" / "validated_events").glob("*.parquet")) == list(
         DAYS
     )
-    assert postgres.query("dagster", "SELECT status FROM runs WHERE run_id = %s", (run_id,)) == [
-        ("SUCCESS",)
-    ]
+    assert postgres.query(
+        "celery_instance", "SELECT status FROM runs WHERE run_id = %s", (run_id,)
+    ) == [("SUCCESS",)]
