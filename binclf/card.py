@@ -266,10 +266,8 @@ def _format_policy(policy: Any) -> str:
     if not isinstance(policy, Mapping):
         return _format_number(policy)
     kind = policy.get("kind", "policy")
-    extras = [
-        f"{key}={_format_number(val)}" for key, val in policy.items() if key != "kind" and val
-    ]
-    return f"{kind} ({', '.join(extras)})" if extras else str(kind)
+    target = policy.get("target")
+    return f"{kind} (target={_format_number(target)})" if target is not None else str(kind)
 
 
 def _format_cell(value: Any) -> str:
