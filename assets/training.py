@@ -58,7 +58,7 @@ class SplitConfig(Config):
 class SearchConfig(Config):
     """The hyperparameter search over LightGBM and logistic regression (optuna TPE)."""
 
-    n_trials: int | None = Field(40, description="finished trials over all resumed runs")
+    n_trials: int | None = Field(100, description="finished trials over all resumed runs")
     timeout_seconds: float | None = Field(60.0, description="wall-clock budget of one run")
     objective: str = Field("log_loss", description="'log_loss' or 'pr_auc'")
     families: list[str] = Field(["lightgbm", "logistic"], description="model families searched")

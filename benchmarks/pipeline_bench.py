@@ -4,8 +4,10 @@ Both paths run the same binclf calls with the same settings on their own fresh s
 ingest + validation of every daily partition, training (window, splits, search + refit,
 calibration, threshold, evaluation, registration, champion decision), then scoring, drift and
 label status of every partition with the champion. The Dagster path runs the real jobs in
-process on a temporary SQLite-backed instance (as `pipelines.demo` does); the plain path calls
-the library directly. Each phase records wall time, CPU time and peak resident memory.
+process (as `pipelines.demo` does) on a fresh instance: SQLite files by default, or in memory,
+or PostgreSQL. The plain path calls the library directly and keeps the same final results (the
+validated and scored partitions, drift and label results), not the intermediate values Dagster
+stores between steps. Each phase records wall time, CPU time and peak resident memory.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import resource
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -26,7 +29,7 @@ import polars as pl
 
 from binclf import state
 from binclf import training_steps as steps
-from binclf.atomic import write_json_atomic
+from binclf.atomic import to_json_safe, write_json_atomic
 from binclf.drift import drift_statistics
 from binclf.gates import evaluate_gates
 from binclf.labels import label_status
@@ -379,6 +382,11 @@ def _plain_training(
         )
 
 
+def _write_result(store: PartitionStore, asset: str, key: str, value: dict[str, Any]) -> None:
+    """Keep a partition's result where the pipeline keeps it: JSON next to its Parquet peers."""
+    write_json_atomic(store.path(asset, key).with_suffix(".json"), to_json_safe(value))
+
+
 def _plain_monitoring(
     spec: DatasetSpec,
     root: Path,
@@ -404,13 +412,14 @@ def _plain_monitoring(
                 version = frame["model_version"][0]
                 if version not in models:
                     models[version] = load_version(registry, spec.name, version)
-                drift_statistics(
+                result = drift_statistics(
                     models[version].reference,
                     frame,
                     alpha=settings.drift_alpha,
                     min_effect=settings.drift_min_effect,
                     share_threshold=spec.monitoring.drift_share_threshold,
                 ).to_dict()
+                _write_result(store, "drift", key, {**result, "model_version": version})
         with measured("monitoring", "label_status_report", out):
             as_of = observed_at(spec)
             cutoff = training_cutoff(champion)
@@ -421,7 +430,7 @@ def _plain_monitoring(
                     frame = frame.drop(labels.columns[1:]).join(
                         labels, on=spec.id_column, how="left"
                     )
-                label_status(
+                status = label_status(
                     frame,
                     target=spec.target,
                     positive=spec.positive,
@@ -431,6 +440,7 @@ def _plain_monitoring(
                     since=cutoff,
                     tolerated_unlabeled_share=settings.tolerated_unlabeled_share,
                 )
+                _write_result(store, "label_status_report", key, status)
 
 
 def run_plain(spec: DatasetSpec, root: Path, settings: BenchSettings) -> PathResult:
@@ -486,9 +496,30 @@ def _dagster_job(
         out.append(Measurement(phase, step, seconds))
 
 
-def run_dagster(spec: DatasetSpec, root: Path, settings: BenchSettings) -> PathResult:
-    """Ingest, train and monitor with the pipeline's jobs on a temporary instance."""
-    from dagster import AssetKey, DagsterInstance, materialize
+INSTANCES = ("sqlite", "memory", "postgres")
+POSTGRES_INSTANCE = Path(__file__).resolve().parent.parent / "deploy" / "postgres" / "dagster.yaml"
+
+
+def _instance(kind: str, home: str) -> Any:
+    """A fresh Dagster instance: SQLite files as `make demo` uses, in memory, or PostgreSQL from
+    deploy/postgres/dagster.yaml (`$DAGSTER_PG_URL` names an empty database)."""
+    from dagster import DagsterInstance
+
+    if kind == "sqlite":
+        return DagsterInstance.local_temp(home)
+    if kind == "memory":
+        return DagsterInstance.ephemeral()
+    if kind == "postgres":
+        shutil.copy(POSTGRES_INSTANCE, Path(home) / "dagster.yaml")
+        return DagsterInstance.from_config(home)
+    raise ValueError(f"instance must be one of {INSTANCES}, got {kind!r}")
+
+
+def run_dagster(
+    spec: DatasetSpec, root: Path, settings: BenchSettings, *, instance_kind: str = "sqlite"
+) -> PathResult:
+    """Ingest, train and monitor with the pipeline's jobs on a fresh instance."""
+    from dagster import AssetKey, materialize
     from dagster._core.storage.tags import (
         ASSET_PARTITION_RANGE_END_TAG,
         ASSET_PARTITION_RANGE_START_TAG,
@@ -499,7 +530,7 @@ def run_dagster(spec: DatasetSpec, root: Path, settings: BenchSettings) -> PathR
     result = PathResult("dagster", spec.source.rows_per_day * spec.source.days)
     out = result.measurements
     with tempfile.TemporaryDirectory(prefix="dagster-home-") as home:
-        instance = DagsterInstance.local_temp(home)
+        instance = _instance(instance_kind, home)
         defs = build_definitions(spec, str(root))
         keys = defs.resolve_job_def("ingest_job").partitions_def.get_partition_keys()
         every_day = {

@@ -9,7 +9,7 @@ size, since wall times on a shared machine include waiting for a core.
 
     python -m benchmarks.run                       # 100k and 1M rows
     python -m benchmarks.run --rows 100000         # one size
-    python -m benchmarks.run --ten-million         # 10M rows only (run it alone)
+    python -m benchmarks.run --ten-million         # a 10M-row training window (run it alone)
     python -m benchmarks.run --paths plain --json results.json
 """
 
@@ -25,14 +25,16 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from benchmarks.pipeline_bench import GIB, BenchSettings, load_average
+from benchmarks.pipeline_bench import GIB, INSTANCES, BenchSettings, load_average
 
 DEFAULT_SIZES = (100_000, 1_000_000)
-TEN_MILLION = 10_000_000
+# About 84 % of the demo's events are labeled when the stream ends: 12M events give a training
+# window of about 10M rows.
+TEN_MILLION_WINDOW_EVENTS = 12_000_000
 PATHS = ("dagster", "plain")
 
-# Targets on 2 cores.
-TRAINING_TARGET_ROWS = 10_000_000
+# Targets on 2 cores; the training target is judged on windows of at least 90 % of 10M rows.
+TRAINING_TARGET_WINDOW = 10_000_000
 TRAINING_TARGET_SECONDS = 20 * 60
 TRAINING_TARGET_BYTES = 8 * GIB
 SCORING_DRIFT_TARGET_ROWS = 1_000_000
@@ -74,8 +76,10 @@ def _worker(args: argparse.Namespace) -> None:
     spec = bench_spec(args.rows[0], days=args.days)
     warm_imports()
     with tempfile.TemporaryDirectory(prefix=f"bench-{args.worker}-") as root:
-        runner = run_dagster if args.worker == "dagster" else run_plain
-        result = runner(spec, Path(root), settings)
+        if args.worker == "dagster":
+            result = run_dagster(spec, Path(root), settings, instance_kind=args.instance)
+        else:
+            result = run_plain(spec, Path(root), settings)
         if args.worker == "plain" and not args.skip_evidently:
             drift_comparison(spec, Path(root), result.measurements)
     Path(args.out).write_text(
@@ -105,6 +109,8 @@ def _run_path(path: str, rows: int, args: argparse.Namespace) -> dict[str, Any]:
             str(args.trials),
             "--threads",
             str(args.threads),
+            "--instance",
+            args.instance,
             "--out",
             out.name,
         ]
@@ -236,18 +242,17 @@ def _verdicts(
     cpu: tuple[float | None, float | None],
 ) -> list[str]:
     verdicts = []
-    if rows >= TRAINING_TARGET_ROWS:
-        for name, result in (("dagster", dagster), ("plain", plain)):
-            entry = _find(result, "training", "total")
-            if entry:
-                seconds, peak = entry["wall_seconds"], entry["peak_rss_bytes"]
-                verdicts.append(
-                    f"{rows:,} rows, {name}: training {seconds / 60:.1f} min "
-                    f"(target <= {TRAINING_TARGET_SECONDS / 60:.0f}: "
-                    f"{'met' if seconds <= TRAINING_TARGET_SECONDS else 'MISSED'}), peak "
-                    f"{peak / GIB:.2f} GiB (target <= 8: "
-                    f"{'met' if peak <= TRAINING_TARGET_BYTES else 'MISSED'})"
-                )
+    for name, result in (("dagster", dagster), ("plain", plain)):
+        entry = _find(result, "training", "total")
+        if entry and entry["notes"].get("window_rows", 0) >= 0.9 * TRAINING_TARGET_WINDOW:
+            seconds, peak = entry["wall_seconds"], entry["peak_rss_bytes"]
+            verdicts.append(
+                f"{entry['notes']['window_rows']:,}-row window, {name}: training "
+                f"{seconds / 60:.1f} min (target <= {TRAINING_TARGET_SECONDS / 60:.0f}: "
+                f"{'met' if seconds <= TRAINING_TARGET_SECONDS else 'MISSED'}), peak "
+                f"{peak / GIB:.2f} GiB (target <= 8: "
+                f"{'met' if peak <= TRAINING_TARGET_BYTES else 'MISSED'})"
+            )
     if rows == SCORING_DRIFT_TARGET_ROWS:
         for name, result in (("dagster", dagster), ("plain", plain)):
             parts = [_find(result, "monitoring", s) for s in ("scores", "drift")]
@@ -274,12 +279,21 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", help="sizes (default 100k and 1M)")
     parser.add_argument(
-        "--ten-million", action="store_true", help="add 10M rows (alone, ~1 h on 2 cores)"
+        "--ten-million",
+        action="store_true",
+        help="a 10M-row training window (12M events; run it alone: about an hour on 2 cores)",
     )
     parser.add_argument("--days", type=int, default=40, help="daily partitions of each size")
     parser.add_argument("--trials", type=int, default=BenchSettings.n_trials)
     parser.add_argument("--threads", type=int, default=BenchSettings.num_threads)
     parser.add_argument("--paths", nargs="+", choices=PATHS, default=list(PATHS))
+    parser.add_argument(
+        "--instance",
+        choices=INSTANCES,
+        default="sqlite",
+        help="the Dagster instance of the dagster path: SQLite files (as `make demo`), memory, "
+        "or postgres (deploy/postgres/dagster.yaml; set DAGSTER_PG_URL to an empty database)",
+    )
     parser.add_argument(
         "--omp-wait-policy",
         choices=("passive", "active", "default"),
@@ -297,11 +311,12 @@ def main(argv: list[str] | None = None) -> None:
         return
     sizes = list(args.rows or ([] if args.ten_million else DEFAULT_SIZES))
     if args.ten_million:
-        sizes.append(TEN_MILLION)
+        sizes.append(TEN_MILLION_WINDOW_EVENTS)
     print(
         f"binclf benchmark: {args.days} daily partitions per size, search {args.trials} trials "
         f"on <= {BenchSettings.search_sample_rows:,} sampled rows, {args.threads} LightGBM "
-        f"threads, OMP_WAIT_POLICY {args.omp_wait_policy}, {os.cpu_count()} CPUs"
+        f"threads, OMP_WAIT_POLICY {args.omp_wait_policy}, {os.cpu_count()} CPUs, "
+        f"{args.instance} Dagster instance"
     )
     everything: dict[str, Any] = {}
     verdicts: list[str] = []

@@ -60,7 +60,9 @@ def balanced_weights(y: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return out
 
 
-def _smote_nc(X: pd.DataFrame, y: np.ndarray, ratio: float, seed: int):
+def _smote_nc(
+    X: pd.DataFrame, y: np.ndarray, ratio: float, seed: int
+) -> tuple[pd.DataFrame, np.ndarray]:
     """SMOTE-NC; numeric gaps are filled with medians for synthesis only.
 
     Original rows keep their missing values; synthetic rows get interpolated (imputed) values.
@@ -142,8 +144,8 @@ def resample(
         X_out, y_new = _smote_nc(X, y, ratio, seed)
         y_out = y_new.astype(np.int8)
         synthetic = y_out[len(y) :]
-        class_mean = {v: weight[y == v].mean() for v in (0, 1)}
-        w_out = np.concatenate([weight, [class_mean[int(v)] for v in synthetic]])
+        class_mean = np.array([weight[y == 0].mean(), weight[y == 1].mean()])
+        w_out = np.concatenate([weight, class_mean[synthetic]])
     return Resampled(
         X=X_out,
         y=y_out,

@@ -62,7 +62,9 @@ class SearchSettings:
     `timeout_seconds` (per call). `resampling` is one of RESAMPLING_METHODS or "auto" (then it is
     searched). Trials fit on at most `search_sample_rows` training rows; the winner is refit on
     every training row, plus the validation rows when `refit_with_validation`, LightGBM with the
-    round count early stopping chose at the fixed `learning_rate`.
+    round count early stopping chose at the fixed `learning_rate` (fixed, so pruning compares
+    trials at equal progress). A timeout makes the trial count depend on machine speed: for
+    byte-identical reruns set `timeout_seconds=None` and let `n_trials` bound the search.
     """
 
     n_trials: int | None = 100
@@ -331,11 +333,12 @@ def _log_trial(study: Any, trial: Any) -> None:
         best = f"{study.best_value:.5f}"
     except ValueError:
         best = "none yet"
+    choice = " ".join(str(trial.params[k]) for k in ("family", "resampling") if k in trial.params)
     logger.info(
         "trial %d %s: %s value=%s best=%s (%.1f s)",
         trial.number,
         trial.state.name,
-        trial.params.get("family"),
+        choice,
         "-" if trial.value is None else f"{trial.value:.5f}",
         best,
         duration,

@@ -57,7 +57,7 @@ def select_training_window(
     time_dtype = schema[spec.time_column]
     event_time = _as_datetime(spec.time_column, time_dtype)
     if cutoff is not None:
-        cutoff_at = _cutoff_literal(cutoff, schema[spec.time_column])
+        cutoff_at = _cutoff_literal(cutoff, time_dtype)
         labeled = labeled.filter(event_time < cutoff_at)
         if spec.label_time_column:
             label_dtype = schema[spec.label_time_column]

@@ -67,8 +67,11 @@ def test_over_sampling_keeps_every_original_row_and_balances_classes():
 
 def test_smote_nc_synthesizes_minority_rows_and_leaves_original_rows_untouched():
     X, y = simulated(3_000, seed=5)
-    data = resample(X, y, method="smote_nc", seed=0)
+    weight = np.linspace(1.0, 2.0, len(y))
+    data = resample(X, y, method="smote_nc", seed=0, sample_weight=weight)
     n = len(y)
+    assert np.array_equal(data.sample_weight[:n], weight)
+    assert data.sample_weight[n:] == pytest.approx(weight[y == 1].mean())
     assert np.bincount(data.y).tolist() == [int((y == 0).sum())] * 2
     pd.testing.assert_frame_equal(data.X.iloc[:n], X)
     synthetic = data.X.iloc[n:]
