@@ -157,6 +157,8 @@ def fresh_labels(spec: DatasetSpec, partition_key: str) -> pl.DataFrame | None:
 
 def keys_in_window(keys: list[str], cutoff: datetime | None, window_days: int | None) -> list[str]:
     """The partitions that can hold events of a training window ending at `cutoff`."""
+    if not keys:
+        raise ValueError("no validated partitions: materialize raw_events and validated_events")
     chosen = [k for k in keys if cutoff is None or day_bounds(partition_day(k))[0] < cutoff]
     if window_days is not None:
         end = cutoff or day_bounds(partition_day(chosen[-1]))[1] if chosen else None

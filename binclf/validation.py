@@ -48,7 +48,7 @@ class ValidationProfile:
     """What reference data looks like: column kinds, category levels, target values."""
 
     kinds: dict[str, str]
-    categories: dict[str, list[str]]
+    categories: dict[str, list[Any]]
     target_values: list[Any]
     reference_rows: int
     reference_partitions: list[str] = field(default_factory=list)
@@ -75,14 +75,17 @@ def build_profile(
     categorical = set(spec.categorical) | {
         c for c, k in kinds.items() if k in ("string", "boolean") and c not in spec.role_columns
     }
-    categories: dict[str, list[str]] = {}
+    categories: dict[str, list[Any]] = {}
     for column in sorted(categorical & set(reference.columns)):
         if column in spec.validation.allowed_categories:
             categories[column] = sorted(map(str, spec.validation.allowed_categories[column]))
             continue
-        levels = reference[column].drop_nulls().cast(pl.String).unique()
+        values = reference[column].drop_nulls()
+        if isinstance(values.dtype, pl.Categorical | pl.Enum):
+            values = values.cast(pl.String)  # pandas gives the labels; booleans stay booleans
+        levels = values.unique()
         if 0 < levels.len() <= MAX_CATEGORY_LEVELS:
-            categories[column] = sorted(levels.to_list())
+            categories[column] = sorted(levels.to_list(), key=str)
     target_values = (
         sorted(reference[spec.target].drop_nulls().unique().to_list(), key=str)
         if spec.target in reference.columns

@@ -283,3 +283,25 @@ def test_validation_time_defaults_to_now(validator: PartitionValidator, good_day
     report = validator.validate(shifted, day)
 
     assert _failures(report) == [("event_time", "expect_column_max_to_be_between")]
+
+
+def test_boolean_categories_accept_the_booleans_they_were_learned_from() -> None:
+    frame = pl.DataFrame(
+        {
+            "flag": [True, False] * 10,
+            "label": ["yes", "no"] * 10,
+        }
+    )
+    spec = spec_from_dict(
+        {
+            "name": "flags",
+            "source": {"kind": "csv", "path": "x.csv"},
+            "target": "label",
+            "positive": "yes",
+            "negative": ["no"],
+        }
+    )
+    profile = build_profile(frame, spec)
+    assert profile.categories["flag"] == [False, True]
+    report = PartitionValidator(spec, profile).validate(frame, "2024-01-01")
+    assert report.success, report.summary()
