@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -137,6 +138,23 @@ def test_deploy_code_locations_run_every_job_on_the_cluster_executor(
     }
 
 
+def _stop_process_group(process: subprocess.Popen) -> None:
+    """Stop a process and every child it started (its own session)."""
+    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        try:  # the leader is gone; make sure its children went with it
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return
+
+
 @pytest.mark.postgres
 def test_celery_workers_run_the_steps_of_an_ingest_run(
     postgres: PostgresServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -190,6 +208,7 @@ def test_celery_workers_run_the_steps_of_an_ingest_run(
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # `dagster-celery worker start` forks celery: stop the group
     )
     try:
         location = ReconstructableRepository.for_file(
@@ -214,8 +233,7 @@ def test_celery_workers_run_the_steps_of_an_ingest_run(
             }
             run_id = result.run_id
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+        _stop_process_group(worker)
         instance.dispose()
 
     assert in_worker == {"raw_events", "validated_events"}

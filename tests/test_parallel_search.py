@@ -103,6 +103,7 @@ def test_budget_holds_when_two_workers_have_trials_in_flight() -> None:
 def test_many_trials_from_four_workers_add_up_to_the_budget_exactly() -> None:
     storage = optuna.storages.InMemoryStorage()
     new_study(storage)
+
     def objective(trial: optuna.Trial) -> float:
         time.sleep(0.01 * (trial.number % 3))
         return square(trial)
