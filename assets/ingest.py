@@ -22,7 +22,7 @@ from dagster import (
 from assets.metadata import partitions_metadata
 from assets.resources import StateResource
 from binclf.atomic import write_json_atomic
-from binclf.sources import read_partition
+from binclf.sources import read_partition, rows_without_time
 from binclf.spec import DatasetSpec
 from binclf.summaries import markdown_table
 from binclf.validation import (
@@ -52,10 +52,16 @@ def ingest_assets(
         keys = partitions.get_partition_keys()[: spec.validation.reference_days]
         reference = pl.concat([read_partition(spec, k) for k in keys], how="diagonal_relaxed")
         profile = build_profile(reference, spec, partitions=keys)
+        orphans = rows_without_time(spec)
+        if orphans:
+            context.log.warning(
+                f"{orphans} source rows have no {spec.time_column}: no partition holds them"
+            )
         context.add_output_metadata(
             {
                 "reference_partitions": f"{keys[0]} … {keys[-1]}",
                 "reference_rows": reference.height,
+                "rows_without_event_time": orphans,
                 "categories": MetadataValue.md(
                     markdown_table(
                         [{"column": c, "levels": len(v)} for c, v in profile.categories.items()]

@@ -170,3 +170,11 @@ def keys_in_window(keys: list[str], cutoff: datetime | None, window_days: int | 
             f"no validated partition before cutoff {cutoff} in a window of {window_days} days"
         )
     return chosen
+
+
+def rows_without_time(spec: DatasetSpec) -> int:
+    """Rows of a file source whose event time is null: no daily partition can hold them."""
+    if spec.is_snapshot or not isinstance(spec.source, FileSource):
+        return 0
+    column = pl.col(spec.time_column)
+    return int(scan_source(spec).select(column.is_null().sum()).collect().item())

@@ -5,7 +5,13 @@ import polars as pl
 import pytest
 
 from binclf.demo import generate_day
-from binclf.sources import partition_day, partition_range, read_partition, scan_source
+from binclf.sources import (
+    partition_day,
+    partition_range,
+    read_partition,
+    rows_without_time,
+    scan_source,
+)
 from binclf.spec import SpecError, spec_from_dict
 
 
@@ -198,3 +204,22 @@ def test_glob_source_reads_only_matching_files(tmp_path: Path, make_events, make
     )
 
     assert read_partition(spec, "2026-03-01").equals(events)
+
+
+def test_rows_without_event_time_are_counted_not_silently_dropped(
+    tmp_path, make_events, make_file_spec
+) -> None:
+    events = make_events()
+    events = events.with_columns(
+        pl.when(pl.int_range(pl.len()) < 3)
+        .then(None)
+        .otherwise(pl.col("event_time"))
+        .alias("event_time")
+    )
+    spec = make_file_spec(tmp_path, events)
+    assert rows_without_time(spec) == 3
+    placed = sum(
+        read_partition(spec, k).height
+        for k in ("2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05")
+    )
+    assert placed == events.height - 3
