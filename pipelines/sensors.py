@@ -23,7 +23,12 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 )
 
 from binclf.spec import DatasetSpec
-from binclf.triggers import PartitionDrift, drift_retrain_decision, label_retrain_decision
+from binclf.triggers import (
+    PartitionDrift,
+    TriggerDecision,
+    drift_retrain_decision,
+    label_retrain_decision,
+)
 
 HISTORY_RECORDS = 100
 
@@ -60,6 +65,20 @@ def retrain_run_config(spec: DatasetSpec) -> dict[str, Any]:
     return {"ops": {"training_window": {"config": {"window_days": days}}}}
 
 
+def retrain_request(
+    spec: DatasetSpec, decision: TriggerDecision, *, trigger: str, run_key: str
+) -> SensorResult | SkipReason:
+    """A sensor's answer to a decision: skip with its reason, or one training run."""
+    if not decision.run:
+        return SkipReason(decision.reason)
+    request = RunRequest(
+        run_key=run_key,
+        run_config=retrain_run_config(spec),
+        tags={"binclf/trigger": trigger, "binclf/reason": decision.reason[:250]},
+    )
+    return SensorResult(run_requests=[request], cursor=decision.cursor)
+
+
 def build_drift_sensor(spec: DatasetSpec, job: JobDefinition | UnresolvedAssetJobDefinition):
     """Retrain when drift persists over consecutive partitions with enough volume."""
     settings = spec.monitoring
@@ -85,18 +104,8 @@ def build_drift_sensor(spec: DatasetSpec, job: JobDefinition | UnresolvedAssetJo
             cooldown=timedelta(hours=settings.retrain_cooldown_hours),
             last_triggered_key=context.cursor or None,
         )
-        if not decision.run:
-            return SkipReason(decision.reason)
-        return SensorResult(
-            run_requests=[
-                RunRequest(
-                    run_key=f"{decision.run_key}@{newest}",
-                    run_config=retrain_run_config(spec),
-                    tags={"binclf/trigger": "drift", "binclf/reason": decision.reason[:250]},
-                )
-            ],
-            cursor=decision.cursor,
-        )
+        run_key = f"{decision.run_key}@{newest}"
+        return retrain_request(spec, decision, trigger="drift", run_key=run_key)
 
     return drift_retrain_sensor
 
@@ -132,17 +141,6 @@ def build_label_sensor(spec: DatasetSpec, job: JobDefinition | UnresolvedAssetJo
             label_sla=timedelta(hours=settings.label_sla_hours),
             cursor=str(record.storage_id),
         )
-        if not decision.run:
-            return SkipReason(decision.reason)
-        return SensorResult(
-            run_requests=[
-                RunRequest(
-                    run_key=decision.run_key,
-                    run_config=retrain_run_config(spec),
-                    tags={"binclf/trigger": "labels", "binclf/reason": decision.reason[:250]},
-                )
-            ],
-            cursor=decision.cursor,
-        )
+        return retrain_request(spec, decision, trigger="labels", run_key=str(decision.run_key))
 
     return label_freshness_sensor
