@@ -500,12 +500,16 @@ INSTANCES = ("sqlite", "memory", "postgres")
 POSTGRES_INSTANCE = Path(__file__).resolve().parent.parent / "deploy" / "postgres" / "dagster.yaml"
 
 
+QUIET_INSTANCE = "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"  # as ./dagster.yaml
+
+
 def _instance(kind: str, home: str) -> Any:
     """A fresh Dagster instance: SQLite files as `make demo` uses, in memory, or PostgreSQL from
     deploy/postgres/dagster.yaml (`$DAGSTER_PG_URL` names an empty database)."""
     from dagster import DagsterInstance
 
     if kind == "sqlite":
+        (Path(home) / "dagster.yaml").write_text(QUIET_INSTANCE)
         return DagsterInstance.local_temp(home)
     if kind == "memory":
         return DagsterInstance.ephemeral()

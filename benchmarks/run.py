@@ -5,11 +5,14 @@ in process, and the same binclf calls as a plain script. Each process reports wa
 and peak resident memory of ingest + validation, training (search + refit among its steps),
 scoring, drift and label status; the plain process then times evidently's DataDriftPreset next to
 the fast drift path on the newest partition. The machine's load average is printed with each
-size, since wall times on a shared machine include waiting for a core.
+size, since wall times on a shared machine include waiting for a core; CPU times do not.
+The runs set OMP_WAIT_POLICY=passive unless told otherwise: LightGBM's OpenMP threads spin while
+they wait, and on a busy machine that made 2-thread fits 3-4x slower.
 
     python -m benchmarks.run                       # 100k and 1M rows
     python -m benchmarks.run --rows 100000         # one size
     python -m benchmarks.run --ten-million         # a 10M-row training window (run it alone)
+    python -m benchmarks.run --rows 100000 --paths dagster --instance postgres   # DAGSTER_PG_URL
     python -m benchmarks.run --paths plain --json results.json
 """
 
