@@ -195,7 +195,7 @@ def test_shared_storage_fails_a_dead_workers_trial_so_it_frees_its_place(tmp_pat
     study = new_study(storage, name="heartbeat")
     dead = study.ask()  # its worker beats once, then dies
     storage.record_heartbeat(dead._trial_id)
-    time.sleep(2.5)
+    time.sleep(4.0)  # well past the grace period: heartbeats are stored to the second
     assert optimize_within_budget(study, square, n_trials=2) == 2
     assert study.trials[dead.number].state == TrialState.FAIL
     assert finished_trials(study) == 2
