@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)
 export BINCLF_STATE ?= $(CURDIR)/.state
+# LightGBM's OpenMP threads otherwise spin while they wait and lose to anything sharing the cores.
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: install demo test lint ui bench clean
 
