@@ -2,7 +2,7 @@
 
 import warnings
 
-from dagster import BetaWarning, Definitions, in_process_executor
+from dagster import BetaWarning, Definitions, ExecutorDefinition, in_process_executor
 
 from assets.ingest import ingest_assets
 from assets.io_manager import ParquetJsonIOManager
@@ -19,8 +19,12 @@ from pipelines.sensors import build_drift_sensor, build_label_sensor
 warnings.filterwarnings("ignore", category=BetaWarning)
 
 
-def build_definitions(spec: DatasetSpec, state_root: str | None = None) -> Definitions:
-    """All assets, jobs, schedules and sensors of one dataset."""
+def build_definitions(
+    spec: DatasetSpec,
+    state_root: str | None = None,
+    executor: ExecutorDefinition = in_process_executor,
+) -> Definitions:
+    """All assets, jobs, schedules and sensors of one dataset, run by `executor`."""
     partitions = daily_partitions(spec)
     root = state.state_root(state_root)
     jobs = asset_jobs(partitions)
@@ -38,9 +42,9 @@ def build_definitions(spec: DatasetSpec, state_root: str | None = None) -> Defin
         jobs=[*jobs.values(), *registry_jobs(spec)],
         schedules=schedules(spec, partitions, jobs),
         sensors=sensors,
-        # Steps of one run share a process: the chain is sequential, and each new process would
-        # pay several seconds of imports. deploy/ shows the executors for a cluster.
-        executor=in_process_executor,
+        # By default the steps of one run share a process: the chain is sequential, and each new
+        # process would pay several seconds of imports. deploy/ passes the cluster executors.
+        executor=executor,
         resources={
             "state": StateResource(root=str(root)),
             "io_manager": ParquetJsonIOManager(root=str(state.data_dir(root))),

@@ -8,19 +8,9 @@ one run can run on several machines. Every machine needs this repository install
 (deploy/postgres/dagster.yaml in `$DAGSTER_HOME`).
 """
 
-from dagster import Definitions
 from dagster_celery import celery_executor
 
 from binclf.spec import load_spec
 from pipelines.definitions import build_definitions
 
-_pipeline = build_definitions(load_spec())
-defs = Definitions(
-    assets=_pipeline.assets,
-    asset_checks=_pipeline.asset_checks,
-    jobs=_pipeline.jobs,
-    schedules=_pipeline.schedules,
-    sensors=_pipeline.sensors,
-    resources=_pipeline.resources,
-    executor=celery_executor,
-)
+defs = build_definitions(load_spec(), executor=celery_executor)

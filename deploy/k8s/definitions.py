@@ -7,19 +7,9 @@ run_config.yaml, so steps get their own CPU and memory and run on any node. The 
 PostgreSQL instance and a `$BINCLF_STATE` volume that every node can mount (ReadWriteMany).
 """
 
-from dagster import Definitions
 from dagster_k8s import k8s_job_executor
 
 from binclf.spec import load_spec
 from pipelines.definitions import build_definitions
 
-_pipeline = build_definitions(load_spec())
-defs = Definitions(
-    assets=_pipeline.assets,
-    asset_checks=_pipeline.asset_checks,
-    jobs=_pipeline.jobs,
-    schedules=_pipeline.schedules,
-    sensors=_pipeline.sensors,
-    resources=_pipeline.resources,
-    executor=k8s_job_executor,
-)
+defs = build_definitions(load_spec(), executor=k8s_job_executor)
