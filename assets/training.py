@@ -19,7 +19,7 @@ from assets.resources import StateResource
 from binclf import training_steps as steps
 from binclf.gates import evaluate_gates
 from binclf.promotion import challenge_champion
-from binclf.search import SearchSettings, search_model
+from binclf.search import SearchSettings
 from binclf.sources import keys_in_window
 from binclf.spec import DatasetSpec
 from binclf.splits import make_splits
@@ -151,9 +151,6 @@ def training_assets(spec: DatasetSpec) -> list[AssetsDefinition]:
         training_splits: pl.DataFrame,
     ) -> dict[str, Any]:
         """The best model family and parameters by optuna, refit on all training rows."""
-        inputs = steps.model_inputs(
-            training_splits, spec, min_positives=config.min_positives, leak_auc=config.leak_auc
-        )
         settings = SearchSettings(
             n_trials=config.n_trials,
             timeout_seconds=config.timeout_seconds,
@@ -165,18 +162,15 @@ def training_assets(spec: DatasetSpec) -> list[AssetsDefinition]:
             seed=config.seed,
         )
         started = time.monotonic()
-        result = search_model(
-            inputs.X["train"],
-            inputs.y["train"],
-            inputs.X["validation"],
-            inputs.y["validation"],
+        summary = steps.search(
+            training_splits,
+            spec,
+            settings=settings,
             storage=state.optuna_url(spec.name),
             study_name=steps.study_name(spec, training_splits, config.model_dump()),
-            settings=settings,
-            train_weight=inputs.weights["train"],
-            valid_weight=inputs.weights["validation"],
+            min_positives=config.min_positives,
+            leak_auc=config.leak_auc,
         )
-        summary = steps.search_summary(result, inputs)
         summary["wall_seconds"] = round(time.monotonic() - started, 1)
         context.add_output_metadata(meta.search_metadata(summary))
         return summary

@@ -36,7 +36,7 @@ from binclf.labels import label_status
 from binclf.partition_store import PartitionStore
 from binclf.promotion import challenge_champion
 from binclf.registry import Registry
-from binclf.search import SearchSettings, search_model
+from binclf.search import SearchSettings
 from binclf.serving import load_champion, load_version, score_events, training_cutoff
 from binclf.sources import (
     fresh_labels,
@@ -287,19 +287,13 @@ def _plain_training(
         window = None  # the Dagster path frees it when its step ends, too
 
         def search() -> dict[str, Any]:
-            inputs = steps.model_inputs(splits, spec)
-            result = search_model(
-                inputs.X["train"],
-                inputs.y["train"],
-                inputs.X["validation"],
-                inputs.y["validation"],
+            return steps.search(
+                splits,
+                spec,
+                settings=settings.search_settings(),
                 storage=state.optuna_url(root, spec.name),
                 study_name=steps.study_name(spec, splits, settings.search_config()),
-                settings=settings.search_settings(),
-                train_weight=inputs.weights["train"],
-                valid_weight=inputs.weights["validation"],
             )
-            return steps.search_summary(result, inputs)
 
         summary = step("model_search", search)
         calibration = step(

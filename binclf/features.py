@@ -137,7 +137,9 @@ def infer_feature_schema(
 def to_model_frame(frame: pl.DataFrame, schema: FeatureSchema) -> pd.DataFrame:
     """The pandas frame models take: float numerics, categoricals with the schema's levels.
 
-    Values outside the known levels (and nulls) become missing.
+    Values outside the known levels (and nulls) become missing. Categoricals are built from
+    integer codes computed in polars, never from an array of Python strings, which would cost
+    tens of bytes per row.
     """
     missing = [c for c in schema.columns if c not in frame.columns]
     if missing:
@@ -146,8 +148,12 @@ def to_model_frame(frame: pl.DataFrame, schema: FeatureSchema) -> pd.DataFrame:
         {c: frame[c].cast(pl.Float64).fill_nan(None).to_numpy() for c in schema.numeric}
     )
     for column, levels in schema.categorical.items():
-        values = frame.select(_as_text(column)).to_series().to_numpy()
-        model_frame[column] = pd.Categorical(values, categories=list(levels))
+        codes = frame.select(
+            _as_text(column)
+            .replace_strict(levels, range(len(levels)), default=-1, return_dtype=pl.Int32)
+            .fill_null(-1)
+        ).to_series()
+        model_frame[column] = pd.Categorical.from_codes(codes.to_numpy(), categories=list(levels))
     return model_frame
 
 

@@ -3,8 +3,11 @@
 One study holds LightGBM and logistic-regression trials, so the family that scores best on the
 validation split wins. The study lives in RDB storage under a name the caller derives from the
 dataset, data version and code version: a killed run resumes, keeps its finished trials and
-only runs what is left of the budget. Validation scores are prior-corrected, so a model trained
-on rebalanced rows is judged by the probabilities it will actually serve.
+only runs what is left of the budget. Several workers may run trials of one study at once on a
+storage they share (PostgreSQL): the budget is checked as each trial starts
+(`binclf.trial_budget`), so together they finish exactly `n_trials`. Validation scores are
+prior-corrected, so a model trained on rebalanced rows is judged by the probabilities it will
+actually serve.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from binclf.resampling import (
     balanced_weights,
     resample,
 )
+from binclf.trial_budget import optimize_within_budget, shared_storage
 
 logger = logging.getLogger(__name__)
 
@@ -362,22 +366,47 @@ def _history(trials: list[Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _is_single_worker(url: str) -> bool:
+    """SQLite storages serve one worker at a time; other RDB storages may be shared."""
+    return url.startswith("sqlite")
+
+
+def _fail_orphans(study: Any) -> None:
+    """Mark trials a stopped run left RUNNING as failed, so they neither count nor block.
+
+    Only for single-worker storage, where no other worker can be running them.
+    """
+    from optuna.trial import TrialState
+
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        study.tell(trial.number, state=TrialState.FAIL)
+        logger.warning("trial %d was left running by a stopped run; marked failed", trial.number)
+
+
 def _open_study(storage: str, study_name: str, settings: SearchSettings) -> Any:
+    """Create the study, or load it when it exists (another run or worker made it).
+
+    Only the worker that creates the study enqueues the starting points, so workers that start
+    together do not run them twice.
+    """
     import optuna
 
-    direction = OBJECTIVES[settings.objective]
-    study = optuna.create_study(
-        storage=storage,
-        study_name=study_name,
-        direction=direction,
-        load_if_exists=True,
-        sampler=optuna.samplers.TPESampler(
+    options = {
+        "storage": storage if _is_single_worker(storage) else shared_storage(storage),
+        "study_name": study_name,
+        "sampler": optuna.samplers.TPESampler(
             seed=settings.seed, n_startup_trials=N_STARTUP_TRIALS, multivariate=True
         ),
-        pruner=optuna.pruners.PercentilePruner(
+        "pruner": optuna.pruners.PercentilePruner(
             PRUNE_PERCENTILE, n_startup_trials=5, n_warmup_steps=PRUNE_WARMUP_ROUNDS
         ),
-    )
+    }
+    try:
+        study = optuna.create_study(direction=OBJECTIVES[settings.objective], **options)
+        created = True
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(**options)
+        created = False
     stored = study.user_attrs.get(OBJECTIVE_ATTR)
     if stored is None:
         study.set_user_attr(OBJECTIVE_ATTR, settings.objective)
@@ -386,7 +415,9 @@ def _open_study(storage: str, study_name: str, settings: SearchSettings) -> Any:
             f"study {study_name!r} was run with objective {stored!r}, not {settings.objective!r}; "
             "use another study name"
         )
-    if not study.trials:
+    if _is_single_worker(storage):
+        _fail_orphans(study)
+    if created:
         for family in settings.families:
             for point in _STARTING_POINTS[family]:
                 start = {"family": family, **point}
@@ -481,18 +512,23 @@ def search_model(
         "as many as time allows" if remaining is None else max(remaining, 0),
         settings.timeout_seconds,
     )
-    if remaining is None or remaining > 0:
-        callbacks = [_log_trial] + ([on_trial] if on_trial else [])
-        if settings.n_trials is not None:
-            states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-            callbacks.append(optuna.study.MaxTrialsCallback(settings.n_trials, states=states))
+    callbacks = [_log_trial] + ([on_trial] if on_trial else [])
+    if settings.n_trials is None:
         study.optimize(
             lambda trial: _objective(trial, data),
-            n_trials=remaining,
             timeout=settings.timeout_seconds,
             callbacks=callbacks,
             catch=(Exception,),
             gc_after_trial=False,
+        )
+    elif remaining > 0:
+        optimize_within_budget(
+            study,
+            lambda trial: _objective(trial, data),
+            n_trials=settings.n_trials,
+            timeout=settings.timeout_seconds,
+            callbacks=callbacks,
+            catch=(Exception,),
         )
     best = _best_trial(study, study_name)
     if settings.refit_with_validation:

@@ -45,7 +45,7 @@ from binclf.plots import (
     png_markdown,
 )
 from binclf.registry import Registry
-from binclf.search import SearchResult
+from binclf.search import SearchResult, SearchSettings, search_model
 from binclf.serving import CARD_FILE, REFERENCE_PROFILE_FILE, REFERENCE_SAMPLE_FILE
 from binclf.spec import DatasetSpec
 from binclf.splits import SPLIT_COLUMN
@@ -58,46 +58,91 @@ EVIDENCE_FILE = "evidence.json"
 
 @dataclass(frozen=True)
 class ModelInputs:
-    """Each split as the model sees it: features, labels and optional row weights."""
+    """The rows of some splits, and each of them as the model sees it, built when asked for.
 
+    Building on demand keeps one pandas copy of one split in memory at a time, which matters at
+    millions of rows.
+    """
+
+    spec: DatasetSpec
     schema: FeatureSchema
     exclusions: list[dict[str, Any]]
     frames: dict[str, pl.DataFrame]
-    X: dict[str, pd.DataFrame]
-    y: dict[str, np.ndarray]
-    weights: dict[str, np.ndarray | None]
+
+    def features(self, split: str) -> pd.DataFrame:
+        return to_model_frame(self.frames[split], self.schema)
+
+    def labels(self, split: str) -> np.ndarray:
+        return target_vector(self.frames[split], self.spec)
+
+    def weights(self, split: str) -> np.ndarray | None:
+        column = self.spec.weight_column
+        return self.frames[split][column].cast(pl.Float64).to_numpy() if column else None
+
+
+def split_frames(splits: pl.DataFrame, names: tuple[str, ...] = SPLITS) -> dict[str, pl.DataFrame]:
+    """The rows of each named split (empty when it has none), copying only what is asked for."""
+    unknown = [name for name in names if name not in SPLITS]
+    if unknown:
+        raise ValueError(f"unknown splits {unknown}; splits are {list(SPLITS)}")
+    if len(names) == 1:
+        return {names[0]: splits.filter(pl.col(SPLIT_COLUMN) == names[0])}
+    parts = splits.partition_by(SPLIT_COLUMN, as_dict=True)  # one pass, less memory than filters
+    return {name: parts.get((name,), splits.clear()) for name in names}
 
 
 def model_inputs(
     splits: pl.DataFrame,
     spec: DatasetSpec,
     *,
+    names: tuple[str, ...] = SPLITS,
     schema: FeatureSchema | None = None,
     min_positives: int = 10,
     leak_auc: float = 0.99,
 ) -> ModelInputs:
-    """Split the frame; infer and screen the features on the training rows unless given."""
-    parts = splits.partition_by(SPLIT_COLUMN, as_dict=True)  # one pass, less memory than filters
-    frames = {name: parts.get((name,), splits.clear()) for name in SPLITS}
+    """The named splits; without a schema, infer and screen the features on the training rows."""
+    if schema is None and "train" not in names:
+        raise ValueError("the feature schema is inferred on the training rows: include 'train'")
+    frames = split_frames(splits, names)
     exclusions: list[dict[str, Any]] = []
     if schema is None:
         y_train = target_vector(frames["train"], spec)
         check_trainable(y_train, min_positives=min_positives)
         schema = infer_feature_schema(frames["train"], spec)
         schema, exclusions = screen_features(frames["train"], y_train, schema, leak_auc=leak_auc)
-    return ModelInputs(
-        schema=schema,
-        exclusions=exclusions,
-        frames=frames,
-        X={name: to_model_frame(frame, schema) for name, frame in frames.items()},
-        y={name: target_vector(frame, spec) for name, frame in frames.items()},
-        weights={
-            name: frame[spec.weight_column].cast(pl.Float64).to_numpy()
-            if spec.weight_column
-            else None
-            for name, frame in frames.items()
-        },
+    return ModelInputs(spec=spec, schema=schema, exclusions=exclusions, frames=frames)
+
+
+def search(
+    splits: pl.DataFrame,
+    spec: DatasetSpec,
+    *,
+    settings: SearchSettings,
+    storage: str,
+    study_name: str,
+    min_positives: int = 10,
+    leak_auc: float = 0.99,
+) -> dict[str, Any]:
+    """Screen the features, search on (train, validation), refit; the result as JSON."""
+    inputs = model_inputs(
+        splits, spec, names=("train", "validation"), min_positives=min_positives, leak_auc=leak_auc
     )
+    train = inputs.features("train"), inputs.labels("train"), inputs.weights("train")
+    valid = inputs.features("validation"), inputs.labels("validation"), inputs.weights("validation")
+    schema, exclusions = inputs.schema, inputs.exclusions
+    del inputs  # the polars copies of the splits are not needed once the model frames exist
+    result = search_model(
+        train[0],
+        train[1],
+        valid[0],
+        valid[1],
+        storage=storage,
+        study_name=study_name,
+        settings=settings,
+        train_weight=train[2],
+        valid_weight=valid[2],
+    )
+    return search_summary(result, schema, exclusions)
 
 
 def data_version(frame: pl.DataFrame) -> str:
@@ -108,7 +153,9 @@ def data_version(frame: pl.DataFrame) -> str:
     return digest.hexdigest()[:12]
 
 
-def search_summary(result: SearchResult, inputs: ModelInputs) -> dict[str, Any]:
+def search_summary(
+    result: SearchResult, schema: FeatureSchema, exclusions: list[dict[str, Any]]
+) -> dict[str, Any]:
     """A search result as JSON, with the winning model's files as text."""
     return to_json_safe(
         {
@@ -126,8 +173,8 @@ def search_summary(result: SearchResult, inputs: ModelInputs) -> dict[str, Any]:
             "prior_log_odds_shift": result.prior_log_odds_shift,
             "study_name": result.study_name,
             "refit_rows": result.refit_rows,
-            "schema": inputs.schema.to_dict(),
-            "exclusions": inputs.exclusions,
+            "schema": schema.to_dict(),
+            "exclusions": exclusions,
             "model_files": {k: v.decode() for k, v in result.model.to_files().items()},
         }
     )
@@ -263,11 +310,11 @@ def calibrate(
     seed: int,
 ) -> dict[str, Any]:
     """Choose and fit the calibration on the calibration rows, with a reliability plot."""
-    inputs = model_inputs(splits, spec, schema=schema_from_summary(search))
-    frame, y = inputs.frames["calibration"], inputs.y["calibration"]
+    inputs = model_inputs(splits, spec, names=("calibration",), schema=schema_from_summary(search))
+    frame, y = inputs.frames["calibration"], inputs.labels("calibration")
     raw = _scores(search, frame)
     choice = choose_calibration(
-        raw, y, methods=methods, n_folds=n_folds, seed=seed, weights=inputs.weights["calibration"]
+        raw, y, methods=methods, n_folds=n_folds, seed=seed, weights=inputs.weights("calibration")
     )
     calibrated = choice.calibrator.transform(raw)
     plot = plot_reliability(y, {"before": raw, "after": calibrated}, title="Calibration rows")
@@ -286,8 +333,8 @@ def threshold(
     seed: int,
 ) -> dict[str, Any]:
     """Choose the decision threshold on the calibration rows (never on test)."""
-    inputs = model_inputs(splits, spec, schema=schema_from_summary(search))
-    frame, y = inputs.frames["calibration"], inputs.y["calibration"]
+    inputs = model_inputs(splits, spec, names=("calibration",), schema=schema_from_summary(search))
+    frame, y = inputs.frames["calibration"], inputs.labels("calibration")
     p = build_bundle(search, calibration, 0.5).probabilities(frame)
     choice = choose_threshold(
         p,
@@ -295,7 +342,7 @@ def threshold(
         policy=ThresholdPolicy(kind=policy, target=target),
         cost_fp=spec.costs.false_positive,
         cost_fn=spec.costs.false_negative,
-        weights=inputs.weights["calibration"],
+        weights=inputs.weights("calibration"),
         n_boot=n_boot,
         seed=seed,
     )
@@ -304,7 +351,7 @@ def threshold(
 
 def test_rows(splits: pl.DataFrame, spec: DatasetSpec) -> tuple[pl.DataFrame, np.ndarray]:
     """The test rows and their labels."""
-    test = splits.filter(pl.col(SPLIT_COLUMN) == "test")
+    test = split_frames(splits, ("test",))["test"]
     return test, target_vector(test, spec)
 
 
@@ -322,9 +369,9 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evidence on the test rows: metrics, slices, fairness, explanations, leakage, plots."""
     schema = schema_from_summary(search)
-    inputs = model_inputs(splits, spec, schema=schema)
+    inputs = model_inputs(splits, spec, names=("train", "test"), schema=schema)
     bundle = build_bundle(search, calibration, threshold_choice["value"])
-    test, y = inputs.frames["test"], inputs.y["test"]
+    test, y = inputs.frames["test"], inputs.labels("test")
     raw, p = bundle.raw_scores(test), bundle.probabilities(test)
     evidence = evaluate_candidate(
         test,
@@ -332,12 +379,14 @@ def evaluate(
         p,
         spec=spec,
         threshold=bundle.threshold,
-        leakage=single_feature_aucs(inputs.frames["train"], inputs.y["train"], schema),
+        leakage=single_feature_aucs(inputs.frames["train"], inputs.labels("train"), schema),
         min_slice_size=min_slice_size,
         n_boot=n_boot,
         seed=seed,
     )
-    explained = explanations(bundle.model, inputs.X["test"], sample_rows=explain_rows, seed=seed)
+    explained = explanations(
+        bundle.model, inputs.features("test"), sample_rows=explain_rows, seed=seed
+    )
     importance = {row["feature"]: row["importance"] for row in _importance_rows(explained)}
     plots = {
         "roc": plot_roc(y, {"test": p}),
@@ -380,7 +429,7 @@ def register_candidate(
     """Register the candidate as an immutable version with its card; returns id and card."""
     cutoff = label_cutoff(splits, spec)
     bundle = build_bundle(search, calibration, threshold["value"])
-    train = splits.filter(pl.col(SPLIT_COLUMN) == "train")
+    train = split_frames(splits, ("train",))["train"]
     reference = reference_profile(bundle, train)
     plots = {name: _png(md) for name, md in evidence["plots"].items()}
     plots["calibration_rows"] = _png(calibration["plot"])

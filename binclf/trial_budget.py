@@ -15,10 +15,12 @@ A worker killed in the middle of a trial leaves it RUNNING, and it keeps its pla
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 BEYOND_BUDGET_ATTR = "beyond_budget"
+SCHEMA_ATTEMPTS = 3
 
 
 class TrialBudgetExhausted(RuntimeError):
@@ -124,9 +126,21 @@ def shared_storage(url: str, *, heartbeat_seconds: int = 60, grace_seconds: int 
         raise ValueError(
             f"grace_seconds ({grace_seconds}) must exceed heartbeat_seconds ({heartbeat_seconds})"
         )
-    return optuna.storages.RDBStorage(
-        url,
-        heartbeat_interval=heartbeat_seconds,
-        grace_period=grace_seconds,
-        engine_kwargs={"pool_pre_ping": True},
-    )
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    def open_storage() -> Any:
+        return optuna.storages.RDBStorage(
+            url,
+            heartbeat_interval=heartbeat_seconds,
+            grace_period=grace_seconds,
+            engine_kwargs={"pool_pre_ping": True},
+        )
+
+    for attempt in range(1, SCHEMA_ATTEMPTS):
+        try:
+            return open_storage()
+        except (IntegrityError, ProgrammingError):
+            # Workers starting together on an empty database race to create optuna's tables;
+            # the loser finds them made on a later attempt.
+            time.sleep(0.2 * attempt)
+    return open_storage()

@@ -112,6 +112,28 @@ def test_model_frame_has_fixed_levels_and_unseen_or_null_values_become_missing()
     assert X["sex"].isna().tolist() == [False, True, True]
 
 
+def test_model_frame_categoricals_match_pandas_from_strings_for_every_source_dtype():
+    levels = ("a", "b", "c")
+    values = ["c", None, "a", "z", "b", "a"]
+    frame = pl.DataFrame(
+        {
+            "text": values,
+            "cat": pl.Series(values, dtype=pl.Categorical),
+            "enum": pl.Series(values, dtype=pl.Enum(["a", "b", "c", "z"])),
+            "flag": [True, False, None, True, True, False],
+        }
+    )
+    schema = FeatureSchema(
+        numeric=(),
+        categorical={"text": levels, "cat": levels, "enum": levels, "flag": ("true",)},
+    )
+    X = to_model_frame(frame, schema)
+    for column, expected_levels in schema.categorical.items():
+        as_text = frame[column].cast(pl.String).to_list()
+        expected = pd.Categorical(as_text, categories=list(expected_levels))
+        pd.testing.assert_series_equal(X[column], pd.Series(expected, name=column))
+
+
 def test_model_frame_without_numeric_features_keeps_the_row_count():
     schema = FeatureSchema(numeric=(), categorical={"sex": ("f", "m")})
     X = to_model_frame(pl.DataFrame({"sex": ["f", "m", "f"]}), schema)

@@ -118,10 +118,12 @@ def _bad_challenger(world: PipelineWorld) -> dict[str, bytes]:
     """The champion's files with its model replaced by one trained on shuffled labels."""
     files = world.registry.open_files(DATASET, CHAMPION)
     schema = load_version(world.registry, DATASET, CHAMPION).bundle.schema
-    inputs = steps.model_inputs(world.store.read("training_splits"), world.spec, schema=schema)
-    shuffled = np.random.default_rng(0).permutation(inputs.y["train"])
+    inputs = steps.model_inputs(
+        world.store.read("training_splits"), world.spec, names=("train",), schema=schema
+    )
+    shuffled = np.random.default_rng(0).permutation(inputs.labels("train"))
     model = fit_lightgbm(
-        inputs.X["train"],
+        inputs.features("train"),
         shuffled,
         params={"num_leaves": 8, "learning_rate": 0.1},
         num_boost_round=30,

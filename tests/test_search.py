@@ -69,7 +69,7 @@ def test_interrupted_search_resumes_and_stops_at_the_budget(data, tmp_path):
     assert len(again.history) == 6
 
 
-def test_a_trial_left_running_by_a_killed_run_does_not_count_toward_the_budget(data, tmp_path):
+def test_a_trial_left_running_by_a_killed_run_is_failed_and_does_not_count(data, tmp_path):
     import optuna
 
     run(data, tmp_path, quick(n_trials=2))
@@ -77,7 +77,8 @@ def test_a_trial_left_running_by_a_killed_run_does_not_count_toward_the_budget(d
     optuna.load_study(study_name="study", storage=storage).ask()  # killed mid-trial
     resumed = run(data, tmp_path, quick(n_trials=4))
     assert resumed.n_complete + resumed.n_pruned == 4
-    assert [t["state"] for t in resumed.history].count("RUNNING") == 1
+    assert [t["state"] for t in resumed.history].count("FAIL") == 1
+    assert "RUNNING" not in [t["state"] for t in resumed.history]
 
 
 def test_same_inputs_and_seed_give_byte_identical_lightgbm_text(data, tmp_path):

@@ -1,0 +1,80 @@
+"""Model inputs per split: only the asked-for splits are copied, features built on demand."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from binclf import training_steps as steps
+from binclf.features import FeatureSchema
+from binclf.spec import spec_from_dict
+from binclf.splits import SPLIT_COLUMN
+
+SPEC = spec_from_dict(
+    {
+        "name": "loans",
+        "source": {"kind": "parquet", "path": "loans.parquet"},
+        "target": "defaulted",
+        "positive": True,
+        "id_column": "loan_id",
+        "weight_column": "weight",
+    }
+)
+
+
+def split_rows(n: int = 2_000, seed: int = 0) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    amount = rng.normal(size=n)
+    return pl.DataFrame(
+        {
+            "loan_id": np.arange(n),
+            "defaulted": rng.random(n) < 1 / (1 + np.exp(2 - amount)),
+            "weight": rng.uniform(0.5, 2.0, n),
+            "amount": amount,
+            "purpose": rng.choice(["car", "home", "study"], n),
+            SPLIT_COLUMN: rng.choice(["train", "validation", "calibration", "test"], n),
+        }
+    )
+
+
+def test_split_frames_hold_exactly_the_rows_of_each_named_split():
+    frame = split_rows()
+    for names in (steps.SPLITS, ("calibration",), ("train", "test")):
+        parts = steps.split_frames(frame, names)
+        assert tuple(parts) == names
+        for name, part in parts.items():
+            expected = frame.filter(pl.col(SPLIT_COLUMN) == name)
+            assert part.equals(expected)
+
+
+def test_a_split_without_rows_is_empty_and_an_unknown_split_is_an_error():
+    frame = split_rows().filter(pl.col(SPLIT_COLUMN) != "calibration")
+    parts = steps.split_frames(frame, ("train", "calibration"))
+    assert parts["calibration"].height == 0
+    assert parts["calibration"].schema == frame.schema
+    with pytest.raises(ValueError, match="holdout"):
+        steps.split_frames(frame, ("holdout",))
+
+
+def test_model_inputs_infer_the_schema_on_train_and_build_each_split_on_demand():
+    frame = split_rows()
+    inputs = steps.model_inputs(frame, SPEC, names=("train", "validation"))
+    assert inputs.schema.numeric == ("amount",)
+    assert inputs.schema.categorical == {"purpose": ("car", "home", "study")}
+    validation = frame.filter(pl.col(SPLIT_COLUMN) == "validation")
+    X = inputs.features("validation")
+    assert X.shape == (validation.height, 2)
+    np.testing.assert_array_equal(X["amount"].to_numpy(), validation["amount"].to_numpy())
+    assert inputs.labels("validation").tolist() == validation["defaulted"].cast(pl.Int8).to_list()
+    np.testing.assert_array_equal(inputs.weights("validation"), validation["weight"].to_numpy())
+    with pytest.raises(KeyError):
+        inputs.features("test")
+
+
+def test_model_inputs_without_train_rows_need_a_given_schema():
+    with pytest.raises(ValueError, match="train"):
+        steps.model_inputs(split_rows(), SPEC, names=("test",))
+    schema = FeatureSchema(numeric=("amount",))
+    inputs = steps.model_inputs(split_rows(), SPEC, names=("test",), schema=schema)
+    assert list(inputs.features("test").columns) == ["amount"]
