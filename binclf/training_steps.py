@@ -53,6 +53,7 @@ from binclf.threshold import ThresholdPolicy, choose_threshold
 
 SPLITS = ("train", "validation", "calibration", "test")
 REFERENCE_SAMPLE_ROWS = 5_000
+REFERENCE_PROFILE_ROWS = 1_000_000
 EVIDENCE_FILE = "evidence.json"
 
 
@@ -223,8 +224,16 @@ def split_summary(splits: pl.DataFrame, spec: DatasetSpec) -> dict[str, dict[str
     return summary
 
 
-def reference_profile(bundle: ScoringBundle, train: pl.DataFrame) -> ReferenceProfile:
-    """The drift reference: the training rows' features and the candidate's probabilities."""
+def reference_profile(
+    bundle: ScoringBundle, train: pl.DataFrame, *, seed: int = 0
+) -> ReferenceProfile:
+    """The drift reference: the training rows' features and the candidate's probabilities.
+
+    Beyond REFERENCE_PROFILE_ROWS a seeded sample stands for the rows: its deciles and shares
+    differ from the full set's by well under the drift tests' resolution.
+    """
+    if train.height > REFERENCE_PROFILE_ROWS:
+        train = train.sample(REFERENCE_PROFILE_ROWS, seed=seed)
     scored = train.with_columns(pl.Series("probability", bundle.probabilities(train)))
     return ReferenceProfile.from_frame(
         scored,
@@ -369,23 +378,27 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evidence on the test rows: metrics, slices, fairness, explanations, leakage, plots."""
     schema = schema_from_summary(search)
-    inputs = model_inputs(splits, spec, names=("train", "test"), schema=schema)
     bundle = build_bundle(search, calibration, threshold_choice["value"])
-    test, y = inputs.frames["test"], inputs.labels("test")
-    raw, p = bundle.raw_scores(test), bundle.probabilities(test)
+    test = split_frames(splits, ("test",))["test"]
+    y = target_vector(test, spec)
+    raw = bundle.raw_scores(test)
+    p = np.asarray(bundle.calibrator.transform(raw), dtype=np.float64)
+    explained = explanations(
+        bundle.model,
+        to_model_frame(test.sample(min(explain_rows, test.height), seed=seed), schema),
+        sample_rows=explain_rows,
+        seed=seed,
+    )
     evidence = evaluate_candidate(
         test,
         y,
         p,
         spec=spec,
         threshold=bundle.threshold,
-        leakage=single_feature_aucs(inputs.frames["train"], inputs.labels("train"), schema),
+        leakage=training_leakage(splits, spec, schema),
         min_slice_size=min_slice_size,
         n_boot=n_boot,
         seed=seed,
-    )
-    explained = explanations(
-        bundle.model, inputs.features("test"), sample_rows=explain_rows, seed=seed
     )
     importance = {row["feature"]: row["importance"] for row in _importance_rows(explained)}
     plots = {
@@ -403,6 +416,19 @@ def evaluate(
             "plots": {name: png_markdown(png, name) for name, png in plots.items()},
         }
     )
+
+
+def training_leakage(
+    splits: pl.DataFrame, spec: DatasetSpec, schema: FeatureSchema
+) -> dict[str, float]:
+    """Each feature's single-feature ROC-AUC on the training rows (copying only those columns)."""
+    train = (
+        splits.lazy()
+        .filter(pl.col(SPLIT_COLUMN) == "train")
+        .select([*schema.columns, spec.target])
+        .collect()
+    )
+    return single_feature_aucs(train, target_vector(train, spec), schema)
 
 
 def _importance_rows(explained: dict[str, Any]) -> list[dict[str, Any]]:

@@ -5,9 +5,13 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from binclf import training_steps as steps
+from binclf.bundle import ScoringBundle
+from binclf.calibration import Calibrator
 from binclf.features import FeatureSchema
+from binclf.models import fit_lightgbm
 from binclf.spec import spec_from_dict
 from binclf.splits import SPLIT_COLUMN
 
@@ -78,3 +82,28 @@ def test_model_inputs_without_train_rows_need_a_given_schema():
     schema = FeatureSchema(numeric=("amount",))
     inputs = steps.model_inputs(split_rows(), SPEC, names=("test",), schema=schema)
     assert list(inputs.features("test").columns) == ["amount"]
+
+
+def test_leakage_is_each_features_auc_on_the_training_rows_only():
+    frame = split_rows(seed=1)
+    schema = FeatureSchema(numeric=("amount",), categorical={"purpose": ("car", "home", "study")})
+    train = frame.filter(pl.col(SPLIT_COLUMN) == "train")
+    expected = roc_auc_score(train["defaulted"].to_numpy(), train["amount"].to_numpy())
+    leakage = steps.training_leakage(frame, SPEC, schema)
+    assert leakage["amount"] == pytest.approx(max(expected, 1 - expected))
+    assert 0.5 <= leakage["purpose"] < 0.6
+
+
+def test_a_large_training_set_is_profiled_on_a_seeded_sample(monkeypatch):
+    frame = split_rows(n=20_000, seed=2).filter(pl.col(SPLIT_COLUMN) == "train")
+    X = steps.to_model_frame(frame, FeatureSchema(numeric=("amount",)))
+    y = frame["defaulted"].cast(pl.Int8).to_numpy()
+    model = fit_lightgbm(X, y, params={"num_leaves": 4}, num_boost_round=5)
+    bundle = ScoringBundle(FeatureSchema(numeric=("amount",)), model, 0.0, Calibrator("none"), 0.5)
+    full = steps.reference_profile(bundle, frame)
+    monkeypatch.setattr(steps, "REFERENCE_PROFILE_ROWS", 3_000)
+    sampled = steps.reference_profile(bundle, frame)
+    assert (full.n_rows, sampled.n_rows) == (frame.height, 3_000)
+    assert sampled == steps.reference_profile(bundle, frame)  # the same sample every time
+    full_edges, sampled_edges = full.numeric[0].edges, sampled.numeric[0].edges
+    assert np.allclose(sampled_edges, full_edges, atol=0.1)
