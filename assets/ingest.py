@@ -19,7 +19,7 @@ from dagster import (
     asset,
 )
 
-from assets.metadata import partitions_metadata
+from assets.io_manager import FramesOnDemand, SamePartitionOf
 from assets.resources import StateResource
 from binclf.atomic import write_json_atomic
 from binclf.sources import read_partition, rows_without_time
@@ -29,6 +29,7 @@ from binclf.validation import (
     PartitionValidationError,
     PartitionValidator,
     ValidationProfile,
+    ValidationReport,
     build_profile,
     report_from_dict,
     report_to_dict,
@@ -89,14 +90,23 @@ def ingest_assets(
     ) -> Iterator[Output | AssetCheckResult]:
         """Events of each day as the source has them, validated before anything reads them."""
         validator = PartitionValidator(spec, ValidationProfile.from_dict(validation_profile))
-        frames = {key: read_partition(spec, key) for key in context.partition_keys}
-        reports = [validator.validate(frame, key) for key, frame in frames.items()]
+        reports: list[ValidationReport] = []
+
+        def read_and_validate(key: str) -> pl.DataFrame:
+            frame = read_partition(spec, key)
+            reports.append(validator.validate(frame, key))
+            # Until this run has stored the partition, no report may vouch for the old file.
+            _report_path(state, key).unlink(missing_ok=True)
+            return frame
+
+        # The IO manager reads and validates one partition at a time as it stages them, and
+        # stores them all before the reports are written.
+        yield Output(FramesOnDemand(context.partition_keys, read_and_validate))
         for report in reports:
             write_json_atomic(_report_path(state, report.partition), report_to_dict(report))
         failed = [r for r in reports if not r.success]
         for report in failed:
             context.log.error(report.summary())
-        yield Output(frames, metadata=partitions_metadata(frames))
         yield AssetCheckResult(
             check_name=VALIDATION_CHECK,
             passed=not failed,
@@ -113,21 +123,28 @@ def ingest_assets(
         )
 
     @asset(
-        group_name="ingest", partitions_def=partitions, backfill_policy=BackfillPolicy.single_run()
+        group_name="ingest",
+        partitions_def=partitions,
+        backfill_policy=BackfillPolicy.single_run(),
+        deps=[raw_events],
     )
     def validated_events(
-        context: AssetExecutionContext, state: StateResource, raw_events: dict[str, pl.LazyFrame]
-    ) -> dict[str, pl.DataFrame]:
-        """Only events whose partition passed validation; a failed partition stops here."""
-        for key in raw_events:
+        context: AssetExecutionContext, state: StateResource
+    ) -> dict[str, SamePartitionOf]:
+        """Only events whose partition passed validation; a failed partition stops here.
+
+        A partition that passed is the stored raw file itself, linked rather than rewritten.
+        """
+        for key in context.partition_keys:
             path = _report_path(state, key)
             if not path.is_file():
-                raise PartitionValidationError(f"partition {key}: raw events were never validated")
+                raise PartitionValidationError(
+                    f"partition {key}: raw events have no validation report (never ingested, "
+                    "or the last ingest of the partition did not finish)"
+                )
             report = report_from_dict(json.loads(path.read_text()))
             if not report.success:
                 raise PartitionValidationError(report.summary())
-        frames = {key: lazy.collect() for key, lazy in raw_events.items()}
-        context.add_output_metadata(partitions_metadata(frames))
-        return frames
+        return dict.fromkeys(context.partition_keys, SamePartitionOf("raw_events"))
 
     return [validation_profile, raw_events, validated_events]

@@ -2,20 +2,57 @@
 
 Partitioned values are stored one file per daily partition through `PartitionStore`, so a
 single-run backfill can write many partitions and a re-materialized partition replaces only
-itself. Assets that span several partitions return `{partition_key: value}`; downstream
-partitioned inputs arrive as `{partition_key: pl.LazyFrame}`.
+itself. An asset over several partitions returns `{partition_key: value}`; a value is a frame, a
+JSON value, or `SamePartitionOf(asset)`: that asset's stored file, hard-linked, not rewritten.
+With `FramesOnDemand` each frame is computed only when it is stored, so a run over a range holds
+one partition in memory at a time. Frames are staged as temporary files and renamed into place
+once all of them are written, so a failure part way replaces none; the output metadata counts
+the rows of each partition and describes the newest. Partitioned inputs arrive as
+`{partition_key: pl.LazyFrame}`.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 
+from assets.metadata import PartitionsMetadata
 from binclf.atomic import write_json_atomic
-from binclf.partition_store import PartitionStore
+from binclf.partition_store import PartitionStore, Staging
+
+
+class FramesOnDemand(Mapping[str, pl.DataFrame]):
+    """The frames of a partition range, each computed when it is asked for and never kept."""
+
+    def __init__(self, keys: Iterable[str], compute: Callable[[str], pl.DataFrame]) -> None:
+        self._keys = list(keys)
+        self._compute = compute
+
+    def __getitem__(self, key: str) -> pl.DataFrame:
+        if key not in self._keys:
+            raise KeyError(key)
+        return self._compute(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+@dataclass(frozen=True)
+class SamePartitionOf:
+    """A partition whose value is the stored partition of another asset, kept as it is."""
+
+    asset: str
 
 
 class ParquetJsonIOManager(ConfigurableIOManager):
@@ -33,13 +70,25 @@ class ParquetJsonIOManager(ConfigurableIOManager):
         else:
             write_json_atomic(store.path(asset, key).with_suffix(".json"), value)
 
+    def _stage(
+        self, staging: Staging, asset: str, key: str, value: Any, summary: PartitionsMetadata
+    ) -> None:
+        if isinstance(value, pl.DataFrame):
+            staging.write(asset, value, key)
+            summary.add(key, value)
+        elif isinstance(value, SamePartitionOf):
+            staging.link(asset, value.asset, key)
+            summary.add(key, pl.scan_parquet(self._store().path(value.asset, key)))
+        else:
+            self._write(asset, value, key)
+
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         asset = context.asset_key.to_python_identifier()
         if not context.has_asset_partitions:
             self._write(asset, obj, None)
             return
-        keys = list(context.asset_partition_keys)
-        values = obj if isinstance(obj, dict) and set(obj) == set(keys) else None
+        keys = sorted(context.asset_partition_keys)
+        values = obj if isinstance(obj, Mapping) and set(obj) == set(keys) else None
         if values is None:
             if len(keys) != 1:
                 raise TypeError(
@@ -47,8 +96,12 @@ class ParquetJsonIOManager(ConfigurableIOManager):
                     "{partition_key: value} for exactly those partitions"
                 )
             values = {keys[0]: obj}
-        for key, value in values.items():
-            self._write(asset, value, key)
+        summary = PartitionsMetadata(newest=keys[-1])
+        with self._store().staging() as staging:
+            for key in keys:
+                self._stage(staging, asset, key, values[key], summary)
+        if metadata := summary.metadata():
+            context.add_output_metadata(metadata)
 
     def _read(self, asset: str, key: str | None) -> Any:
         store = self._store()

@@ -16,7 +16,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from assets.metadata import partitions_metadata
+from assets.io_manager import FramesOnDemand
 from assets.resources import StateResource
 from binclf.atomic import write_bytes_atomic
 from binclf.drift import drift_statistics
@@ -92,14 +92,13 @@ def monitoring_assets(
         context: AssetExecutionContext,
         state: StateResource,
         validated_events: dict[str, pl.LazyFrame],
-    ) -> dict[str, pl.DataFrame]:
+    ) -> FramesOnDemand:
         """Every validated event scored by the champion, tagged with the version that scored it."""
         champion = load_champion(state.registry(), spec.name)
-        frames = {k: score_events(champion, lazy.collect()) for k, lazy in validated_events.items()}
-        context.add_output_metadata(
-            {"model_version": champion.version, **partitions_metadata(frames)}
+        context.add_output_metadata({"model_version": champion.version})
+        return FramesOnDemand(
+            validated_events, lambda key: score_events(champion, validated_events[key].collect())
         )
-        return frames
 
     @asset(**daily)
     def drift(
@@ -109,11 +108,12 @@ def monitoring_assets(
         scores: dict[str, pl.LazyFrame],
     ) -> dict[str, dict[str, Any]]:
         """Per-feature and prediction drift of each day against the scoring version's reference."""
-        results: dict[str, dict[str, Any]] = {}
-        models: dict[str, Any] = {}
+        models: dict[str, ServingModel] = {}
         newest = max(scores)
-        for key, lazy in sorted(scores.items()):
-            frame = lazy.collect()
+
+        def measure(key: str) -> dict[str, Any]:
+            """One day's drift; its frame is freed before the next day is read."""
+            frame = scores[key].collect()
             version = frame["model_version"][0]
             if version not in models:
                 models[version] = load_version(state.registry(), spec.name, version)
@@ -128,7 +128,9 @@ def monitoring_assets(
             result["model_version"] = version
             if config.html_report == "all" or (config.html_report == "latest" and key == newest):
                 result["html_report"] = str(_drift_html(spec, state, key, model, frame, config))
-            results[key] = result
+            return result
+
+        results = {key: measure(key) for key in sorted(scores)}
         latest = results[newest]
         context.add_output_metadata(
             {
@@ -161,10 +163,11 @@ def monitoring_assets(
     ) -> dict[str, dict[str, Any]]:
         """Label coverage, time to label and the realized performance as labels arrive."""
         as_of = observed_at(spec)
-        results: dict[str, dict[str, Any]] = {}
         cutoffs: dict[str, datetime | None] = {}
-        for key, lazy in sorted(scores.items()):
-            frame = lazy.collect()
+
+        def measure(key: str) -> dict[str, Any]:
+            """One day's label status; its frame is freed before the next day is read."""
+            frame = scores[key].collect()
             version = frame["model_version"][0]
             if version not in cutoffs:
                 cutoffs[version] = training_cutoff(
@@ -173,7 +176,7 @@ def monitoring_assets(
             labels = fresh_labels(spec, key)
             if labels is not None:
                 frame = frame.drop(labels.columns[1:]).join(labels, on=spec.id_column, how="left")
-            results[key] = label_status(
+            return label_status(
                 frame,
                 target=spec.target,
                 positive=spec.positive,
@@ -183,6 +186,8 @@ def monitoring_assets(
                 since=cutoffs[version],
                 tolerated_unlabeled_share=config.tolerated_unlabeled_share,
             )
+
+        results = {key: measure(key) for key in sorted(scores)}
         rows = sum(r["n_rows"] for r in results.values())
         labeled = sum(r["n_labeled"] for r in results.values())
         ages = [r["oldest_unlabeled_age_hours"] for r in results.values()]

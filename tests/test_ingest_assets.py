@@ -8,6 +8,7 @@ not run, and every partition file written before must keep its bytes and modific
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -301,6 +302,30 @@ def test_a_range_of_days_is_ingested_in_one_run_and_checked_by_one_evaluation(
     assert evaluation.metadata["partitions_checked"].value == len(DAYS)
     for day in DAYS:
         assert world.stored("validated_events", day).equals(world.good_day(day))
+
+
+def test_a_range_ingest_links_each_validated_partition_to_its_raw_file_and_counts_rows(
+    world: IngestWorld,
+) -> None:
+    result = world.defs.resolve_job_def("ingest_job").execute_in_process(
+        instance=world.instance,
+        tags={ASSET_PARTITION_RANGE_START_TAG: DAYS[0], ASSET_PARTITION_RANGE_END_TAG: DAYS[-1]},
+    )
+
+    assert result.success
+    for day in DAYS:
+        raw, validated = (world.data / asset / f"{day}.parquet" for asset in INGESTED)
+        assert os.path.samefile(raw, validated)  # the validated file is not a rewrite
+    for asset in INGESTED:
+        (event, *_) = [
+            e for e in result.get_asset_materialization_events() if e.asset_key == AssetKey(asset)
+        ]
+        metadata = {k: v.value for k, v in event.materialization.metadata.items()}
+        assert metadata["partitions"] == len(DAYS)
+        assert metadata["rows"] == world.good.height
+        for day in DAYS:
+            assert f"| {day} | {world.good_day(day).height} |" in metadata["rows_per_partition"]
+        assert metadata["newest_rows"] == world.good_day(DAYS[-1]).height
 
 
 def test_reingesting_a_partition_replaces_only_that_partition(world: IngestWorld) -> None:

@@ -80,6 +80,21 @@ def test_scores_are_the_champion_probabilities_tagged_with_its_version(
     assert world.latest_metadata("scores")["model_version"] == CHAMPION
 
 
+def test_scores_metadata_counts_the_rows_of_each_scored_day(
+    world: PipelineWorld, backfill: Any
+) -> None:
+    metadata = world.latest_metadata("scores")
+    heights = {key: world.store.read("scores", key).height for key in MONITORED}
+
+    assert metadata["partitions"] == len(MONITORED)
+    assert metadata["rows"] == sum(heights.values())
+    for key, height in heights.items():
+        assert f"| {key} | {height} |" in metadata["rows_per_partition"]
+    newest = world.store.read("scores", MONITORED[-1])
+    assert metadata["newest_rows"] == newest.height
+    assert metadata["newest_columns"] == newest.width
+
+
 def test_drift_stays_low_before_the_change_point_and_the_sensor_asks_for_retraining_after_it(
     world: PipelineWorld, backfill: Any
 ) -> None:

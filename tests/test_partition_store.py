@@ -1,4 +1,7 @@
+import os
+import shutil
 import stat
+import tempfile
 from pathlib import Path
 
 import polars as pl
@@ -130,3 +133,73 @@ def test_scan_over_partitions_stacks_them_and_names_missing_ones(store: Partitio
         store.scan("raw_events", ["2026-03-01", "2026-03-03", "2026-03-04"])
     with pytest.raises(MissingPartitionsError, match="no partitions were asked for"):
         store.scan("raw_events", [])
+
+
+def test_staged_partitions_replace_stored_ones_only_when_the_whole_staging_succeeds(
+    store: PartitionStore,
+) -> None:
+    store.write("raw_events", _frame(1), "2026-03-01")
+    before = _files(store.root)
+
+    with pytest.raises(RuntimeError, match="third day"), store.staging() as staging:
+        staging.write("raw_events", _frame(2), "2026-03-01")
+        staging.write("raw_events", _frame(3), "2026-03-02")
+        assert store.read("raw_events", "2026-03-01").equals(_frame(1))
+        assert store.keys("raw_events") == ["2026-03-01"]
+        raise RuntimeError("the third day cannot be read")
+
+    assert _files(store.root) == before
+    with store.staging() as staging:
+        staging.write("raw_events", _frame(2), "2026-03-01")
+        staging.write("raw_events", _frame(3), "2026-03-02")
+    assert store.read("raw_events", "2026-03-01").equals(_frame(2))
+    assert store.read("raw_events", "2026-03-02").equals(_frame(3))
+    assert sorted(_files(store.root)) == [
+        "raw_events/2026-03-01.parquet",
+        "raw_events/2026-03-02.parquet",
+    ]
+
+
+def test_linked_partition_is_the_same_file_and_outlives_a_rewrite_of_its_source(
+    store: PartitionStore,
+) -> None:
+    store.write("raw_events", _frame(1), "2026-03-01")
+
+    with store.staging() as staging:
+        linked = staging.link("validated_events", "raw_events", "2026-03-01")
+
+    assert os.path.samefile(linked, store.path("raw_events", "2026-03-01"))
+    store.write("raw_events", _frame(2), "2026-03-01")
+    assert store.read("validated_events", "2026-03-01").equals(_frame(1))
+    assert store.read("raw_events", "2026-03-01").equals(_frame(2))
+
+
+def test_partition_linked_across_file_systems_is_copied(
+    tmp_path: Path, store: PartitionStore
+) -> None:
+    shared_memory = Path("/dev/shm")
+    if not shared_memory.is_dir() or shared_memory.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs a second file system at /dev/shm")
+    store.write("raw_events", _frame(1), "2026-03-01")
+    elsewhere = Path(tempfile.mkdtemp(dir=shared_memory))
+    try:
+        (store.root / "validated_events").symlink_to(elsewhere)
+
+        with store.staging() as staging:
+            linked = staging.link("validated_events", "raw_events", "2026-03-01")
+
+        assert not os.path.samefile(linked, store.path("raw_events", "2026-03-01"))
+        assert linked.read_bytes() == store.path("raw_events", "2026-03-01").read_bytes()
+        assert stat.S_IMODE(linked.stat().st_mode) == 0o644
+        assert [p.name for p in elsewhere.iterdir()] == ["2026-03-01.parquet"]
+    finally:
+        shutil.rmtree(elsewhere)
+
+
+def test_linking_a_partition_that_was_never_stored_fails_and_leaves_no_file(
+    store: PartitionStore,
+) -> None:
+    with pytest.raises(FileNotFoundError), store.staging() as staging:
+        staging.link("validated_events", "raw_events", "2026-03-01")
+
+    assert _files(store.root) == {}

@@ -1,0 +1,209 @@
+"""The IO manager stores a range of partitions from one run through a real Dagster instance.
+
+Small partitioned assets return their partitions on demand, as the ingest and scoring assets do:
+the IO manager must hold one partition's frame at a time, publish the range only once every
+partition was staged, link partitions that are another asset's stored file, and describe what it
+stored in the output metadata.
+"""
+
+import gc
+import os
+import weakref
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetSelection,
+    BackfillPolicy,
+    DagsterInstance,
+    DailyPartitionsDefinition,
+    Definitions,
+    asset,
+    define_asset_job,
+)
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
+from assets.io_manager import FramesOnDemand, ParquetJsonIOManager, SamePartitionOf
+
+DAYS = ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04"]
+PARTITIONS = DailyPartitionsDefinition(start_date=DAYS[0], end_date="2026-03-05", timezone="UTC")
+DAILY: dict[str, Any] = {
+    "partitions_def": PARTITIONS,
+    "backfill_policy": BackfillPolicy.single_run(),
+}
+
+
+def day_frame(key: str, rows: int = 1000) -> pl.DataFrame:
+    day = int(key[-2:])
+    return pl.DataFrame(
+        {
+            "event_id": range(day * rows, (day + 1) * rows),
+            "amount": [float(day)] * rows,
+            "channel": [None if i % 4 == 0 else f"c{day}" for i in range(rows)],
+        }
+    )
+
+
+class Source:
+    """Frames made on request, with a weak reference to each so tests see which are alive."""
+
+    def __init__(self, fail_on: str | None = None) -> None:
+        self.fail_on = fail_on
+        self.made: list[weakref.ref[pl.DataFrame]] = []
+        self.alive_when_made: list[int] = []
+
+    def __call__(self, key: str) -> pl.DataFrame:
+        gc.collect()
+        self.alive_when_made.append(sum(ref() is not None for ref in self.made))
+        if key == self.fail_on:
+            raise RuntimeError(f"partition {key} cannot be computed")
+        frame = day_frame(key)
+        self.made.append(weakref.ref(frame))
+        return frame
+
+
+def run_range(source: Source, root: Path, instance: DagsterInstance, selection: str) -> Any:
+    """Materialize `selection` over every day in one run; `events` computes with `source`."""
+
+    @asset(**DAILY)
+    def events(context: AssetExecutionContext) -> FramesOnDemand:
+        return FramesOnDemand(context.partition_keys, source)
+
+    @asset(**DAILY, deps=[events])
+    def copied_events(context: AssetExecutionContext) -> dict[str, SamePartitionOf]:
+        return dict.fromkeys(context.partition_keys, SamePartitionOf("events"))
+
+    defs = Definitions(
+        assets=[events, copied_events],
+        jobs=[
+            define_asset_job("range", AssetSelection.assets(selection), partitions_def=PARTITIONS)
+        ],
+        resources={"io_manager": ParquetJsonIOManager(root=str(root))},
+    )
+    return defs.resolve_job_def("range").execute_in_process(
+        instance=instance,
+        tags={ASSET_PARTITION_RANGE_START_TAG: DAYS[0], ASSET_PARTITION_RANGE_END_TAG: DAYS[-1]},
+        raise_on_error=False,
+    )
+
+
+def files(root: Path) -> dict[str, tuple[bytes, int]]:
+    """Bytes and modification time of every file under root, hidden ones included."""
+    return {
+        str(path.relative_to(root)): (path.read_bytes(), path.stat().st_mtime_ns)
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def metadata(result: Any, asset_name: str) -> dict[str, Any]:
+    (event, *_) = [
+        e for e in result.get_asset_materialization_events() if e.asset_key == AssetKey(asset_name)
+    ]
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+@pytest.fixture
+def instance() -> Any:
+    with DagsterInstance.ephemeral() as instance:
+        yield instance
+
+
+def test_a_range_run_holds_one_partition_frame_at_a_time_and_stores_each_day(
+    tmp_path: Path, instance: DagsterInstance
+) -> None:
+    source = Source()
+
+    result = run_range(source, tmp_path, instance, "events")
+
+    assert result.success
+    assert source.alive_when_made == [0, 0, 0, 0]
+    for key in DAYS:
+        assert pl.read_parquet(tmp_path / "events" / f"{key}.parquet").equals(day_frame(key))
+    assert sorted(p.name for p in (tmp_path / "events").iterdir()) == [
+        f"{key}.parquet" for key in DAYS
+    ]
+
+
+def test_range_metadata_counts_rows_of_each_partition_and_describes_the_newest(
+    tmp_path: Path, instance: DagsterInstance
+) -> None:
+    result = run_range(Source(), tmp_path, instance, "events")
+
+    stored = metadata(result, "events")
+    assert stored["partitions"] == len(DAYS)
+    assert stored["rows"] == 1000 * len(DAYS)
+    for key in DAYS:
+        assert f"| {key} | 1000 |" in stored["rows_per_partition"]
+    assert stored["newest_rows"] == 1000
+    assert stored["newest_columns"] == 3
+    assert "| channel | 0.25 |" in stored["newest_null_shares"]
+    assert "c4" in stored["newest_preview"]
+
+
+def test_a_failure_part_way_through_a_range_stores_none_of_its_partitions(
+    tmp_path: Path, instance: DagsterInstance
+) -> None:
+    assert run_range(Source(), tmp_path, instance, "events").success
+    before = files(tmp_path)
+
+    result = run_range(Source(fail_on=DAYS[2]), tmp_path, instance, "events")
+
+    assert not result.success
+    assert "partition 2026-03-03 cannot be computed" in str(result.get_step_failure_events()[0])
+    assert files(tmp_path) == before  # no partition replaced, no temporary file left
+
+
+def test_a_partition_of_another_asset_is_linked_not_rewritten(
+    tmp_path: Path, instance: DagsterInstance
+) -> None:
+    assert run_range(Source(), tmp_path, instance, "events").success
+
+    result = run_range(Source(), tmp_path, instance, "copied_events")
+
+    assert result.success
+    for key in DAYS:
+        original, copy = (
+            tmp_path / name / f"{key}.parquet" for name in ("events", "copied_events")
+        )
+        assert os.path.samefile(original, copy)
+    assert metadata(result, "copied_events")["rows"] == 1000 * len(DAYS)
+    copied = files(tmp_path / "copied_events")
+
+    assert run_range(Source(), tmp_path, instance, "events").success  # replaces each source file
+
+    assert files(tmp_path / "copied_events") == copied
+    assert not os.path.samefile(
+        tmp_path / "events" / f"{DAYS[0]}.parquet",
+        tmp_path / "copied_events" / f"{DAYS[0]}.parquet",
+    )
+
+
+def test_a_run_over_several_partitions_must_return_each_of_them(
+    tmp_path: Path, instance: DagsterInstance
+) -> None:
+    @asset(**DAILY)
+    def events(context: AssetExecutionContext) -> dict[str, pl.DataFrame]:
+        return {DAYS[0]: day_frame(DAYS[0])}
+
+    defs = Definitions(
+        assets=[events],
+        jobs=[define_asset_job("range", partitions_def=PARTITIONS)],
+        resources={"io_manager": ParquetJsonIOManager(root=str(tmp_path))},
+    )
+    result = defs.resolve_job_def("range").execute_in_process(
+        instance=instance,
+        tags={ASSET_PARTITION_RANGE_START_TAG: DAYS[0], ASSET_PARTITION_RANGE_END_TAG: DAYS[-1]},
+        raise_on_error=False,
+    )
+
+    assert not result.success
+    assert "a run over 4 partitions must return" in str(result.get_step_failure_events()[0])
+    assert not (tmp_path / "events").exists()
