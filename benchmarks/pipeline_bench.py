@@ -468,8 +468,16 @@ def _step_durations(instance: Any, run_id: str) -> dict[str, float]:
     return durations
 
 
+def bench_job(job: str, rows: int, days: int, root: str) -> Any:
+    """A job of the benchmark's definitions, rebuilt from plain arguments (for `execute_job`)."""
+    from pipelines.definitions import build_definitions
+
+    return build_definitions(bench_spec(rows, days=days), root).resolve_job_def(job)
+
+
 def _dagster_job(
-    defs: Any,
+    spec: DatasetSpec,
+    root: Path,
     instance: Any,
     job: str,
     phase: str,
@@ -479,8 +487,20 @@ def _dagster_job(
     tags: dict[str, str] | None = None,
     step: str = "total",
 ) -> None:
+    """Run a job as the run launcher does: `execute_job`, in this process.
+
+    `execute_in_process` would keep every step's output in memory until the run ends, which a
+    launched run does not; at 10M rows that is gigabytes the pipeline never holds.
+    """
+    from dagster import build_reconstructable_job, execute_job
+
+    rows = spec.source.rows_per_day * spec.source.days
+    reconstructable = build_reconstructable_job(
+        __name__, "bench_job", reconstructable_args=(job, rows, spec.source.days, str(root))
+    )
     with measured(phase, step, out):
-        result = defs.resolve_job_def(job).execute_in_process(
+        result = execute_job(
+            reconstructable,
             instance=instance,
             run_config={**QUIET, **(run_config or {})},
             tags=tags,
@@ -539,10 +559,11 @@ def run_dagster(
         with measured("ingest", "total", out):
             materialize(profile, instance=instance, resources=defs.resources, run_config=QUIET)
             _dagster_job(
-                defs, instance, "ingest_job", "ingest", out, tags=every_day, step="ingest_job"
+                spec, root, instance, "ingest_job", "ingest", out, tags=every_day, step="ingest_job"
             )
         _dagster_job(
-            defs,
+            spec,
+            root,
             instance,
             "training_job",
             "training",
@@ -568,7 +589,8 @@ def run_dagster(
             **search_work(search),
         )
         _dagster_job(
-            defs,
+            spec,
+            root,
             instance,
             "monitoring_job",
             "monitoring",
