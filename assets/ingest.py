@@ -21,11 +21,11 @@ from dagster import (
 
 from assets.io_manager import FramesOnDemand, SamePartitionOf
 from assets.resources import StateResource
-from binclf.atomic import write_json_atomic
-from binclf.sources import read_partition, rows_without_time
+from binclf.ingest.sources import read_partition, rows_without_time
+from binclf.io.atomic import write_json_atomic
 from binclf.spec import DatasetSpec
-from binclf.summaries import markdown_table
-from binclf.validation import (
+from binclf.stats.summaries import markdown_table
+from binclf.validate.validation import (
     PartitionValidationError,
     PartitionValidator,
     ValidationProfile,

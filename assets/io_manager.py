@@ -22,8 +22,8 @@ import polars as pl
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 
 from assets.metadata import PartitionsMetadata
-from binclf.atomic import write_json_atomic
-from binclf.partition_store import PartitionStore, Staging
+from binclf.io.atomic import write_json_atomic
+from binclf.io.partition_store import PartitionStore, Staging
 
 
 class FramesOnDemand(Mapping[str, pl.DataFrame]):

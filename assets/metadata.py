@@ -7,7 +7,7 @@ from typing import Any
 import polars as pl
 from dagster import MetadataValue
 
-from binclf.summaries import markdown_table, null_shares, preview
+from binclf.stats.summaries import markdown_table, null_shares, preview
 
 
 def frame_metadata(frame: pl.DataFrame) -> dict[str, Any]:

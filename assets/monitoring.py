@@ -18,20 +18,15 @@ from pydantic import Field
 
 from assets.io_manager import FramesOnDemand
 from assets.resources import StateResource
-from binclf.atomic import write_bytes_atomic
-from binclf.drift import drift_statistics
-from binclf.drift_report import evidently_drift_html
-from binclf.labels import label_status
-from binclf.serving import (
-    ServingModel,
-    load_champion,
-    load_version,
-    score_events,
-    training_cutoff,
-)
-from binclf.sources import fresh_labels, observed_at
+from binclf.ingest.sources import fresh_labels, observed_at
+from binclf.io.atomic import write_bytes_atomic
+from binclf.monitor.drift import drift_statistics
+from binclf.monitor.drift_report import evidently_drift_html
+from binclf.monitor.labels import label_status
+from binclf.register.loading import ServingModel, load_champion, load_version
+from binclf.score.scoring import score_events, training_cutoff
 from binclf.spec import DatasetSpec
-from binclf.summaries import markdown_table
+from binclf.stats.summaries import markdown_table
 
 
 class DriftConfig(Config):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dagster import DailyPartitionsDefinition
 
-from binclf.sources import partition_range
+from binclf.ingest.sources import partition_range
 from binclf.spec import DatasetSpec
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
-from binclf import state
-from binclf.partition_store import PartitionStore
-from binclf.registry import Registry
+from binclf.io import state
+from binclf.io.partition_store import PartitionStore
+from binclf.register.registry import Registry
 
 
 class StateResource(ConfigurableResource):

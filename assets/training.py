@@ -16,14 +16,17 @@ from pydantic import Field
 
 from assets import training_metadata as meta
 from assets.resources import StateResource
-from binclf import training_steps as steps
-from binclf.gates import evaluate_gates
-from binclf.promotion import challenge_champion
-from binclf.search import SearchSettings
-from binclf.sources import keys_in_window
+from binclf.evaluate import steps as evaluation_steps
+from binclf.ingest.sources import keys_in_window
+from binclf.register import candidate
+from binclf.register.gates import evaluate_gates
+from binclf.register.promotion import challenge_champion
 from binclf.spec import DatasetSpec
-from binclf.splits import make_splits
-from binclf.window import select_training_window
+from binclf.train import inputs as training_inputs
+from binclf.train import steps
+from binclf.train.search import SearchSettings
+from binclf.train.splits import make_splits
+from binclf.train.window import select_training_window
 
 GATE_CHECKS = {
     "min_test_volume": ("min_test_rows", "min_test_positives"),
@@ -129,7 +132,7 @@ def training_assets(spec: DatasetSpec) -> list[AssetsDefinition]:
             window_days=config.window_days,
         )
         context.add_output_metadata(
-            meta.window_metadata(steps.window_summary(frame, spec, keys, cutoff))
+            meta.window_metadata(training_inputs.window_summary(frame, spec, keys, cutoff))
         )
         return frame
 
@@ -140,7 +143,8 @@ def training_assets(spec: DatasetSpec) -> list[AssetsDefinition]:
         """Disjoint train / validation / calibration / test rows, ordered by time."""
         fractions = (config.train, config.validation, config.calibration, config.test)
         splits = make_splits(training_window, spec, fractions=fractions, seed=config.seed)
-        context.add_output_metadata(meta.splits_metadata(steps.split_summary(splits, spec)))
+        summary = training_inputs.split_summary(splits, spec)
+        context.add_output_metadata(meta.splits_metadata(summary))
         return splits
 
     @asset(**group)
@@ -226,7 +230,7 @@ def training_assets(spec: DatasetSpec) -> list[AssetsDefinition]:
         training_splits: pl.DataFrame,
     ) -> dict[str, Any]:
         """Test metrics with intervals, slices, fairness, explanations and leakage evidence."""
-        evidence = steps.evaluate(
+        evidence = evaluation_steps.evaluate(
             model_search,
             calibration,
             decision_threshold,
@@ -257,7 +261,7 @@ def training_assets(spec: DatasetSpec) -> list[AssetsDefinition]:
         training_splits: pl.DataFrame,
     ):
         """The candidate registered as an immutable version with its model card; gates judge it."""
-        registered = steps.register_candidate(
+        registered = candidate.register_candidate(
             state.registry(),
             spec,
             search=model_search,
@@ -270,7 +274,7 @@ def training_assets(spec: DatasetSpec) -> list[AssetsDefinition]:
         yield from meta.gate_check_results(gates, GATE_CHECKS)
         failed = [g for g in gates if not g.passed]
         if failed:
-            steps.record_gate_rejection(state.registry(), spec, registered["version"], gates)
+            candidate.record_gate_rejection(state.registry(), spec, registered["version"], gates)
         yield meta.candidate_output(registered)
 
     @asset(**group)
@@ -284,8 +288,8 @@ def training_assets(spec: DatasetSpec) -> list[AssetsDefinition]:
         """Promote the candidate if every gate passed and it holds up against the champion."""
         registry = state.registry()
         version = model_candidate["version"]
-        evidence = steps.stored_evidence(registry, spec, version)
-        test, y = steps.test_rows(training_splits, spec)
+        evidence = candidate.stored_evidence(registry, spec, version)
+        test, y = evaluation_steps.test_rows(training_splits, spec)
         record = challenge_champion(
             registry,
             spec.name,

@@ -5,9 +5,9 @@ from typing import Any
 
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue, Output
 
-from binclf.card import card_headline
-from binclf.gates import GateResult
-from binclf.summaries import markdown_table
+from binclf.evaluate.card import card_headline
+from binclf.register.gates import GateResult
+from binclf.stats.summaries import markdown_table
 
 
 def _float(value: Any) -> MetadataValue:

@@ -21,19 +21,19 @@ from pathlib import Path
 import polars as pl
 from sklearn.metrics import log_loss, roc_auc_score
 
-from binclf.bundle import ScoringBundle
-from binclf.calibration import Calibrator, choose_calibration
-from binclf.features import (
+from binclf.spec import spec_from_dict
+from binclf.train.bundle import ScoringBundle
+from binclf.train.calibration import Calibrator, choose_calibration
+from binclf.train.features import (
     check_trainable,
     infer_feature_schema,
     screen_features,
     target_vector,
     to_model_frame,
 )
-from binclf.search import SearchSettings, search_model
-from binclf.spec import spec_from_dict
-from binclf.splits import SPLIT_COLUMN, make_splits
-from binclf.window import select_training_window
+from binclf.train.search import SearchSettings, search_model
+from binclf.train.splits import SPLIT_COLUMN, make_splits
+from binclf.train.window import select_training_window
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "adult.parquet"
 

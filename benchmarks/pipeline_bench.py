@@ -27,28 +27,32 @@ from typing import Any
 
 import polars as pl
 
-from binclf import state
-from binclf import training_steps as steps
-from binclf.atomic import to_json_safe, write_json_atomic
-from binclf.drift import drift_statistics
-from binclf.gates import evaluate_gates
-from binclf.labels import label_status
-from binclf.partition_store import PartitionStore
-from binclf.promotion import challenge_champion
-from binclf.registry import Registry
-from binclf.search import SearchSettings
-from binclf.serving import load_champion, load_version, score_events, training_cutoff
-from binclf.sources import (
+from binclf.evaluate import steps as evaluation_steps
+from binclf.ingest.sources import (
     fresh_labels,
     keys_in_window,
     observed_at,
     partition_range,
     read_partition,
 )
+from binclf.io import state
+from binclf.io.atomic import to_json_safe, write_json_atomic
+from binclf.io.partition_store import PartitionStore
+from binclf.monitor.drift import drift_statistics
+from binclf.monitor.labels import label_status
+from binclf.register import candidate
+from binclf.register.gates import evaluate_gates
+from binclf.register.loading import load_champion, load_version
+from binclf.register.promotion import challenge_champion
+from binclf.register.registry import Registry
+from binclf.score.scoring import score_events, training_cutoff
 from binclf.spec import DatasetSpec, load_spec
-from binclf.splits import make_splits
-from binclf.validation import PartitionValidator, build_profile, report_to_dict
-from binclf.window import select_training_window
+from binclf.train import inputs as training_inputs
+from binclf.train import steps
+from binclf.train.search import SearchSettings
+from binclf.train.splits import make_splits
+from binclf.train.window import select_training_window
+from binclf.validate.validation import PartitionValidator, build_profile, report_to_dict
 
 GIB = 1024**3
 
@@ -276,14 +280,14 @@ def _plain_training(
             "training_window",
             lambda: select_training_window(store.scan("validated_events", keys), spec),
         )
-        steps.window_summary(window, spec, keys, None)
+        training_inputs.window_summary(window, spec, keys, None)
         splits = step(
             "training_splits",
             lambda: make_splits(
                 window, spec, fractions=settings.split_fractions, seed=settings.seed
             ),
         )
-        steps.split_summary(splits, spec)
+        training_inputs.split_summary(splits, spec)
         window = None  # the Dagster path frees it when its step ends, too
 
         def search() -> dict[str, Any]:
@@ -322,7 +326,7 @@ def _plain_training(
         )
         evidence = step(
             "candidate_evaluation",
-            lambda: steps.evaluate(
+            lambda: evaluation_steps.evaluate(
                 summary,
                 calibration,
                 threshold,
@@ -336,7 +340,7 @@ def _plain_training(
         )
 
         def register() -> str:
-            registered = steps.register_candidate(
+            registered = candidate.register_candidate(
                 registry,
                 spec,
                 search=summary,
@@ -347,14 +351,14 @@ def _plain_training(
             )
             gates = evaluate_gates(evidence, spec.gates)
             if any(not g.passed for g in gates):
-                steps.record_gate_rejection(registry, spec, registered["version"], gates)
+                candidate.record_gate_rejection(registry, spec, registered["version"], gates)
             return registered["version"]
 
         version = step("model_candidate", register)
 
         def decide() -> dict[str, Any]:
-            stored = steps.stored_evidence(registry, spec, version)
-            test, y = steps.test_rows(splits, spec)
+            stored = candidate.stored_evidence(registry, spec, version)
+            test, y = evaluation_steps.test_rows(splits, spec)
             return challenge_champion(
                 registry,
                 spec.name,
@@ -613,7 +617,7 @@ def drift_comparison(spec: DatasetSpec, root: Path, out: list[Measurement]) -> N
     The fast path compares the partition with the stored reference profile (all training rows);
     evidently compares it with the stored 5,000-row reference sample, with and without its HTML.
     """
-    from binclf.drift_report import evidently_drift_html
+    from binclf.monitor.drift_report import evidently_drift_html
 
     registry = Registry(state.registry_dir(root))
     store = PartitionStore(state.data_dir(root))

@@ -72,7 +72,7 @@ def _worker(args: argparse.Namespace) -> None:
         run_plain,
         warm_imports,
     )
-    from binclf.state import OPTUNA_STORAGE_ENV
+    from binclf.io.state import OPTUNA_STORAGE_ENV
 
     os.environ.pop(OPTUNA_STORAGE_ENV, None)  # a fresh study in each run's own state folder
     settings = BenchSettings(n_trials=args.trials, num_threads=args.threads)

@@ -19,10 +19,11 @@ from typing import TypeVar
 
 import polars as pl
 
-from binclf.demo import generate_day
-from binclf.drift import ReferenceProfile, drift_statistics
-from binclf.features import infer_feature_schema, target_vector, to_model_frame
+from binclf.ingest.synthetic import generate_day
+from binclf.monitor.drift import drift_statistics
 from binclf.spec import load_spec
+from binclf.stats.profiles import ReferenceProfile
+from binclf.train.features import infer_feature_schema, target_vector, to_model_frame
 
 T = TypeVar("T")
 REFERENCE_DAY, CURRENT_DAY = 40, 100  # the demo's change point is day 96

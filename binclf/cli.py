@@ -11,8 +11,8 @@ import json
 import sys
 from collections.abc import Sequence
 
-from binclf import state
-from binclf.registry import Registry, RegistryError
+from binclf.io import state
+from binclf.register.registry import Registry, RegistryError
 from binclf.spec import SpecError, load_spec
 
 

@@ -14,10 +14,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from binclf.gates import GateThresholds
-
 DATASET_ENV = "BINCLF_DATASET"
-DEMO_SPEC_PATH = Path(__file__).with_name("demo_spec.yaml")
+DEMO_SPEC_PATH = Path(__file__).parent / "ingest" / "demo_spec.yaml"
 
 
 class SpecError(ValueError):
@@ -26,6 +24,21 @@ class SpecError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GateThresholds(_Strict):
+    """Thresholds of the promotion gates; the defaults suit a rare-positive problem."""
+
+    min_test_rows: int = Field(500, ge=1)
+    min_test_positives: int = Field(30, ge=1)
+    min_roc_auc: float = Field(0.70, ge=0, le=1)
+    min_pr_auc: float = Field(0.10, ge=0, le=1)
+    max_ece: float = Field(0.05, ge=0, le=1)
+    max_fairness_disparity: float = Field(0.20, ge=0, le=1)
+    min_slice_recall: float = Field(0.30, ge=0, le=1)
+    min_slice_positives: int = Field(20, ge=1)
+    slice_recall_kinds: tuple[str, ...] = ("slice", "sensitive")
+    max_single_feature_auc: float = Field(0.95, ge=0.5, le=1)
 
 
 class SyntheticSource(_Strict):

@@ -10,7 +10,7 @@ from assets.monitoring import monitoring_assets
 from assets.partitions import daily_partitions
 from assets.resources import StateResource
 from assets.training import training_assets
-from binclf import state
+from binclf.io import state
 from binclf.spec import DatasetSpec, load_spec
 from pipelines.jobs import asset_jobs, registry_jobs, schedules
 from pipelines.sensors import build_drift_sensor, build_label_sensor

@@ -23,10 +23,10 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from binclf.card import card_headline
-from binclf.sources import partition_day
+from binclf.evaluate.card import card_headline
+from binclf.monitor.triggers import PartitionDrift, drift_retrain_decision
+from binclf.partitions import partition_day
 from binclf.spec import DatasetSpec, load_spec
-from binclf.triggers import PartitionDrift, drift_retrain_decision
 from pipelines.definitions import build_definitions
 
 FIRST_TRAINING_SHARE = 2 / 3  # train on the first two thirds, monitor the rest

@@ -22,13 +22,13 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,
 )
 
-from binclf.spec import DatasetSpec
-from binclf.triggers import (
+from binclf.monitor.triggers import (
     PartitionDrift,
     TriggerDecision,
     drift_retrain_decision,
     label_retrain_decision,
 )
+from binclf.spec import DatasetSpec
 
 HISTORY_RECORDS = 100
 

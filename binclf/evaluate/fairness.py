@@ -1,0 +1,217 @@
+"""Group fairness of the decisions at the threshold, for one sensitive attribute.
+
+Per group: selection rate, TPR, FPR, FNR, precision and ECE. Across groups: demographic-parity
+difference and ratio, equalized-odds difference (the larger of the TPR and FPR gaps),
+equal-opportunity difference (the TPR gap) and the disparate-impact ratio (lowest over highest
+selection rate; the four-fifths rule flags it below 0.8 - it is the demographic-parity ratio
+read as that rule). Every number carries a seeded bootstrap interval.
+
+Point values come from fairlearn (`MetricFrame` and its disparity functions), run on confusion
+cells weighted by row count (see `binclf.slices`). Only groups with at least `min_group_size`
+rows and both classes are compared: a tiny group's rates are noise and would decide the
+max-minus-min disparities alone. Replicates resample rows as `binclf.slices` does, so a slice
+report and a fairness report with the same seed use the same resamples.
+
+Intervals: per-group metrics use percentile intervals. A disparity is a max-minus-min (or
+min-over-max) of noisy rates, biased away from "no disparity" even when the groups are equal,
+and resampling adds that bias a second time; a percentile interval of it would exclude zero
+almost always. Disparities therefore use the basic (reverse-percentile) interval
+`[2 v - q_high, 2 v - q_low]`, which subtracts the bias, clipped to [0, 1].
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+from fairlearn.metrics import (
+    demographic_parity_difference,
+    demographic_parity_ratio,
+    equal_opportunity_difference,
+    equalized_odds_difference,
+)
+
+from binclf.evaluate.slices import (
+    ConfusionCells,
+    bootstrap_group_sums,
+    confusion_cells,
+    confusion_rates,
+    estimate_or_none,
+    group_codes,
+    group_rates,
+)
+from binclf.stats.bootstrap import percentile_interval
+from binclf.stats.metrics import Estimate, validate_inputs
+
+FOUR_FIFTHS = 0.8
+GROUP_METRICS = ("selection_rate", "tpr", "fpr", "fnr", "precision", "ece")
+DISPARITIES = (
+    "demographic_parity_difference",
+    "demographic_parity_ratio",
+    "equalized_odds_difference",
+    "equal_opportunity_difference",
+    "disparate_impact_ratio",
+)
+# GROUP_METRICS name -> the name `binclf.slices.confusion_rates` gives it.
+_RATE_NAMES = {
+    "selection_rate": "selection_rate",
+    "tpr": "recall",
+    "fpr": "fpr",
+    "fnr": "fnr",
+    "precision": "precision",
+}
+
+
+class FairnessError(ValueError):
+    """Inputs a fairness report cannot use; the message names the bad value."""
+
+
+def fairness_report(
+    y: np.ndarray,
+    p: np.ndarray,
+    sensitive: pl.Series | np.ndarray,
+    *,
+    threshold: float,
+    min_group_size: int = 100,
+    n_boot: int = 200,
+    seed: int = 0,
+    alpha: float = 0.05,
+    n_bins: int = 10,
+) -> dict[str, Any]:
+    """Fairness metrics of the decisions `p >= threshold` across the groups of `sensitive`.
+
+    Returns a JSON-ready dict: `attribute` (the Series name, else None), `threshold`,
+    `min_group_size`, `groups` (one row per group: `group`, `rows`, `positives`, `small`,
+    `compared`, and an Estimate or None (undefined) per `GROUP_METRICS`), `compared_groups`,
+    `disparities` (an Estimate per `DISPARITIES`, None with fewer than two compared groups) and
+    `four_fifths_violated` (disparate-impact ratio below 0.8; None when undefined).
+    """
+    y, p, _ = validate_inputs(y, p, require_both_classes=False)
+    if len(sensitive) != len(y):
+        raise FairnessError(f"sensitive has {len(sensitive)} values but y has {len(y)}")
+    if not np.isfinite(threshold):
+        raise FairnessError(f"threshold must be finite, got {threshold}")
+    if min_group_size < 1:
+        raise FairnessError(f"min_group_size must be at least 1, got {min_group_size}")
+    if n_bins < 1:
+        raise FairnessError(f"n_bins must be at least 1, got {n_bins}")
+
+    codes, labels = group_codes(sensitive)
+    flagged = p >= threshold
+    cells = confusion_cells(codes, labels, y, flagged)
+    rates = group_rates(cells)
+    # Equal-width probability bins, as binclf.metrics.expected_calibration_error uses.
+    bins = np.minimum((p * n_bins).astype(np.int64), n_bins - 1)
+    cell_codes = codes * n_bins + bins
+    positive = y.astype(np.float64)
+    per_row = np.column_stack([np.ones_like(p), positive, flagged, positive * flagged, p - y])
+    point_sums = np.stack(
+        [np.bincount(cell_codes, weights=col, minlength=len(labels) * n_bins) for col in per_row.T],
+        axis=-1,
+    )
+    point_ece = _group_metrics(point_sums.reshape(len(labels), n_bins, -1))["ece"]
+    boot_sums = bootstrap_group_sums(
+        cell_codes, len(labels) * n_bins, per_row, n_boot=n_boot, seed=seed
+    )
+    replicates = _group_metrics(boot_sums.reshape(n_boot, len(labels), n_bins, -1))
+
+    rows = np.bincount(codes, minlength=len(labels))
+    positives = np.bincount(codes, weights=y, minlength=len(labels)).astype(np.int64)
+    compared = (rows >= min_group_size) & (positives > 0) & (positives < rows)
+    groups = []
+    for code, label in enumerate(labels):
+        group: dict[str, Any] = {
+            "group": label,
+            "rows": int(rows[code]),
+            "positives": int(positives[code]),
+            "small": bool(rows[code] < min_group_size),
+            "compared": bool(compared[code]),
+        }
+        for metric in GROUP_METRICS:
+            value = point_ece[code] if metric == "ece" else rates.loc[label, _RATE_NAMES[metric]]
+            group[metric] = estimate_or_none(float(value), replicates[metric][:, code], alpha)
+        groups.append(group)
+
+    compared_labels = [label for label, keep in zip(labels, compared, strict=True) if keep]
+    disparities = _disparities(cells, compared_labels, replicates, compared, alpha=alpha)
+    impact = disparities["disparate_impact_ratio"]
+    return {
+        "attribute": sensitive.name if isinstance(sensitive, pl.Series) else None,
+        "threshold": float(threshold),
+        "min_group_size": int(min_group_size),
+        "groups": groups,
+        "compared_groups": compared_labels,
+        "disparities": disparities,
+        "four_fifths_violated": None if impact is None else bool(impact["value"] < FOUR_FIFTHS),
+    }
+
+
+def _group_metrics(sums: np.ndarray) -> dict[str, np.ndarray]:
+    """GROUP_METRICS from sums (..., groups, bins, [rows, positives, flagged, tp, p - y])."""
+    per_group = sums.sum(axis=-2)
+    rates = confusion_rates(
+        per_group[..., 0], per_group[..., 1], per_group[..., 2], per_group[..., 3]
+    )
+    metrics = {metric: rates[name] for metric, name in _RATE_NAMES.items()}
+    gap = np.abs(sums[..., 4]).sum(axis=-1)
+    metrics["ece"] = np.divide(
+        gap, per_group[..., 0], out=np.full_like(gap, np.nan), where=per_group[..., 0] > 0
+    )
+    return metrics
+
+
+def _disparities(
+    cells: ConfusionCells,
+    compared_labels: list[str],
+    replicates: dict[str, np.ndarray],
+    compared: np.ndarray,
+    *,
+    alpha: float,
+) -> dict[str, Estimate | None]:
+    """Point values by fairlearn on the compared groups' cells; replicates from group rates."""
+    if len(compared_labels) < 2:
+        return dict.fromkeys(DISPARITIES)
+    keep = np.isin(cells.group, compared_labels)
+    args = (cells.y[keep], cells.flagged[keep])
+    kwargs = {"sensitive_features": cells.group[keep], "sample_weight": cells.count[keep]}
+    ratio = demographic_parity_ratio(*args, **kwargs)
+    point = {
+        "demographic_parity_difference": demographic_parity_difference(*args, **kwargs),
+        "demographic_parity_ratio": ratio,
+        "equalized_odds_difference": equalized_odds_difference(*args, **kwargs),
+        "equal_opportunity_difference": equal_opportunity_difference(*args, **kwargs),
+        "disparate_impact_ratio": ratio,
+    }
+    selection = replicates["selection_rate"][:, compared]
+    tpr_gap = np.ptp(replicates["tpr"][:, compared], axis=1)
+    boot_ratio = np.divide(
+        selection.min(axis=1),
+        selection.max(axis=1),
+        out=np.full(len(selection), np.nan),
+        where=selection.max(axis=1) > 0,
+    )
+    boot = {
+        "demographic_parity_difference": np.ptp(selection, axis=1),
+        "demographic_parity_ratio": boot_ratio,
+        "equalized_odds_difference": np.maximum(
+            tpr_gap, np.ptp(replicates["fpr"][:, compared], axis=1)
+        ),
+        "equal_opportunity_difference": tpr_gap,
+        "disparate_impact_ratio": boot_ratio,
+    }
+    return {name: _basic_estimate(float(point[name]), boot[name], alpha) for name in DISPARITIES}
+
+
+def _basic_estimate(value: float, replicates: np.ndarray, alpha: float) -> Estimate | None:
+    """The basic bootstrap interval [2 v - q_high, 2 v - q_low], clipped to [0, 1]."""
+    if not np.isfinite(value):
+        return None
+    q_low, q_high = percentile_interval(replicates, alpha)
+    if not np.isfinite(q_low):
+        return {"value": value, "ci_low": None, "ci_high": None}  # type: ignore[typeddict-item]
+    return {
+        "value": value,
+        "ci_low": float(np.clip(2 * value - q_high, 0.0, 1.0)),
+        "ci_high": float(np.clip(2 * value - q_low, 0.0, 1.0)),
+    }

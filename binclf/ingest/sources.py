@@ -1,0 +1,164 @@
+"""Reading a dataset's raw events, one daily partition at a time.
+
+Partitions are days of event time (UTC). A dataset without a time column is one snapshot
+partition, keyed by `partitions.snapshot_date`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar
+
+import polars as pl
+
+from binclf.ingest.synthetic import generate_day
+from binclf.partitions import day_bounds, partition_day
+from binclf.spec import DatasetSpec, FileSource, SpecError, SyntheticSource
+
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
+
+
+def _utc_time(column: str, schema: pl.Schema) -> pl.Expr:
+    """The column as a UTC datetime: naive times are taken as UTC, strings are parsed."""
+    dtype = schema[column]
+    expr = pl.col(column)
+    if dtype == pl.String:
+        expr = expr.str.to_datetime(time_unit="us", strict=False)
+        dtype = pl.Datetime("us")
+    if isinstance(dtype, pl.Date):
+        expr = expr.cast(pl.Datetime("us"))
+        dtype = pl.Datetime("us")
+    if not isinstance(dtype, pl.Datetime):
+        raise SpecError(f"time column {column!r} has type {dtype}, not a date or datetime")
+    if dtype.time_zone is None:
+        return expr.dt.replace_time_zone("UTC").alias(column)
+    return expr.dt.convert_time_zone("UTC").alias(column)
+
+
+def _file_scans(spec: DatasetSpec, source: FileSource) -> list[pl.LazyFrame]:
+    """One lazy scan per file, time columns normalized to UTC.
+
+    Files are scanned one by one so that a file whose columns differ from the others (a day
+    exported without a column, or with another type) only affects the partitions it holds,
+    where validation reports it, instead of failing every read.
+    """
+    scans = []
+    for path in source.resolved_paths(spec.base_dir):
+        if source.kind == "parquet":
+            lazy = pl.scan_parquet(path)
+        else:
+            lazy = pl.scan_csv(path, try_parse_dates=True)
+        schema = lazy.collect_schema()
+        if spec.time_column and spec.time_column not in schema:
+            raise SpecError(f"time_column: {path} has no column {spec.time_column!r}")
+        for column in (spec.time_column, spec.label_time_column):
+            if column and column in schema:
+                lazy = lazy.with_columns(_utc_time(column, schema))
+        scans.append(lazy)
+    return scans
+
+
+def _stack(frames: list[Frame]) -> Frame:
+    """Frames of several files as one; a column a file lacks is null in its rows."""
+    return frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
+
+
+def scan_source(spec: DatasetSpec) -> pl.LazyFrame:
+    """All events of a file source, lazily, with time columns normalized to UTC."""
+    if not isinstance(spec.source, FileSource):
+        raise SpecError("scan_source reads file sources; the synthetic source is generated per day")
+    return _stack(_file_scans(spec, spec.source))
+
+
+def partition_range(spec: DatasetSpec) -> tuple[date, date]:
+    """First day and the day after the last: the spec's dates, else the source's time range."""
+    if spec.is_snapshot:
+        first = spec.partitions.snapshot_date
+        return first, first + timedelta(days=1)
+    if isinstance(spec.source, SyntheticSource):
+        first = spec.partitions.start_date or spec.source.start_date
+        last = spec.partitions.end_date or spec.source.start_date + timedelta(days=spec.source.days)
+        return first, last
+    start, end = spec.partitions.start_date, spec.partitions.end_date
+    if start is None or end is None:
+        assert spec.time_column
+        bounds = (
+            scan_source(spec)
+            .select(
+                pl.col(spec.time_column).min().alias("lo"),
+                pl.col(spec.time_column).max().alias("hi"),
+            )
+            .collect()
+        )
+        lo, hi = bounds["lo"][0], bounds["hi"][0]
+        if lo is None:
+            raise SpecError(f"time_column {spec.time_column!r} has no values to partition by")
+        start = start or lo.date()
+        end = end or hi.date() + timedelta(days=1)
+    return start, end
+
+
+def read_partition(spec: DatasetSpec, partition_key: str) -> pl.DataFrame:
+    """The raw events of one partition, exactly as the source has them."""
+    day = partition_day(partition_key)
+    if spec.is_snapshot:
+        if day != spec.partitions.snapshot_date:
+            raise ValueError(
+                f"partition {partition_key}: dataset {spec.name!r} has no time column; its only "
+                f"partition is the snapshot {spec.partitions.snapshot_date.isoformat()}"
+            )
+        return scan_source(spec).collect()
+    if isinstance(spec.source, SyntheticSource):
+        return generate_day(spec.source, day)
+    assert spec.time_column and isinstance(spec.source, FileSource)
+    start, end = day_bounds(day)
+    column = pl.col(spec.time_column)
+    scans = [
+        scan.filter((column >= start) & (column < end)) for scan in _file_scans(spec, spec.source)
+    ]
+    frames = pl.collect_all(scans)
+    return _stack([f for f in frames if f.height] or frames[:1])
+
+
+def observed_at(spec: DatasetSpec) -> datetime:
+    """The moment the data is observed: now, or the end of the synthetic stream."""
+    if isinstance(spec.source, SyntheticSource):
+        from binclf.ingest.synthetic import demo_end
+
+        return demo_end(spec.source)
+    return datetime.now(UTC)
+
+
+def fresh_labels(spec: DatasetSpec, partition_key: str) -> pl.DataFrame | None:
+    """The labels of a partition as the source has them now (None without an id to join on)."""
+    if spec.id_column is None:
+        return None
+    columns = [spec.id_column, spec.target]
+    if spec.label_time_column:
+        columns.append(spec.label_time_column)
+    return read_partition(spec, partition_key).select(columns)
+
+
+def keys_in_window(keys: list[str], cutoff: datetime | None, window_days: int | None) -> list[str]:
+    """The partitions that can hold events of a training window ending at `cutoff`."""
+    if not keys:
+        raise ValueError("no validated partitions: materialize raw_events and validated_events")
+    chosen = [k for k in keys if cutoff is None or day_bounds(partition_day(k))[0] < cutoff]
+    if window_days is not None:
+        end = cutoff or day_bounds(partition_day(chosen[-1]))[1] if chosen else None
+        if end is not None:
+            start = end - timedelta(days=window_days + 1)
+            chosen = [k for k in chosen if day_bounds(partition_day(k))[1] > start]
+    if not chosen:
+        raise ValueError(
+            f"no validated partition before cutoff {cutoff} in a window of {window_days} days"
+        )
+    return chosen
+
+
+def rows_without_time(spec: DatasetSpec) -> int:
+    """Rows of a file source whose event time is null: no daily partition can hold them."""
+    if spec.is_snapshot or not isinstance(spec.source, FileSource):
+        return 0
+    column = pl.col(spec.time_column)
+    return int(scan_source(spec).select(column.is_null().sum()).collect().item())

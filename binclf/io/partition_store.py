@@ -1,0 +1,168 @@
+"""Parquet files per asset and daily partition, written atomically under one root.
+
+Keys must be plain ISO dates, so no key can name a path outside the root. A partition is
+written to a hidden temporary file, flushed to disk and renamed into place: a reader sees the old
+file or the new one, never half of either. Files are never changed in place, so one file may be
+hard-linked as the partition of two assets. `PartitionStore.staging` writes many partitions one
+at a time and renames them into place only once all of them were written.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+
+import polars as pl
+
+from binclf.io.atomic import FILE_MODE, fsync_directory
+from binclf.partitions import partition_day
+
+UNPARTITIONED = "data"
+_ASSET_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+class MissingPartitionsError(FileNotFoundError):
+    """Partitions that were asked for but were never written."""
+
+
+class PartitionStore:
+    """Parquet storage of asset values, one file per daily partition."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def path(self, asset: str, partition_key: str | None = None) -> Path:
+        """Where an asset's partition (or its only value) lives."""
+        if not _ASSET_NAME.match(asset):
+            raise ValueError(f"asset name {asset!r} is not a plain identifier")
+        name = UNPARTITIONED if partition_key is None else partition_day(partition_key).isoformat()
+        return self.root / asset / f"{name}.parquet"
+
+    def write(self, asset: str, frame: pl.DataFrame, partition_key: str | None = None) -> Path:
+        """Replace one partition atomically; other partitions are untouched."""
+        with self.staging() as staging:
+            return staging.write(asset, frame, partition_key)
+
+    def staging(self) -> Staging:
+        """Partitions to write together: see `Staging`."""
+        return Staging(self)
+
+    def exists(self, asset: str, partition_key: str | None = None) -> bool:
+        return self.path(asset, partition_key).is_file()
+
+    def keys(self, asset: str) -> list[str]:
+        """The partition keys written for an asset, oldest first."""
+        folder = self.root / asset
+        if not folder.is_dir():
+            return []
+        return sorted(p.stem for p in folder.glob("*.parquet") if p.stem != UNPARTITIONED)
+
+    def scan(self, asset: str, partition_keys: Iterable[str] | None = None) -> pl.LazyFrame:
+        """A lazy scan over the named partitions (or the unpartitioned value)."""
+        keys = list(partition_keys) if partition_keys is not None else [None]
+        paths = [self.path(asset, key) for key in keys]
+        missing = [str(k) for k, p in zip(keys, paths, strict=True) if not p.is_file()]
+        if missing:
+            raise MissingPartitionsError(
+                f"asset {asset!r} has no stored value for partition(s) {', '.join(missing)}"
+            )
+        if not paths:
+            raise MissingPartitionsError(f"asset {asset!r}: no partitions were asked for")
+        return pl.scan_parquet([str(p) for p in paths])
+
+    def read(self, asset: str, partition_key: str | None = None) -> pl.DataFrame:
+        return self.scan(asset, None if partition_key is None else [partition_key]).collect()
+
+
+# A hard link is impossible across file systems, on file systems without links, or past the
+# link limit; the partition is then copied.
+_NO_LINK = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP}
+
+
+def _sync_file(path: Path) -> None:
+    with open(path, "rb+") as handle:
+        os.fchmod(handle.fileno(), FILE_MODE)
+        os.fsync(handle.fileno())
+
+
+@contextmanager
+def _removed_on_failure(path: Path) -> Iterator[None]:
+    """Delete `path` if the block fails, so no stray temporary file is left."""
+    try:
+        yield
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+class Staging:
+    """Partitions staged as hidden temporary files, renamed into place together.
+
+    Use it as a context manager. Leaving the block normally renames every staged file over its
+    partition (each rename is atomic); leaving it by an exception removes the staged files, so a
+    failure part way through a range replaces no partition at all.
+    """
+
+    def __init__(self, store: PartitionStore) -> None:
+        self._store = store
+        self._staged: list[tuple[Path, Path]] = []
+
+    def _temporary(self, target: Path) -> Path:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target.with_name(f".{target.stem}.{secrets.token_hex(8)}.tmp")
+
+    def write(self, asset: str, frame: pl.DataFrame, partition_key: str | None = None) -> Path:
+        """Stage a frame as a partition; return where it will live."""
+        target = self._store.path(asset, partition_key)
+        temporary = self._temporary(target)
+        with _removed_on_failure(temporary):
+            frame.write_parquet(temporary)
+            _sync_file(temporary)
+        self._staged.append((temporary, target))
+        return target
+
+    def link(self, asset: str, source: str, partition_key: str) -> Path:
+        """Stage the stored partition of asset `source` as the same partition of `asset`.
+
+        The file is hard-linked, not rewritten (copied where links are impossible).
+        """
+        origin = self._store.path(source, partition_key)
+        target = self._store.path(asset, partition_key)
+        temporary = self._temporary(target)
+        try:
+            os.link(origin, temporary)
+        except OSError as error:
+            if error.errno not in _NO_LINK:
+                raise
+            with _removed_on_failure(temporary):
+                shutil.copyfile(origin, temporary)
+                _sync_file(temporary)
+        self._staged.append((temporary, target))
+        return target
+
+    def __enter__(self) -> Staging:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        staged, self._staged = self._staged, []
+        try:
+            if kind is None:
+                for temporary, target in staged:
+                    os.replace(temporary, target)
+                for folder in {target.parent for _, target in staged}:
+                    fsync_directory(folder)
+        finally:
+            for temporary, _ in staged:
+                temporary.unlink(missing_ok=True)

@@ -1,0 +1,225 @@
+"""Label arrival and delayed performance of one partition of scored events.
+
+Labels arrive after the events they describe (chargebacks, investigations), so a partition's
+performance can only be measured on the rows labeled so far. `label_status` reports how many are
+labeled as of a moment, how long labels took, how long the oldest still-missing label has been
+waiting, and the realized precision, recall, PR-AUC and ECE on the labeled rows. The time-to-label
+is right-censored (slow labels are not in yet) and labeled rows are not a random sample when
+positives and negatives are labeled at different speeds; read early numbers with that in mind.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from binclf.stats.metrics import expected_calibration_error
+
+_EPOCH = datetime(1970, 1, 1)
+_MICROSECONDS_PER_HOUR = 3_600 * 1_000_000
+
+
+class LabelInputError(ValueError):
+    """A frame or argument that label status cannot be computed on; the message names it."""
+
+
+def label_status(
+    frame: pl.DataFrame,
+    *,
+    target: str,
+    positive: str | int | bool,
+    time_column: str,
+    label_time_column: str | None,
+    probability_column: str = "probability",
+    decision_column: str = "decision",
+    as_of: datetime,
+    since: datetime | None = None,
+    tolerated_unlabeled_share: float = 0.0,
+    n_bins: int = 10,
+) -> dict[str, Any]:
+    """Coverage, time-to-label, label lateness and delayed performance, JSON-ready.
+
+    A row is labeled when its target is not null and its label time (if any) is at or before
+    `as_of`. `since` adds the number of labels that arrived after it (e.g. the last training).
+    The oldest unlabeled age skips the `tolerated_unlabeled_share` x `n_rows` oldest unlabeled
+    rows, so the few events that are never labeled do not make every partition look late.
+    Metrics that are undefined (no labels, one class, nothing flagged) are None, and
+    `undefined` says why.
+    """
+    _validate(
+        frame,
+        target=target,
+        time_columns=[time_column] + ([label_time_column] if label_time_column else []),
+        probability_column=probability_column,
+        decision_column=decision_column,
+    )
+    if since is not None and label_time_column is None:
+        raise LabelInputError("since needs label_time_column: arrivals cannot be dated without it")
+    if not 0.0 <= tolerated_unlabeled_share < 1.0:
+        raise LabelInputError(
+            f"tolerated_unlabeled_share must be in [0, 1), got {tolerated_unlabeled_share}"
+        )
+    as_of_us = _microseconds(as_of, frame[time_column].dtype, name="as_of")
+    event_us = frame[time_column].dt.epoch("us").to_numpy()
+    if np.any(event_us > as_of_us):
+        raise LabelInputError(
+            f"{np.count_nonzero(event_us > as_of_us)} rows have {time_column} after as_of "
+            f"{as_of.isoformat()}"
+        )
+
+    has_target = frame[target].is_not_null().to_numpy()
+    if label_time_column is None:
+        label_us = None
+        arrived = np.zeros(frame.height, dtype=bool)
+        labeled = has_target
+    else:
+        label_time = frame[label_time_column].dt.epoch("us")
+        has_time = label_time.is_not_null().to_numpy()
+        label_us = label_time.fill_null(0).to_numpy()
+        arrived = has_target & has_time & (label_us <= as_of_us)
+        labeled = arrived | (has_target & ~has_time)
+
+    n_rows, n_labeled = frame.height, int(labeled.sum())
+    status: dict[str, Any] = {
+        "as_of": as_of.isoformat(),
+        "n_rows": n_rows,
+        "n_labeled": n_labeled,
+        "label_coverage": n_labeled / n_rows if n_rows else None,
+        "time_to_label_hours": None,
+        "time_to_label_days": None,
+        "oldest_unlabeled_age_hours": _oldest_unlabeled_age_hours(
+            event_us[~labeled], as_of_us, skip=math.floor(tolerated_unlabeled_share * n_rows)
+        ),
+    }
+    if label_us is not None:
+        delays = (label_us[arrived] - event_us[arrived]) / _MICROSECONDS_PER_HOUR
+        if delays.size:
+            median, p90 = float(np.median(delays)), float(np.quantile(delays, 0.9))
+            status["time_to_label_hours"] = {"median": median, "p90": p90}
+            status["time_to_label_days"] = {"median": median / 24, "p90": p90 / 24}
+        if since is not None:
+            since_us = _microseconds(since, frame[label_time_column].dtype, name="since")
+            status["since"] = since.isoformat()
+            status["n_labeled_since"] = int(np.count_nonzero(arrived & (label_us > since_us)))
+    positive_value = _as_column_type(positive, frame[target].dtype, target)
+    y = (frame[target].filter(pl.Series(labeled)) == positive_value).to_numpy().astype(np.int8)
+    p = frame[probability_column].filter(pl.Series(labeled)).to_numpy().astype(np.float64)
+    decision = frame[decision_column].filter(pl.Series(labeled)).to_numpy().astype(bool)
+    performance, undefined = delayed_performance(y, p, decision, n_bins=n_bins)
+    status["performance"] = performance
+    status["undefined"] = undefined
+    return status
+
+
+def delayed_performance(
+    y: np.ndarray, p: np.ndarray, decision: np.ndarray, *, n_bins: int = 10
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Precision and recall of the decisions, PR-AUC and ECE of the probabilities, on labeled rows.
+
+    Returns the metrics (None when undefined) and, for each undefined one, the reason.
+    """
+    n, n_positive, n_flagged = len(y), int(y.sum()), int(decision.sum())
+    true_positives = int(np.sum(decision & (y == 1)))
+    performance: dict[str, Any] = {
+        "n_labeled": n,
+        "n_positive": n_positive,
+        "n_flagged": n_flagged,
+        "prevalence": n_positive / n if n else None,
+        "precision": None,
+        "recall": None,
+        "pr_auc": None,
+        "ece": None,
+    }
+    if n == 0:
+        metrics = ("prevalence", "precision", "recall", "pr_auc", "ece")
+        return performance, dict.fromkeys(metrics, "no labeled rows yet")
+    undefined: dict[str, str] = {}
+    performance["ece"] = expected_calibration_error(y, p, n_bins)
+    if n_flagged:
+        performance["precision"] = true_positives / n_flagged
+    else:
+        undefined["precision"] = f"no positive decision among the {n} labeled rows"
+    if n_positive == 0:
+        reason = f"no positive label among the {n} labeled rows"
+        undefined["recall"] = reason
+        undefined["pr_auc"] = reason
+    else:
+        performance["recall"] = true_positives / n_positive
+        if n_positive == n:
+            undefined["pr_auc"] = f"only positive labels among the {n} labeled rows"
+        else:
+            performance["pr_auc"] = average_precision(y, p)
+    return performance, undefined
+
+
+def average_precision(y: np.ndarray, p: np.ndarray) -> float:
+    """Area under the precision-recall curve as average precision (tied scores move together)."""
+    order = np.argsort(-p, kind="stable")
+    y_sorted, p_sorted = y[order], p[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(p_sorted)), len(p_sorted) - 1]
+    true_positives = np.cumsum(y_sorted)[last_of_tie]
+    precision = true_positives / (last_of_tie + 1)
+    recall = true_positives / true_positives[-1]
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def _oldest_unlabeled_age_hours(
+    unlabeled_event_us: np.ndarray, as_of_us: int, *, skip: int
+) -> float | None:
+    if unlabeled_event_us.size <= skip:
+        return None
+    oldest = np.partition(unlabeled_event_us, skip)[skip]
+    return float((as_of_us - oldest) / _MICROSECONDS_PER_HOUR)
+
+
+def _microseconds(moment: datetime, dtype: pl.DataType, *, name: str) -> int:
+    """`moment` as microseconds since the epoch, in the time convention of a column."""
+    column_is_aware = getattr(dtype, "time_zone", None) is not None
+    if column_is_aware != (moment.tzinfo is not None):
+        raise LabelInputError(
+            f"{name} {moment.isoformat()} must be "
+            + ("timezone-aware" if column_is_aware else "naive")
+            + f" to compare with a column of type {dtype}"
+        )
+    naive = moment.astimezone(UTC).replace(tzinfo=None) if column_is_aware else moment
+    return (naive - _EPOCH) // timedelta(microseconds=1)
+
+
+def _as_column_type(value: str | int | bool, dtype: pl.DataType, column: str) -> object:
+    """`value` in the column's type, so `positive: 1` matches a string column of '1'."""
+    try:
+        return pl.Series([value]).cast(dtype, strict=True)[0]
+    except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError):
+        raise LabelInputError(
+            f"positive value {value!r} cannot be compared with {column!r} of type {dtype}"
+        ) from None
+
+
+def _validate(
+    frame: pl.DataFrame,
+    *,
+    target: str,
+    time_columns: list[str],
+    probability_column: str,
+    decision_column: str,
+) -> None:
+    required = [target, *time_columns, probability_column, decision_column]
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise LabelInputError(f"columns missing from the scored frame: {missing}")
+    not_datetime = [c for c in time_columns if not isinstance(frame[c].dtype, pl.Datetime)]
+    if not_datetime:
+        raise LabelInputError(f"time columns that are not datetimes: {not_datetime}")
+    event_time = time_columns[0]
+    if frame[event_time].null_count():
+        raise LabelInputError(f"{event_time!r} has {frame[event_time].null_count()} null values")
+    for column in (probability_column, decision_column):
+        if frame[column].null_count():
+            raise LabelInputError(f"{column!r} has {frame[column].null_count()} null values")
+    probabilities = frame[probability_column].cast(pl.Float64).to_numpy()
+    if not np.all((probabilities >= 0.0) & (probabilities <= 1.0)):
+        raise LabelInputError(f"{probability_column!r} has values outside [0, 1] or NaN")

@@ -1,0 +1,22 @@
+"""Daily partition keys: a partition is a UTC day of event time, keyed YYYY-MM-DD."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+
+def partition_day(partition_key: str) -> date:
+    """The day a partition key names; only plain ISO dates are partition keys."""
+    try:
+        day = date.fromisoformat(partition_key)
+    except (TypeError, ValueError):
+        raise ValueError(f"partition key {partition_key!r} is not a date (YYYY-MM-DD)") from None
+    if day.isoformat() != partition_key:
+        raise ValueError(f"partition key {partition_key!r} is not a date (YYYY-MM-DD)")
+    return day
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The UTC start and end of a day."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return start, start + timedelta(days=1)

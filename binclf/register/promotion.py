@@ -1,0 +1,67 @@
+"""Champion against challenger: score both on the same test rows, decide, record, promote.
+
+The decision is a record (gates with values and thresholds, the paired comparison with its
+interval, the decision and reason codes) stored with the challenger, and the champion pointer
+moves by compare-and-set, so a promotion that raced another one loses cleanly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from binclf.register.comparison import decide_promotion, paired_bootstrap_difference
+from binclf.register.gates import GateResult
+from binclf.register.loading import load_version
+from binclf.register.registry import Registry
+
+
+def challenge_champion(
+    registry: Registry,
+    dataset: str,
+    challenger: str,
+    test: pl.DataFrame,
+    y: np.ndarray,
+    *,
+    gates: list[GateResult],
+    metric: str = "pr_auc",
+    margin: float = 0.0,
+    require_improvement: bool = False,
+    n_boot: int = 500,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Decide on `challenger` against the current champion and move the pointer if it wins."""
+    champion = registry.champion(dataset)
+    p_challenger = load_version(registry, dataset, challenger).bundle.probabilities(test)
+    comparison = None
+    if champion is not None:
+        p_champion = load_version(registry, dataset, champion).bundle.probabilities(test)
+        comparison = paired_bootstrap_difference(
+            y, p_challenger, p_champion, metric=metric, n_boot=n_boot, seed=seed
+        )
+    decision = decide_promotion(
+        gates, comparison, margin=margin, require_improvement=require_improvement
+    )
+    record = {
+        **decision.to_dict(),
+        "promote": decision.promote,
+        "reason_codes": list(decision.reasons),
+        "version": challenger,
+        "champion_before": champion,
+        "metric": metric,
+        "test_rows": len(y),
+    }
+    if decision.promote:
+        moved = registry.promote(
+            dataset,
+            challenger,
+            expected_champion=champion,
+            reason="passed every gate and the comparison: " + ", ".join(decision.reasons),
+            decision=record,
+        )
+        if not moved:
+            record = {**record, "promote": False, "reason_codes": ["LOST_RACE"]}
+    registry.record_decision(dataset, challenger, record)
+    return record

@@ -1,0 +1,300 @@
+"""Validation of raw partitions with great-expectations, against the spec and a reference profile.
+
+The suite is built from the dataset spec (roles, target domain, limits) and from a profile of
+reference days (columns, their kinds, allowed categories). Each failed expectation is reported
+with the partition, the column, the rule broken, counts and sample values.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+
+from binclf.partitions import day_bounds, partition_day
+from binclf.spec import DatasetSpec
+
+MAX_CATEGORY_LEVELS = 200
+KIND_DTYPES = {
+    "numeric": [
+        "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+        "float32", "float64", "Int8", "Int16", "Int32", "Int64", "Float32", "Float64",
+        "bool", "boolean",
+    ],
+    "string": ["object", "string", "str", "category"],
+    "boolean": ["bool", "boolean", "object"],
+}  # fmt: skip
+
+
+class PartitionValidationError(ValueError):
+    """A partition that broke blocking validation rules."""
+
+
+def _kind(dtype: pl.DataType) -> str:
+    if dtype == pl.Boolean:
+        return "boolean"
+    if dtype.is_numeric():
+        return "numeric"
+    if isinstance(dtype, pl.Datetime | pl.Date):
+        return "datetime"
+    return "string"
+
+
+@dataclass(frozen=True)
+class ValidationProfile:
+    """What reference data looks like: column kinds, category levels, target values."""
+
+    kinds: dict[str, str]
+    categories: dict[str, list[Any]]
+    target_values: list[Any]
+    reference_rows: int
+    reference_partitions: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kinds": self.kinds,
+            "categories": self.categories,
+            "target_values": self.target_values,
+            "reference_rows": self.reference_rows,
+            "reference_partitions": self.reference_partitions,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ValidationProfile:
+        return cls(**data)
+
+
+def build_profile(
+    reference: pl.DataFrame, spec: DatasetSpec, *, partitions: list[str] | None = None
+) -> ValidationProfile:
+    """Profile reference rows; spec-given categories take precedence over observed ones."""
+    kinds = {name: _kind(dtype) for name, dtype in reference.schema.items()}
+    categorical = set(spec.categorical) | {
+        c for c, k in kinds.items() if k in ("string", "boolean") and c not in spec.role_columns
+    }
+    categories: dict[str, list[Any]] = {}
+    for column in sorted(categorical & set(reference.columns)):
+        if column in spec.validation.allowed_categories:
+            categories[column] = sorted(map(str, spec.validation.allowed_categories[column]))
+            continue
+        values = reference[column].drop_nulls()
+        if isinstance(values.dtype, pl.Categorical | pl.Enum):
+            values = values.cast(pl.String)  # pandas gives the labels; booleans stay booleans
+        levels = values.unique()
+        if 0 < levels.len() <= MAX_CATEGORY_LEVELS:
+            categories[column] = sorted(levels.to_list(), key=str)
+    target_values = (
+        sorted(reference[spec.target].drop_nulls().unique().to_list(), key=str)
+        if spec.target in reference.columns
+        else []
+    )
+    return ValidationProfile(
+        kinds=kinds,
+        categories=categories,
+        target_values=target_values,
+        reference_rows=reference.height,
+        reference_partitions=partitions or [],
+    )
+
+
+def target_domain(spec: DatasetSpec, profile: ValidationProfile) -> list[Any]:
+    """Allowed target values: positive plus the spec's negatives (else the reference's values)."""
+    negatives = spec.negative if spec.negative is not None else profile.target_values
+    values = [spec.positive, *negatives]
+    return sorted({v for v in values}, key=str)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One broken rule in one partition."""
+
+    partition: str
+    column: str | None
+    rule: str
+    detail: dict[str, Any]
+
+    def describe(self) -> str:
+        where = f"column {self.column!r}" if self.column else "table"
+        counts = ", ".join(f"{k}={v}" for k, v in self.detail.items())
+        return f"partition {self.partition}: {where} broke {self.rule} ({counts})"
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """The outcome of validating one partition."""
+
+    partition: str
+    rows: int
+    evaluated: int
+    failures: list[Failure]
+
+    @property
+    def success(self) -> bool:
+        return not self.failures
+
+    def summary(self) -> str:
+        if self.success:
+            return f"partition {self.partition}: {self.evaluated} rules passed on {self.rows} rows"
+        return "; ".join(f.describe() for f in self.failures)
+
+    def failures_table(self) -> list[dict[str, Any]]:
+        return [
+            {"partition": f.partition, "column": f.column or "", "rule": f.rule, **f.detail}
+            for f in self.failures
+        ]
+
+
+def _expectations(spec: DatasetSpec, profile: ValidationProfile, *, rows: int) -> list[Any]:
+    """The suite; partition-dependent bounds are the parameters day_start, day_end and now."""
+    import great_expectations.expectations as gxe
+
+    rules = spec.validation
+    expected = list(profile.kinds)
+    suite: list[Any] = [gxe.ExpectTableRowCountToBeBetween(min_value=rules.min_rows)]
+    suite += [gxe.ExpectColumnToExist(column=c) for c in expected]
+    suite += [
+        gxe.ExpectColumnValuesToBeInTypeList(column=c, type_list=KIND_DTYPES[profile.kinds[c]])
+        for c in expected
+        if profile.kinds[c] != "datetime"  # datetimes are checked by their range rules below
+    ]
+    suite.append(
+        gxe.ExpectColumnValuesToBeInSet(column=spec.target, value_set=target_domain(spec, profile))
+    )
+    if spec.id_column:
+        suite.append(gxe.ExpectColumnValuesToBeUnique(column=spec.id_column))
+        suite.append(gxe.ExpectColumnValuesToNotBeNull(column=spec.id_column))
+    not_features = {spec.target, spec.id_column, spec.time_column, spec.label_time_column}
+    for column in expected:
+        if column in not_features:
+            continue
+        limit = rules.null_share_overrides.get(column, rules.max_null_share)
+        suite.append(gxe.ExpectColumnValuesToNotBeNull(column=column, mostly=1.0 - limit))
+    for column, levels in profile.categories.items():
+        suite.append(
+            gxe.ExpectColumnValuesToBeInSet(
+                column=column, value_set=levels, mostly=1.0 - rules.max_unseen_category_share
+            )
+        )
+    for column, (low, high) in rules.numeric_ranges.items():
+        suite.append(
+            gxe.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high)
+        )
+    if spec.time_column:
+        suite.append(gxe.ExpectColumnValuesToNotBeNull(column=spec.time_column))
+        suite.append(
+            gxe.ExpectColumnValuesToBeBetween(
+                column=spec.time_column,
+                min_value={"$PARAMETER": "day_start"},
+                max_value={"$PARAMETER": "day_end"},
+                strict_max=True,
+            )
+        )
+        if rows:  # the maximum of no events is undefined; the row count reports the gap
+            suite.append(
+                gxe.ExpectColumnMaxToBeBetween(
+                    column=spec.time_column, max_value={"$PARAMETER": "now"}
+                )
+            )
+    return suite
+
+
+def _failure(partition: str, result: Any) -> Failure:
+    config = result.expectation_config
+    outcome = result.result or {}
+    detail: dict[str, Any] = {}
+    for key in ("observed_value", "unexpected_count", "unexpected_percent", "element_count"):
+        if key in outcome and outcome[key] is not None:
+            value = outcome[key]
+            detail[key] = round(value, 3) if isinstance(value, float) else str(value)
+    samples = outcome.get("partial_unexpected_list")
+    if samples:
+        detail["sample_values"] = ", ".join(str(v) for v in samples[:5])
+    for key in ("value_set", "min_value", "max_value", "mostly", "type_list"):
+        if config.kwargs.get(key) is not None:
+            value = config.kwargs[key]
+            text = ", ".join(map(str, value)) if isinstance(value, list | set) else str(value)
+            detail[f"expected_{key}"] = text[:200]
+    column = config.kwargs.get("column")
+    if config.type == "expect_column_to_exist":
+        detail = {"error": f"column {column!r} is missing"}
+    return Failure(partition=partition, column=column, rule=config.type, detail=detail)
+
+
+class PartitionValidator:
+    """Runs the suite over partitions with one ephemeral great-expectations context."""
+
+    def __init__(self, spec: DatasetSpec, profile: ValidationProfile) -> None:
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        logging.getLogger("great_expectations").setLevel(logging.ERROR)
+        self.spec = spec
+        self.profile = profile
+        self._context = gx.get_context(mode="ephemeral")
+        self._context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        source = self._context.data_sources.add_pandas("binclf")
+        asset = source.add_dataframe_asset("partition")
+        self._batches = asset.add_batch_definition_whole_dataframe("whole")
+        self._suites: dict[bool, Any] = {}
+
+    def _suite(self, *, has_rows: bool) -> Any:
+        """The suite, built once: adding expectations one by one is slow in great-expectations."""
+        import great_expectations as gx
+
+        if has_rows not in self._suites:
+            suite = gx.ExpectationSuite(name=f"{self.spec.name}-{'rows' if has_rows else 'empty'}")
+            for expectation in _expectations(self.spec, self.profile, rows=int(has_rows)):
+                suite.add_expectation(expectation)
+            self._suites[has_rows] = suite
+        return self._suites[has_rows]
+
+    def validate(
+        self, frame: pl.DataFrame, partition_key: str, *, now: datetime | None = None
+    ) -> ValidationReport:
+        """Validate one partition; a missing column is a failure, never an exception."""
+        start, end = day_bounds(partition_day(partition_key))
+        batch = self._batches.get_batch(batch_parameters={"dataframe": frame.to_pandas()})
+        outcome = batch.validate(
+            self._suite(has_rows=frame.height > 0),
+            expectation_parameters={
+                "day_start": start,
+                "day_end": end,
+                "now": now or datetime.now(UTC),
+            },
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
+        )
+        failures = [_failure(partition_key, r) for r in outcome.results if not r.success]
+        missing = {f.column for f in failures if f.rule == "expect_column_to_exist"}
+        failures = [
+            f for f in failures if f.column not in missing or f.rule == "expect_column_to_exist"
+        ]
+        return ValidationReport(
+            partition=partition_key,
+            rows=frame.height,
+            evaluated=len(outcome.results),
+            failures=sorted(failures, key=lambda f: (f.column or "", f.rule)),
+        )
+
+
+def report_to_dict(report: ValidationReport) -> dict[str, Any]:
+    """A JSON-ready form of a report, kept beside the partition it judges."""
+    return {
+        "partition": report.partition,
+        "rows": report.rows,
+        "evaluated": report.evaluated,
+        "failures": [
+            {"column": f.column, "rule": f.rule, "detail": f.detail} for f in report.failures
+        ],
+    }
+
+
+def report_from_dict(data: dict[str, Any]) -> ValidationReport:
+    return ValidationReport(
+        partition=data["partition"],
+        rows=data["rows"],
+        evaluated=data["evaluated"],
+        failures=[Failure(partition=data["partition"], **f) for f in data["failures"]],
+    )

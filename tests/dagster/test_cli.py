@@ -1,0 +1,169 @@
+"""The `binclf` command on the trained state: models, card, promote and rollback.
+
+`$BINCLF_DATASET` names the tiny spec written as YAML and `$BINCLF_STATE` a copy of the
+session's trained state, as a user would set them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+from pipeline_support import DATASET, PipelineWorld, tiny_spec_data
+
+from binclf.cli import main
+from binclf.io.state import STATE_ENV
+from binclf.spec import DATASET_ENV
+
+pytest_plugins = ["pipeline_support"]
+
+CHAMPION = "v0001"
+Run = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def binclf(
+    fresh_world: PipelineWorld,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Run:
+    """Run `binclf ARGS...` against the fresh world; returns exit code, stdout and stderr."""
+    spec_path = tmp_path / "dataset.yaml"
+    spec_path.write_text(yaml.safe_dump(tiny_spec_data()))
+    monkeypatch.setenv(DATASET_ENV, str(spec_path))
+    monkeypatch.setenv(STATE_ENV, str(fresh_world.root))
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
+
+
+def _card(world: PipelineWorld, version: str) -> dict:
+    return json.loads(world.registry.open_files(DATASET, version)["card.json"])
+
+
+def test_models_lists_each_version_with_family_metrics_and_status(
+    binclf: Run, fresh_world: PipelineWorld
+) -> None:
+    second = fresh_world.register_copy(CHAMPION)
+    metrics = _card(fresh_world, CHAMPION)["test_metrics"]
+
+    code, out, _ = binclf("models")
+
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == f"dataset {DATASET}"
+    assert lines[1].split() == ["version", "created", "family", "roc_auc", "pr_auc", "status"]
+    champion_row = lines[2].split()
+    assert champion_row[0] == CHAMPION and champion_row[2] == "lightgbm"
+    assert champion_row[3:5] == [
+        f"{metrics['roc_auc']['value']:.4f}",
+        f"{metrics['pr_auc']['value']:.4f}",
+    ]
+    assert champion_row[-1] == "champion"
+    assert lines[3].split()[0] == second and lines[3].split()[-1] == "challenger"
+    assert len(lines) == 4
+
+
+def test_card_prints_the_champion_card_as_json_with_its_headline_numbers(
+    binclf: Run, fresh_world: PipelineWorld
+) -> None:
+    code, out, _ = binclf("card")
+
+    assert code == 0
+    card = json.loads(out)
+    stored = _card(fresh_world, CHAMPION)
+    assert card["version"] == CHAMPION and card["status"] == "champion"
+    assert card["test_metrics"] == stored["test_metrics"]
+    for name in ("roc_auc", "pr_auc", "log_loss"):
+        assert set(card["test_metrics"][name]) == {"value", "ci_low", "ci_high"}
+    assert card["threshold"]["value"] == stored["threshold"]["value"]
+    assert card["model"]["family"] == "lightgbm"
+
+
+def test_card_of_a_named_version_reports_its_status(
+    binclf: Run, fresh_world: PipelineWorld
+) -> None:
+    second = fresh_world.register_copy(CHAMPION)
+
+    code, out, _ = binclf("card", "--version", second)
+
+    assert code == 0
+    card = json.loads(out)
+    assert card["version"] == second and card["status"] == "challenger"
+
+
+def test_promote_then_rollback_move_the_champion_and_say_so(
+    binclf: Run, fresh_world: PipelineWorld
+) -> None:
+    second = fresh_world.register_copy(CHAMPION)
+
+    promoted = binclf("promote", second, "--reason", "better on recent data")
+    champion_after_promotion = fresh_world.registry.champion(DATASET)
+    rolled_back = binclf("rollback")
+
+    assert promoted == (0, f"{DATASET}: champion is now {second} (was {CHAMPION})\n", "")
+    assert champion_after_promotion == second
+    assert rolled_back == (0, f"{DATASET}: champion rolled back from {second} to {CHAMPION}\n", "")
+    assert fresh_world.registry.champion(DATASET) == CHAMPION
+    audit = [e for e in fresh_world.registry.audit(DATASET) if e["action"] != "record_decision"]
+    assert [(e["action"], e["version"], e["reason"]) for e in audit[-2:]] == [
+        ("promote", second, "better on recent data"),
+        ("rollback", CHAMPION, "manual rollback from the command line"),
+    ]
+
+
+def test_promote_of_an_unknown_version_fails_with_a_message(
+    binclf: Run, fresh_world: PipelineWorld
+) -> None:
+    code, out, err = binclf("promote", "v0042")
+
+    assert (code, out) == (2, "")
+    assert err == f"binclf: {DATASET}: version 'v0042' does not exist\n"
+    assert fresh_world.registry.champion(DATASET) == CHAMPION
+
+
+def test_promote_of_a_tampered_version_fails_naming_the_file(
+    binclf: Run, fresh_world: PipelineWorld
+) -> None:
+    second = fresh_world.register_copy(CHAMPION)
+    card = fresh_world.registry.root / DATASET / "versions" / second / "card.json"
+    card.write_bytes(card.read_bytes() + b" ")
+
+    code, _, err = binclf("promote", second)
+
+    assert code == 2
+    assert f"{DATASET} {second}: file 'card.json' does not match its manifest checksum" in err
+    assert fresh_world.registry.champion(DATASET) == CHAMPION
+
+
+def test_rollback_without_a_previous_champion_fails_with_a_message(
+    binclf: Run, fresh_world: PipelineWorld
+) -> None:
+    code, _, err = binclf("rollback")
+
+    assert code == 2
+    assert "has no previous champion to roll back to" in err
+    assert fresh_world.registry.champion(DATASET) == CHAMPION
+
+
+def test_commands_on_an_empty_state_say_there_are_no_versions(binclf: Run, tmp_path: Path) -> None:
+    empty = str(tmp_path / "empty")
+
+    assert binclf("--state", empty, "models") == (
+        0,
+        f"no model versions for dataset {DATASET!r}\n",
+        "",
+    )
+    assert binclf("--state", empty, "card") == (
+        1,
+        "",
+        f"no model versions for dataset {DATASET!r}\n",
+    )

@@ -1,0 +1,150 @@
+"""The code location loads and declares what the UI, the daemon and the CLI rely on.
+
+Expected names are written out here: a renamed asset, a gate without a blocking check, or a
+schedule that would start by itself on deployment must fail this file.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from dagster import (
+    AssetCheckKey,
+    AssetKey,
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    Definitions,
+    build_schedule_context,
+)
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
+from binclf.register.gates import evaluate_gates
+from binclf.spec import GateThresholds, load_spec
+
+GROUPS = {
+    "ingest": {"validation_profile", "raw_events", "validated_events"},
+    "training": {
+        "training_window",
+        "training_splits",
+        "model_search",
+        "calibration",
+        "decision_threshold",
+        "candidate_evaluation",
+        "model_candidate",
+        "champion_decision",
+    },
+    "monitoring": {"scores", "drift", "label_status_report"},
+}
+GATE_CHECKS = {
+    "min_test_volume",
+    "min_roc_auc",
+    "min_pr_auc",
+    "max_ece",
+    "max_fairness_disparity",
+    "min_slice_recall",
+    "no_label_leakage",
+}
+JOB_ASSETS = {
+    "ingest_job": {"raw_events", "validated_events"},
+    "training_job": GROUPS["training"],
+    "monitoring_job": GROUPS["monitoring"],
+    "daily_job": {"raw_events", "validated_events"} | GROUPS["monitoring"],
+    "labels_job": {"label_status_report"},
+}
+OP_JOBS = {"promote_job": "promote_version", "rollback_job": "rollback_champion"}
+SCHEDULES = {
+    "daily_job_schedule": "daily_job",
+    "label_refresh_schedule": "labels_job",
+    "weekly_retrain_schedule": "training_job",
+}
+SENSORS = {"drift_retrain_sensor": "training_job", "label_freshness_sensor": "training_job"}
+
+
+@pytest.fixture(scope="module")
+def defs() -> Definitions:
+    from pipelines.definitions import defs
+
+    return defs
+
+
+def _checks(defs: Definitions) -> dict[AssetCheckKey, bool]:
+    """Every declared asset check with whether it blocks downstream steps."""
+    return {spec.key: spec.blocking for a in defs.assets for spec in a.check_specs}
+
+
+def test_every_asset_belongs_to_the_ingest_training_or_monitoring_group(
+    defs: Definitions,
+) -> None:
+    graph = defs.resolve_asset_graph()
+    by_group: dict[str, set[str]] = {}
+    for key in graph.get_all_asset_keys():
+        by_group.setdefault(graph.get(key).group_name, set()).add(key.to_user_string())
+    assert by_group == GROUPS
+
+
+def test_each_gate_is_a_named_blocking_check_on_model_candidate(defs: Definitions) -> None:
+    checks = _checks(defs)
+    candidate = AssetKey("model_candidate")
+    gate_checks = {k.name: blocking for k, blocking in checks.items() if k.asset_key == candidate}
+    assert gate_checks == dict.fromkeys(GATE_CHECKS, True)
+
+
+def test_validation_is_a_blocking_check_on_raw_events(defs: Definitions) -> None:
+    assert _checks(defs)[AssetCheckKey(AssetKey("raw_events"), "passes_validation")] is True
+
+
+def test_every_gate_the_evaluation_judges_is_reported_by_one_of_the_checks() -> None:
+    from assets.training import GATE_CHECKS as CHECKED_GATES
+
+    assert set(CHECKED_GATES) == GATE_CHECKS
+    judged = {g.name for g in evaluate_gates({}, GateThresholds())}
+    reported = [name for names in CHECKED_GATES.values() for name in names]
+    assert sorted(reported) == sorted(judged)
+
+
+@pytest.mark.parametrize("job", sorted(JOB_ASSETS))
+def test_asset_job_selects_exactly_its_assets(defs: Definitions, job: str) -> None:
+    selected = defs.resolve_job_def(job).asset_layer.executable_asset_keys
+    assert {k.to_user_string() for k in selected} == JOB_ASSETS[job]
+
+
+@pytest.mark.parametrize("job", ["ingest_job", "monitoring_job", "daily_job", "labels_job"])
+def test_daily_jobs_have_one_partition_per_day_of_the_spec(defs: Definitions, job: str) -> None:
+    window = load_spec().partitions
+    keys = defs.resolve_job_def(job).partitions_def.get_partition_keys()
+    assert keys[0] == window.start_date.isoformat()
+    assert keys[-1] == (window.end_date - timedelta(days=1)).isoformat()
+    assert len(keys) == (window.end_date - window.start_date).days
+
+
+@pytest.mark.parametrize("job", sorted(OP_JOBS))
+def test_promotion_and_rollback_are_jobs_of_one_op(defs: Definitions, job: str) -> None:
+    definition = defs.resolve_job_def(job)
+    assert [node.name for node in definition.graph.nodes] == [OP_JOBS[job]]
+
+
+def test_schedules_exist_for_their_jobs_and_start_stopped(defs: Definitions) -> None:
+    schedules = {s.name: s for s in defs.schedules}
+    assert {name: s.job_name for name, s in schedules.items()} == SCHEDULES
+    assert {s.default_status for s in schedules.values()} == {DefaultScheduleStatus.STOPPED}
+    assert schedules["weekly_retrain_schedule"].cron_schedule == "0 4 * * 1"
+
+
+def test_sensors_exist_for_training_and_start_stopped(defs: Definitions) -> None:
+    sensors = {s.name: s for s in defs.sensors}
+    assert {name: s.job_name for name, s in sensors.items()} == SENSORS
+    assert {s.default_status for s in sensors.values()} == {DefaultSensorStatus.STOPPED}
+
+
+def test_label_refresh_schedule_requests_the_trailing_days_in_one_run(defs: Definitions) -> None:
+    schedule = defs.get_schedule_def("label_refresh_schedule")
+    context = build_schedule_context(scheduled_execution_time=datetime(2026, 4, 20, 3, tzinfo=UTC))
+    request = next(iter(schedule.evaluate_tick(context).run_requests))
+    days = load_spec().monitoring.label_refresh_days
+    assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == "2026-04-19"
+    first = date(2026, 4, 19) - timedelta(days=days - 1)
+    assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == first.isoformat()

@@ -1,0 +1,368 @@
+"""The ingest assets run through a real Dagster instance and the real great-expectations.
+
+The tiny dataset is a folder with one Parquet file per day. It is ingested once, all days valid.
+Each bad input is then planted in the last day's file only and that day is ingested again: the
+blocking check must fail naming the partition, the column and the rule, `validated_events` must
+not run, and every partition file written before must keep its bytes and modification time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from dagster import AssetKey, AssetSelection, DagsterInstance, Definitions, materialize
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
+from assets.ingest import VALIDATION_CHECK, ingest_assets
+from assets.io_manager import ParquetJsonIOManager
+from assets.partitions import daily_partitions
+from assets.resources import StateResource
+from binclf.spec import DatasetSpec
+from binclf.validate import validation
+from pipelines.jobs import asset_jobs
+
+DAYS = ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05"]
+BAD_DAY = DAYS[-1]
+INGESTED = ("raw_events", "validated_events")
+
+
+def ingest_definitions(spec: DatasetSpec, state_root: Path) -> Definitions:
+    """The ingest layer of the code location: its assets, `ingest_job` and resources."""
+    partitions = daily_partitions(spec)
+    return Definitions(
+        assets=ingest_assets(spec, partitions),
+        jobs=[asset_jobs(partitions)["ingest_job"]],
+        resources={
+            "state": StateResource(root=str(state_root)),
+            "io_manager": ParquetJsonIOManager(root=str(state_root / "data")),
+        },
+    )
+
+
+def materialize_profile(defs: Definitions, instance: DagsterInstance) -> Any:
+    return materialize(
+        list(defs.assets),
+        selection=AssetSelection.assets("validation_profile"),
+        instance=instance,
+        resources=defs.resources,
+    )
+
+
+def _on_day(day: str) -> pl.Expr:
+    return pl.col("event_time").dt.date() == datetime.fromisoformat(day).date()
+
+
+@dataclass
+class IngestWorld:
+    """A dataset of daily source files, its ingest definitions and its state folder."""
+
+    folder: Path
+    defs: Definitions
+    instance: DagsterInstance
+    good: pl.DataFrame
+    first_run: Any
+
+    @property
+    def data(self) -> Path:
+        return self.folder / "state" / "data"
+
+    def write_day(self, day: str, frame: pl.DataFrame) -> None:
+        frame.write_parquet(self.folder / "events" / f"{day}.parquet")
+
+    def good_day(self, day: str) -> pl.DataFrame:
+        return self.good.filter(_on_day(day))
+
+    def ingest(self, partition_key: str) -> Any:
+        job = self.defs.resolve_job_def("ingest_job")
+        return job.execute_in_process(
+            instance=self.instance, partition_key=partition_key, raise_on_error=False
+        )
+
+    def stored(self, asset: str, partition_key: str) -> pl.DataFrame:
+        return pl.read_parquet(self.data / asset / f"{partition_key}.parquet")
+
+    def files(self) -> dict[str, tuple[bytes, int]]:
+        """Bytes and modification time of every stored partition of the ingest assets."""
+        return {
+            f"{path.parent.name}/{path.name}": (path.read_bytes(), path.stat().st_mtime_ns)
+            for asset in INGESTED
+            for path in sorted((self.data / asset).glob("*.parquet"))
+        }
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, dagster_instance, make_events, make_file_spec) -> IngestWorld:
+    """The tiny dataset with its profile materialized and every day ingested once, all valid."""
+    folder = tmp_path_factory.mktemp("ingest")
+    (folder / "events").mkdir()
+    good = make_events()
+    spec = make_file_spec(folder, None, source={"kind": "parquet", "path": "events"})
+    defs = ingest_definitions(spec, folder / "state")
+    world = IngestWorld(folder, defs, dagster_instance, good, first_run=None)
+    for day in DAYS:
+        world.write_day(day, world.good_day(day))
+    assert materialize_profile(defs, dagster_instance).success
+    world.first_run = defs.resolve_job_def("ingest_job").execute_in_process(
+        instance=dagster_instance,
+        tags={ASSET_PARTITION_RANGE_START_TAG: DAYS[0], ASSET_PARTITION_RANGE_END_TAG: DAYS[-1]},
+    )
+    return world
+
+
+@pytest.fixture(autouse=True)
+def good_source_after_each_test(world: IngestWorld) -> Iterator[None]:
+    yield
+    for day in DAYS:
+        world.write_day(day, world.good_day(day))
+
+
+def _first_rows(count: int) -> pl.Expr:
+    return pl.int_range(pl.len()) < count
+
+
+@dataclass(frozen=True)
+class BadInput:
+    """A fault planted in one day's file, the column and rule that must name it, and its trace."""
+
+    plant: Callable[[pl.DataFrame], pl.DataFrame]
+    column: str | None
+    rule: str
+    is_present: Callable[[pl.DataFrame], bool]
+
+
+BAD_INPUTS = {
+    "missing_target_column": BadInput(
+        plant=lambda day: day.drop("label"),
+        column="label",
+        rule="expect_column_to_exist",
+        is_present=lambda f: "label" not in f.columns,
+    ),
+    "wrong_dtype": BadInput(
+        plant=lambda day: day.with_columns(pl.col("amount").cast(pl.String)),
+        column="amount",
+        rule="expect_column_values_to_be_in_type_list",
+        is_present=lambda f: f.schema["amount"] == pl.String,
+    ),
+    "empty_partition": BadInput(
+        plant=lambda day: day.clear(),
+        column=None,
+        rule="expect_table_row_count_to_be_between",
+        is_present=lambda f: f.height == 0,
+    ),
+    "unseen_category_share_over_limit": BadInput(
+        # 4 of 40 rows (10 %) against a limit of 5 %
+        plant=lambda day: day.with_columns(
+            pl.when(_first_rows(4)).then(pl.lit("teleport")).otherwise("channel").alias("channel")
+        ),
+        column="channel",
+        rule="expect_column_values_to_be_in_set",
+        is_present=lambda f: "teleport" in f["channel"].to_list(),
+    ),
+    "duplicate_ids": BadInput(
+        plant=lambda day: day.with_columns(
+            pl.when(_first_rows(2)).then(pl.first("event_id")).otherwise("event_id")
+        ),
+        column="event_id",
+        rule="expect_column_values_to_be_unique",
+        is_present=lambda f: f["event_id"].n_unique() < f.height,
+    ),
+    "target_outside_positive_and_negative": BadInput(
+        plant=lambda day: day.with_columns(
+            pl.when(_first_rows(1)).then(pl.lit("maybe")).otherwise("label").alias("label")
+        ),
+        column="label",
+        rule="expect_column_values_to_be_in_set",
+        is_present=lambda f: "maybe" in f["label"].to_list(),
+    ),
+}
+
+
+def _assert_blocked(result: Any, column: str | None, rule: str) -> None:
+    """The run failed on the check, which names partition, column and rule; nothing downstream."""
+    assert not result.success
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert evaluation.check_name == VALIDATION_CHECK
+    assert not evaluation.passed
+    where = f"column {column!r}" if column else "table"
+    assert f"partition {BAD_DAY}: {where} broke {rule}" in evaluation.description
+    assert evaluation.metadata["failed_partitions"].value == BAD_DAY
+    failures = evaluation.metadata["failures"].value
+    assert f"| {BAD_DAY} | {column or ''} | {rule} |" in failures
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert materialized == {AssetKey("raw_events")}
+    assert result.is_node_untouched("validated_events")  # the step never started
+
+
+def _assert_only_raw_bad_day_changed(
+    before: dict[str, tuple[bytes, int]], after: dict[str, tuple[bytes, int]]
+) -> None:
+    raw_bad_day = f"raw_events/{BAD_DAY}.parquet"
+    assert after.pop(raw_bad_day) != before.pop(raw_bad_day)
+    assert after == before
+
+
+@pytest.mark.parametrize("name", list(BAD_INPUTS))
+def test_bad_partition_fails_the_blocking_check_and_leaves_validated_events_untouched(
+    world: IngestWorld, name: str
+) -> None:
+    bad = BAD_INPUTS[name]
+    planted = bad.plant(world.good_day(BAD_DAY))
+    assert bad.is_present(planted) and not bad.is_present(world.good_day(BAD_DAY))
+    before = world.files()
+    world.write_day(BAD_DAY, planted)
+
+    result = world.ingest(BAD_DAY)
+
+    _assert_blocked(result, bad.column, bad.rule)
+    assert bad.is_present(world.stored("raw_events", BAD_DAY))
+    assert not bad.is_present(world.stored("validated_events", BAD_DAY))
+    _assert_only_raw_bad_day_changed(before, world.files())
+
+
+class _PinnedClock(datetime):
+    """A clock that reads a fixed instant: validation runs while the day is still open."""
+
+    instant: datetime
+
+    @classmethod
+    def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
+        return cls.instant if tz is None else cls.instant.astimezone(tz)
+
+
+def test_event_after_the_validation_time_fails_the_blocking_check(
+    world: IngestWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good_day = world.good_day(BAD_DAY)
+    _PinnedClock.instant = good_day["event_time"].max() + timedelta(seconds=1)
+    late = datetime.fromisoformat(BAD_DAY).replace(tzinfo=UTC) + timedelta(days=1, microseconds=-1)
+    assert late > _PinnedClock.instant
+    monkeypatch.setattr(validation, "datetime", _PinnedClock)
+    before = world.files()
+    world.write_day(
+        BAD_DAY,
+        good_day.with_columns(
+            pl.when(_first_rows(1))
+            .then(pl.lit(late, dtype=pl.Datetime("us", "UTC")))
+            .otherwise("event_time")
+            .alias("event_time")
+        ),
+    )
+
+    result = world.ingest(BAD_DAY)
+
+    _assert_blocked(result, "event_time", "expect_column_max_to_be_between")
+    assert world.stored("raw_events", BAD_DAY)["event_time"].max() == late
+    assert world.stored("validated_events", BAD_DAY)["event_time"].max() < late
+    _assert_only_raw_bad_day_changed(before, world.files())
+
+
+def test_validated_events_alone_refuses_a_partition_whose_stored_report_failed(
+    world: IngestWorld,
+) -> None:
+    world.write_day(BAD_DAY, BAD_INPUTS["duplicate_ids"].plant(world.good_day(BAD_DAY)))
+    assert not world.ingest(BAD_DAY).success
+    before = world.files()
+
+    result = materialize(
+        list(world.defs.assets),
+        selection=AssetSelection.assets("validated_events"),
+        partition_key=BAD_DAY,
+        instance=world.instance,
+        resources=world.defs.resources,
+        raise_on_error=False,
+    )
+
+    assert not result.success
+    (failure,) = result.get_step_failure_events()
+    cause = failure.step_failure_data.error.cause
+    assert cause.cls_name == "PartitionValidationError"
+    assert f"partition {BAD_DAY}: column 'event_id' broke expect_column_values_to_be_unique" in (
+        cause.message
+    )
+    assert world.files() == before
+
+
+def test_a_range_of_days_is_ingested_in_one_run_and_checked_by_one_evaluation(
+    world: IngestWorld,
+) -> None:
+    result = world.first_run
+    assert result.success
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert evaluation.passed
+    assert evaluation.metadata["partitions_checked"].value == len(DAYS)
+    for day in DAYS:
+        assert world.stored("validated_events", day).equals(world.good_day(day))
+
+
+def test_a_range_ingest_links_each_validated_partition_to_its_raw_file_and_counts_rows(
+    world: IngestWorld,
+) -> None:
+    result = world.defs.resolve_job_def("ingest_job").execute_in_process(
+        instance=world.instance,
+        tags={ASSET_PARTITION_RANGE_START_TAG: DAYS[0], ASSET_PARTITION_RANGE_END_TAG: DAYS[-1]},
+    )
+
+    assert result.success
+    for day in DAYS:
+        raw, validated = (world.data / asset / f"{day}.parquet" for asset in INGESTED)
+        assert os.path.samefile(raw, validated)  # the validated file is not a rewrite
+    for asset in INGESTED:
+        (event, *_) = [
+            e for e in result.get_asset_materialization_events() if e.asset_key == AssetKey(asset)
+        ]
+        metadata = {k: v.value for k, v in event.materialization.metadata.items()}
+        assert metadata["partitions"] == len(DAYS)
+        assert metadata["rows"] == world.good.height
+        for day in DAYS:
+            assert f"| {day} | {world.good_day(day).height} |" in metadata["rows_per_partition"]
+        assert metadata["newest_rows"] == world.good_day(DAYS[-1]).height
+
+
+def test_reingesting_a_partition_replaces_only_that_partition(world: IngestWorld) -> None:
+    day = DAYS[2]
+    changed = world.good_day(day).with_columns(pl.col("amount") * 2)
+    before = world.files()
+    world.write_day(day, changed)
+
+    result = world.ingest(day)
+
+    assert result.success
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert evaluation.passed
+    after = world.files()
+    for asset in INGESTED:
+        assert world.stored(asset, day).equals(changed)
+        assert after.pop(f"{asset}/{day}.parquet") != before.pop(f"{asset}/{day}.parquet")
+    assert after == before
+
+
+def test_dataset_without_time_column_is_ingested_as_one_snapshot_partition(
+    tmp_path: Path, make_events, make_file_spec
+) -> None:
+    table = make_events().drop("event_time")
+    spec = make_file_spec(tmp_path, table, time_column=None, partitions={})
+    snapshot = spec.partitions.snapshot_date.isoformat()
+    assert daily_partitions(spec).get_partition_keys() == [snapshot]
+    defs = ingest_definitions(spec, tmp_path / "state")
+    instance = DagsterInstance.ephemeral()
+
+    assert materialize_profile(defs, instance).success
+    result = defs.resolve_job_def("ingest_job").execute_in_process(
+        instance=instance, partition_key=snapshot
+    )
+
+    assert result.success
+    stored = pl.read_parquet(
+        tmp_path / "state" / "data" / "validated_events" / f"{snapshot}.parquet"
+    )
+    assert stored.equals(table)

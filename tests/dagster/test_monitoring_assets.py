@@ -1,0 +1,217 @@
+"""Monitoring through Dagster: a backfill in one run, scores tagged with their version, drift
+after the change point, label status as the generator revealed it, and a tampered champion.
+
+The module backfills days 12-23 of the tiny stream (the change point is day 16) with the champion
+the session's template trained on labels known before the change point.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+import pytest
+from dagster import build_sensor_context
+from pipeline_support import (
+    ALL_KEYS,
+    CHANGE_POINT_DAY,
+    DATASET,
+    PipelineWorld,
+    failures,
+)
+
+from binclf.ingest.synthetic import generate_day
+from binclf.partitions import partition_day
+from binclf.register.loading import load_version
+from binclf.register.registry import IntegrityError
+from binclf.train.models import LIGHTGBM_MODEL_FILE
+
+pytest_plugins = ["pipeline_support"]
+
+CHAMPION = "v0001"
+MONITORED = ALL_KEYS[12:]
+MONITORING_ASSETS = ("scores", "drift", "label_status_report")
+NO_HTML = {"ops": {"drift": {"config": {"html_report": "none"}}}}
+
+
+@pytest.fixture(scope="module")
+def backfill(world: PipelineWorld) -> Any:
+    result = world.run_range("monitoring_job", MONITORED[0], MONITORED[-1])
+    assert result.success, failures(result)
+    return result
+
+
+def _stored_json(world: PipelineWorld, asset: str, key: str) -> Any:
+    return json.loads(world.store.path(asset, key).with_suffix(".json").read_text())
+
+
+def test_backfill_of_twelve_days_is_one_run_that_materializes_every_day(
+    world: PipelineWorld, backfill: Any
+) -> None:
+    materialized: dict[str, set[str]] = {}
+    for event in backfill.get_asset_materialization_events():
+        materialized.setdefault(event.asset_key.to_user_string(), set()).add(event.partition)
+
+    assert len(MONITORED) == 12
+    assert materialized == {asset: set(MONITORED) for asset in MONITORING_ASSETS}
+    assert len(world.instance.get_run_records()) == 1
+    for key in MONITORED:
+        assert world.store.exists("scores", key)
+        assert world.store.path("drift", key).with_suffix(".json").is_file()
+
+
+def test_scores_are_the_champion_probabilities_tagged_with_its_version(
+    world: PipelineWorld, backfill: Any
+) -> None:
+    champion = load_version(world.registry, DATASET, CHAMPION)
+    for key in MONITORED:
+        events = world.store.read("validated_events", key)
+        scores = world.store.read("scores", key)
+        assert scores.height == events.height
+        assert scores["model_version"].unique().to_list() == [CHAMPION]
+        assert scores["transaction_id"].equals(events["transaction_id"])
+        expected = champion.bundle.probabilities(events)
+        assert (scores["probability"].to_numpy() == expected).all()
+        assert scores["decision"].equals(
+            pl.Series("decision", expected >= champion.bundle.threshold)
+        )
+    assert world.latest_metadata("scores")["model_version"] == CHAMPION
+
+
+def test_scores_metadata_counts_the_rows_of_each_scored_day(
+    world: PipelineWorld, backfill: Any
+) -> None:
+    metadata = world.latest_metadata("scores")
+    heights = {key: world.store.read("scores", key).height for key in MONITORED}
+
+    assert metadata["partitions"] == len(MONITORED)
+    assert metadata["rows"] == sum(heights.values())
+    for key, height in heights.items():
+        assert f"| {key} | {height} |" in metadata["rows_per_partition"]
+    newest = world.store.read("scores", MONITORED[-1])
+    assert metadata["newest_rows"] == newest.height
+    assert metadata["newest_columns"] == newest.width
+
+
+def test_drift_stays_low_before_the_change_point_and_the_sensor_asks_for_retraining_after_it(
+    world: PipelineWorld, backfill: Any
+) -> None:
+    threshold = world.spec.monitoring.drift_share_threshold
+    by_partition = world.latest_metadata("drift")["drift_by_partition"]
+    change = ALL_KEYS[CHANGE_POINT_DAY]
+
+    assert set(by_partition) == set(MONITORED)
+    for key in MONITORED:
+        assert by_partition[key]["n_rows"] == world.store.read("scores", key).height
+        assert _stored_json(world, "drift", key)["model_version"] == CHAMPION
+        if key < change:
+            assert by_partition[key]["share_drifted"] < threshold, key
+
+    sensor = world.defs.resolve_sensor_def("drift_retrain_sensor")
+    tick = sensor.evaluate_tick(
+        build_sensor_context(instance=world.instance, definitions=world.defs)
+    )
+    (request,) = tick.run_requests
+    streak = request.run_key.split("@")[0].removeprefix("drift:").split("..")
+    assert change <= streak[0] <= streak[1] == MONITORED[-1]
+
+
+def test_label_status_counts_the_labels_the_generator_revealed(
+    world: PipelineWorld, backfill: Any
+) -> None:
+    cutoff = datetime.fromisoformat(
+        load_version(world.registry, DATASET, CHAMPION).card["dataset"]["cutoff"]
+    )
+    since_training = 0
+    for key in MONITORED:
+        generated = generate_day(world.spec.source, partition_day(key))
+        labeled = generated.filter(pl.col("is_fraud").is_not_null())
+        status = _stored_json(world, "label_status_report", key)
+        assert status["n_rows"] == generated.height
+        assert status["n_labeled"] == labeled.height
+        assert status["label_coverage"] == pytest.approx(labeled.height / generated.height)
+        new = labeled.filter(pl.col("label_time") > cutoff).height
+        assert status["n_labeled_since"] == new
+        since_training += new
+
+    metadata = world.latest_metadata("label_status_report")
+    assert metadata["n_labeled_since_training"] == since_training > 0
+    first, last = (
+        _stored_json(world, "label_status_report", k) for k in (MONITORED[0], MONITORED[-1])
+    )
+    assert first["label_coverage"] > 0.8 > 0.2 > last["label_coverage"]  # labels arrive days later
+
+    sensor = world.defs.resolve_sensor_def("label_freshness_sensor")
+    tick = sensor.evaluate_tick(
+        build_sensor_context(instance=world.instance, definitions=world.defs)
+    )
+    (request,) = tick.run_requests
+    assert request.tags["binclf/reason"].startswith(f"{since_training} new labeled rows")
+
+
+def test_label_status_reports_the_oldest_awaited_label_of_the_whole_run(
+    world: PipelineWorld, backfill: Any
+) -> None:
+    ages = [
+        _stored_json(world, "label_status_report", key)["oldest_unlabeled_age_hours"]
+        for key in MONITORED
+    ]
+    reported = world.latest_metadata("label_status_report")["oldest_unlabeled_age_hours"]
+    assert reported == pytest.approx(max(ages))
+
+
+def _with_threshold(files: dict[str, bytes], threshold: float) -> dict[str, bytes]:
+    bundle = json.loads(files["bundle.json"])
+    return {**files, "bundle.json": json.dumps({**bundle, "threshold": threshold}).encode()}
+
+
+def test_rescoring_after_a_promotion_tags_the_new_version(fresh_world: PipelineWorld) -> None:
+    world = fresh_world
+    days = MONITORED[:3]
+    flags_all = world.register_copy(CHAMPION, edit=lambda f: _with_threshold(f, 0.0))
+    before = world.run_range("monitoring_job", days[0], days[-1], run_config=NO_HTML)
+    promoted = world.run(
+        "promote_job",
+        {"ops": {"promote_version": {"config": {"version": flags_all, "reason": "new model"}}}},
+    )
+
+    after = world.run_range("monitoring_job", days[0], days[-1], run_config=NO_HTML)
+
+    assert before.success and promoted.success and after.success, failures(after)
+    assert world.latest_metadata("scores")["model_version"] == flags_all
+    for key in days:
+        scores = world.store.read("scores", key)
+        assert scores["model_version"].unique().to_list() == [flags_all]
+        assert scores["decision"].all()
+        assert _stored_json(world, "drift", key)["model_version"] == flags_all
+    versions = {
+        e.materialization.metadata["model_version"].value
+        for run in (before, after)
+        for e in run.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == "scores"
+    }
+    assert versions == {CHAMPION, flags_all}
+
+
+def test_tampered_champion_refuses_to_load_and_scoring_fails_naming_the_file(
+    fresh_world: PipelineWorld,
+) -> None:
+    world = fresh_world
+    model = world.registry.root / DATASET / "versions" / CHAMPION / LIGHTGBM_MODEL_FILE
+    text = model.read_bytes()
+    model.write_bytes(text.replace(b"learning_rate", b"learning_rat3", 1))
+
+    with pytest.raises(IntegrityError, match=f"file '{LIGHTGBM_MODEL_FILE}' does not match"):
+        load_version(world.registry, DATASET, CHAMPION)
+    result = world.run("monitoring_job", NO_HTML, partition_key=MONITORED[0])
+
+    assert not result.success
+    (failure,) = result.get_step_failure_events()
+    assert failure.step_key == "scores"
+    cause = failure.step_failure_data.error.cause
+    assert cause.cls_name == "IntegrityError"
+    assert f"{DATASET} {CHAMPION}: file '{LIGHTGBM_MODEL_FILE}'" in cause.message
+    assert result.is_node_untouched("drift") and result.is_node_untouched("label_status_report")
+    assert not world.store.exists("scores", MONITORED[0])
