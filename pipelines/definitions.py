@@ -15,9 +15,6 @@ from binclf.spec import DatasetSpec, load_spec
 from pipelines.jobs import asset_jobs, registry_jobs, schedules
 from pipelines.sensors import build_drift_sensor, build_label_sensor
 
-# backfill_policy is marked beta; single-run backfills are how this project ingests ranges.
-warnings.filterwarnings("ignore", category=BetaWarning)
-
 
 def build_definitions(
     spec: DatasetSpec,
@@ -33,12 +30,16 @@ def build_definitions(
         sensors.append(build_label_sensor(spec, jobs["training_job"]))
     else:  # a snapshot has no label times: nothing to refresh, no label sensor
         jobs.pop("labels_job")
-    return Definitions(
-        assets=[
+    with warnings.catch_warnings():
+        # backfill_policy is marked beta; single-run backfills are how this project ingests ranges.
+        warnings.simplefilter("ignore", BetaWarning)
+        assets = [
             *ingest_assets(spec, partitions),
             *training_assets(spec),
             *monitoring_assets(spec, partitions),
-        ],
+        ]
+    return Definitions(
+        assets=assets,
         jobs=[*jobs.values(), *registry_jobs(spec)],
         schedules=schedules(spec, partitions, jobs),
         sensors=sensors,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -61,6 +62,13 @@ def tiny_spec_dict(source_path: str = "events.parquet", **overrides: Any) -> dic
     }
     data.update(overrides)
     return data
+
+
+@pytest.fixture(autouse=True)
+def _no_binclf_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test depends on a developer's `BINCLF_*` settings; tests that need one set it."""
+    for name in [n for n in os.environ if n.startswith("BINCLF_")]:
+        monkeypatch.delenv(name)
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,6 @@ from binclf.evaluate.fairness import fairness_report
 from binclf.evaluate.slices import slice_metrics
 from binclf.spec import DatasetSpec
 from binclf.stats.metrics import evaluate_predictions
-from binclf.train.features import FeatureSchema, single_feature_aucs
 
 NUMERIC_GROUPS = 4  # numeric sensitive attributes and slices are cut into quartiles
 
@@ -86,8 +85,3 @@ def evaluate_candidate(
         },
         "leakage": {"max_single_feature_auc": worst[1], "feature": worst[0]},
     }
-
-
-def leakage_evidence(train: pl.DataFrame, y: np.ndarray, schema: FeatureSchema) -> dict[str, float]:
-    """Single-feature ROC-AUC of every feature the model uses, on the training rows."""
-    return single_feature_aucs(train, y, schema)
