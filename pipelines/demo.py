@@ -1,8 +1,9 @@
-"""The demo story, run in process on the persistent instance (`make demo`).
+"""The demo story on the persistent instance (`make demo`).
 
 Backfill every day through validation, train on the early part, score and monitor the rest,
-let the drift sensor decide, run the retrain it asks for, and print the timeline. Every run it
-makes is in the Dagster instance, so `make ui` shows all of it afterwards.
+let the drift sensor decide, run the retrain it asks for, and print the timeline. Every run is
+launched through the workspace and the sensor ticks in a real daemon, so `make ui` shows each run
+under its job, and the retrain under the sensor that requested it.
 """
 
 import json
@@ -13,10 +14,11 @@ from typing import Any
 
 from dagster import (
     AssetKey,
+    DagsterEventType,
     DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
     Definitions,
-    build_sensor_context,
-    materialize,
 )
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
@@ -28,6 +30,7 @@ from binclf.monitor.triggers import PartitionDrift, drift_retrain_decision
 from binclf.partitions import partition_day
 from binclf.spec import DatasetSpec, load_spec
 from pipelines.definitions import build_definitions
+from pipelines.launch import Workspace, daemon
 
 FIRST_TRAINING_SHARE = 2 / 3  # train on the first two thirds, monitor the rest
 SEARCH_BUDGET = {"n_trials": 20, "timeout_seconds": 25.0}  # keeps the demo within minutes
@@ -41,26 +44,18 @@ def _range_tags(first: str, last: str) -> dict[str, str]:
     return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
 
 
-QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
-
-
-def _run(
-    defs: Definitions,
-    instance: DagsterInstance,
-    job: str,
-    run_config: dict[str, Any] | None = None,
-    **kwargs: Any,
-) -> Any:
+def _run(workspace: Workspace, job: str, **kwargs: Any) -> DagsterRun:
+    """Launch a run through the workspace, wait for it and say how it went."""
     started = time.monotonic()
-    result = defs.resolve_job_def(job).execute_in_process(
-        instance=instance,
-        raise_on_error=False,
-        run_config={**QUIET, **(run_config or {})},
-        **kwargs,
-    )
-    status = "succeeded" if result.success else "FAILED"
-    _say(f"  {job} {status} in {time.monotonic() - started:.0f} s (run {result.run_id[:8]})")
-    return result
+    run = workspace.run(job, **kwargs)
+    _report(run, started)
+    return run
+
+
+def _report(run: DagsterRun, started: float) -> None:
+    status = "succeeded" if run.status == DagsterRunStatus.SUCCESS else "FAILED"
+    took = time.monotonic() - started
+    _say(f"  {run.job_name} {status} in {took:.0f} s (run {run.run_id[:8]})")
 
 
 def _latest_value(instance: DagsterInstance, asset: str, name: str) -> Any:
@@ -71,9 +66,13 @@ def _latest_value(instance: DagsterInstance, asset: str, name: str) -> Any:
     return None if entry is None else entry.value
 
 
-def _validation_outcome(result: Any) -> list[str]:
+def _validation_outcome(instance: DagsterInstance, run: DagsterRun) -> list[str]:
     lines = []
-    for evaluation in result.get_asset_check_evaluations():
+    records = instance.get_records_for_run(
+        run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION
+    ).records
+    for record in records:
+        evaluation = record.event_log_entry.dagster_event.event_specific_data
         meta = {k: v.value for k, v in evaluation.metadata.items()}
         lines.append(
             f"  {meta.get('partitions_checked')} partitions checked, "
@@ -149,35 +148,45 @@ def main() -> int:
     spec = load_spec()
     defs = build_definitions(spec)
     instance = DagsterInstance.get()
+    with daemon(instance) as workspace:
+        return _story(spec, defs, instance, workspace, started)
+
+
+def _story(
+    spec: DatasetSpec,
+    defs: Definitions,
+    instance: DagsterInstance,
+    workspace: Workspace,
+    started: float,
+) -> int:
     keys = defs.resolve_job_def("ingest_job").partitions_def.get_partition_keys()
     split = keys[int(len(keys) * FIRST_TRAINING_SHARE)]
     first_cutoff = partition_day(split).isoformat()
     _say(f"binclf demo: dataset {spec.name}, {len(keys)} daily partitions {keys[0]}…{keys[-1]}")
 
     _say("1. Validation profile from the first days")
-    profile = [a for a in defs.assets if AssetKey("validation_profile") in a.keys]
-    materialize(profile, instance=instance, resources=defs.resources)
+    _run(workspace, "profile_job")
 
     _say(f"2. Backfill {len(keys)} partitions through validation (one run)")
-    ingest = _run(defs, instance, "ingest_job", tags=_range_tags(keys[0], keys[-1]))
-    for line in _validation_outcome(ingest):
+    ingest = _run(workspace, "ingest_job", tags=_range_tags(keys[0], keys[-1]))
+    for line in _validation_outcome(instance, ingest):
         _say(line)
-    if not ingest.success:
+    if ingest.status != DagsterRunStatus.SUCCESS:
         _say("validation failed: see the partitions above; nothing downstream ran")
         return 1
 
     _say(f"3. Train on labels known before {first_cutoff}")
     window = {"ops": {"training_window": {"config": {"cutoff": first_cutoff}}}}
-    trained = _run(defs, instance, "training_job", run_config=_training_config(window))
+    trained = _run(workspace, "training_job", run_config=_training_config(window))
     for line in _training_summary(defs, spec.name):
         _say(line)
-    if not trained.success:
+    if trained.status != DagsterRunStatus.SUCCESS:
         _say("training failed: see the run in the UI (`make ui`)")
         return 1
 
     monitored = [k for k in keys if k >= split]
     _say(f"4. Score and monitor {len(monitored)} later days with the champion (one run)")
-    _run(defs, instance, "monitoring_job", tags=_range_tags(monitored[0], monitored[-1]))
+    _run(workspace, "monitoring_job", tags=_range_tags(monitored[0], monitored[-1]))
 
     first_drift = _latest_value(instance, "drift", "drift_by_partition") or {}
     replay = _replay_sensor(spec, first_drift)
@@ -185,20 +194,24 @@ def main() -> int:
     if fired:
         _say(f"  replayed day by day, the drift sensor would first fire on {fired[0]}")
 
-    _say("5. The drift sensor decides (a real tick over everything materialized)")
-    sensor = defs.get_sensor_def("drift_retrain_sensor")
-    tick = sensor.evaluate_tick(build_sensor_context(instance=instance, definitions=defs))
-    requests = tick.run_requests or []
-    reason = requests[0].tags.get("binclf/reason") if requests else tick.skip_message
-    _say(f"  {'RUN REQUESTED' if requests else 'skipped'}: {reason}")
-    for request in requests:
-        _say(f"6. Retrain as the sensor asked (run_key {request.run_key})")
-        config = _training_config(request.run_config or {})
-        _run(defs, instance, "training_job", tags=request.tags, run_config=config)
+    _say("5. The drift sensor decides (switched on; the daemon ticks it)")
+    sensor_started, waited_from = time.time(), time.monotonic()
+    workspace.start_sensor("drift_retrain_sensor")
+    try:
+        retrain = workspace.wait_for_sensor_run("drift_retrain_sensor", after=sensor_started)
+    finally:
+        workspace.stop_sensor("drift_retrain_sensor")
+    if retrain is None:
+        _say("  the sensor requested no run: see its ticks under Automation in the UI")
+    else:
+        _say(f"  RUN REQUESTED: {retrain.tags.get('binclf/reason')}")
+        _say(f"6. The retrain the sensor launched (run_key {retrain.tags.get('dagster/run_key')})")
+        _say(f"  the daemon's tick requested it {time.monotonic() - waited_from:.0f} s after start")
+        _report(workspace.wait(retrain.run_id), waited_from)
         for line in _training_summary(defs, spec.name):
             _say(line)
         _say("7. Re-score the monitored days with the champion")
-        _run(defs, instance, "monitoring_job", tags=_range_tags(monitored[0], monitored[-1]))
+        _run(workspace, "monitoring_job", tags=_range_tags(monitored[0], monitored[-1]))
 
     settings = spec.monitoring
     _say(

@@ -33,6 +33,12 @@ TRAIN = AssetSelection.groups("training")
 def asset_jobs(partitions: DailyPartitionsDefinition) -> dict:
     """The asset jobs, by name."""
     return {
+        "profile_job": define_asset_job(
+            "profile_job",
+            selection=AssetSelection.assets("validation_profile"),
+            description="Learn the validation profile (kinds, levels, null shares) from the "
+            "reference days; run it before the first backfill and after a schema change.",
+        ),
         "ingest_job": define_asset_job(
             "ingest_job",
             selection=INGEST,
