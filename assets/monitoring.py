@@ -20,7 +20,7 @@ from assets.io_manager import FramesOnDemand
 from assets.resources import StateResource
 from binclf.ingest.sources import fresh_labels, observed_at
 from binclf.io.atomic import write_bytes_atomic
-from binclf.monitor.drift import drift_statistics
+from binclf.monitor.daily import DayDrift, VersionCache, drift_by_day
 from binclf.monitor.drift_report import evidently_drift_html
 from binclf.monitor.labels import label_status
 from binclf.register.loading import ServingModel, load_champion, load_version
@@ -72,6 +72,26 @@ def _drift_html(
     return path
 
 
+def _day_drift_metadata(day: DayDrift) -> dict[str, Any]:
+    """What the UI shows on one day's drift materialization: its own numbers only."""
+    result = day.result
+    prediction = result.prediction_drift
+    metadata: dict[str, Any] = {
+        "share_drifted": MetadataValue.float(float(result.share_drifted)),
+        "alarm": MetadataValue.bool(bool(result.alarm)),
+        "n_rows": MetadataValue.int(int(result.n_rows)),
+        "model_version": MetadataValue.text(day.model_version),
+        "drifted_columns": MetadataValue.text(", ".join(result.drifted_columns) or "none"),
+        "features": MetadataValue.md(markdown_table([f.to_dict() for f in result.features])),
+    }
+    if prediction is not None:
+        metadata["prediction_drift"] = MetadataValue.bool(bool(prediction.drifted))
+        metadata["prediction_js_distance"] = MetadataValue.float(float(prediction.statistic))
+    if day.html_report is not None:
+        metadata["html_report"] = MetadataValue.path(day.html_report)
+    return metadata
+
+
 def monitoring_assets(
     spec: DatasetSpec, partitions: DailyPartitionsDefinition
 ) -> list[AssetsDefinition]:
@@ -103,47 +123,35 @@ def monitoring_assets(
         scores: dict[str, pl.LazyFrame],
     ) -> dict[str, dict[str, Any]]:
         """Per-feature and prediction drift of each day against the scoring version's reference."""
-        models: dict[str, ServingModel] = {}
         newest = max(scores)
-
-        def measure(key: str) -> dict[str, Any]:
-            """One day's drift; its frame is freed before the next day is read."""
-            frame = scores[key].collect()
-            version = frame["model_version"][0]
-            if version not in models:
-                models[version] = load_version(state.registry(), spec.name, version)
-            model = models[version]
-            result = drift_statistics(
-                model.reference,
-                frame,
-                alpha=config.alpha,
-                min_effect=config.min_effect,
-                share_threshold=spec.monitoring.drift_share_threshold,
-            ).to_dict()
-            result["model_version"] = version
-            if config.html_report == "all" or (config.html_report == "latest" and key == newest):
-                result["html_report"] = str(_drift_html(spec, state, key, model, frame, config))
-            return result
-
-        results = {key: measure(key) for key in sorted(scores)}
-        latest = results[newest]
+        days = drift_by_day(
+            scores,
+            VersionCache(lambda version: load_version(state.registry(), spec.name, version)),
+            alpha=config.alpha,
+            min_effect=config.min_effect,
+            share_threshold=spec.monitoring.drift_share_threshold,
+            html_for=lambda key: (
+                config.html_report == "all" or (config.html_report == "latest" and key == newest)
+            ),
+            html_report=lambda key, model, frame: str(
+                _drift_html(spec, state, key, model, frame, config)
+            ),
+        )
+        results: dict[str, dict[str, Any]] = {}
+        for day in days:
+            results[day.partition_key] = day.to_dict()
+            context.add_asset_metadata(_day_drift_metadata(day), partition_key=day.partition_key)
         context.add_output_metadata(
             {
-                "share_drifted": MetadataValue.float(float(latest["share_drifted"])),
-                "alarm": MetadataValue.bool(bool(latest["alarm"])),
-                "n_rows": MetadataValue.int(int(latest["n_rows"])),
-                "drifted_columns": ", ".join(latest["drifted_columns"]) or "none",
                 "drift_by_partition": MetadataValue.json(
                     {
-                        k: {"share_drifted": r["share_drifted"], "n_rows": r["n_rows"]}
+                        k: {
+                            "share_drifted": r["share_drifted"],
+                            "n_rows": r["n_rows"],
+                            "model_version": r["model_version"],
+                        }
                         for k, r in results.items()
                     }
-                ),
-                "features": MetadataValue.md(markdown_table(latest["features"])),
-                **(
-                    {"html_report": MetadataValue.path(latest["html_report"])}
-                    if "html_report" in latest
-                    else {}
                 ),
             }
         )

@@ -25,7 +25,7 @@ def build_definitions(
     partitions = daily_partitions(spec)
     root = state.state_root(state_root)
     jobs = asset_jobs(partitions)
-    sensors = [build_drift_sensor(spec, jobs["training_job"])]
+    sensors = [build_drift_sensor(spec, jobs["training_job"], state.registry_dir(root))]
     if spec.time_column:
         sensors.append(build_label_sensor(spec, jobs["training_job"]))
     else:  # a snapshot has no label times: nothing to refresh, no label sensor

@@ -5,6 +5,7 @@ assets) and call a plain function; no data is loaded inside a sensor.
 """
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from dagster import (
@@ -28,6 +29,7 @@ from binclf.monitor.triggers import (
     drift_retrain_decision,
     label_retrain_decision,
 )
+from binclf.register.registry import Registry
 from binclf.spec import DatasetSpec
 
 HISTORY_RECORDS = 100
@@ -45,7 +47,13 @@ def drift_history(instance: DagsterInstance) -> tuple[list[PartitionDrift], int 
     for record in records:  # newest first
         for key, row in (_metadata_value(record, "drift_by_partition") or {}).items():
             by_partition.setdefault(
-                key, PartitionDrift(key, float(row["share_drifted"]), int(row["n_rows"]))
+                key,
+                PartitionDrift(
+                    key,
+                    float(row["share_drifted"]),
+                    int(row["n_rows"]),
+                    model_version=row.get("model_version"),
+                ),
             )
     newest = records[0].storage_id if records else None
     return [by_partition[k] for k in sorted(by_partition)], newest
@@ -79,8 +87,10 @@ def retrain_request(
     return SensorResult(run_requests=[request], cursor=decision.cursor)
 
 
-def build_drift_sensor(spec: DatasetSpec, job: JobDefinition | UnresolvedAssetJobDefinition):
-    """Retrain when drift persists over consecutive partitions with enough volume."""
+def build_drift_sensor(
+    spec: DatasetSpec, job: JobDefinition | UnresolvedAssetJobDefinition, registry_root: Path
+):
+    """Retrain when drift persists, with volume, on partitions the current champion scored."""
     settings = spec.monitoring
 
     @sensor(
@@ -103,6 +113,7 @@ def build_drift_sensor(spec: DatasetSpec, job: JobDefinition | UnresolvedAssetJo
             now=datetime.now(UTC),
             cooldown=timedelta(hours=settings.retrain_cooldown_hours),
             last_triggered_key=context.cursor or None,
+            champion=Registry(registry_root).champion(spec.name),
         )
         run_key = f"{decision.run_key}@{newest}"
         return retrain_request(spec, decision, trigger="drift", run_key=run_key)

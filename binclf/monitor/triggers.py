@@ -48,6 +48,7 @@ class PartitionDrift:
     partition_key: str
     share_drifted: float
     n_rows: int
+    model_version: str | None = None  # the version whose reference it was measured against
 
 
 def drift_retrain_decision(
@@ -60,6 +61,7 @@ def drift_retrain_decision(
     now: datetime,
     cooldown: timedelta,
     last_triggered_key: str | None = None,
+    champion: str | None = None,
 ) -> TriggerDecision:
     """Request training when the last `consecutive` partitions with volume all drifted.
 
@@ -69,7 +71,8 @@ def drift_retrain_decision(
     to confirm or refute the drift around them. Partitions up to `last_triggered_key` (the sensor's
     cursor: the `cursor` of the last decision that ran) already triggered a run and are ignored.
     No run within `cooldown` of the last training. The run key names the first and last
-    partition of the triggering streak.
+    partition of the triggering streak. With a `champion`, only partitions measured against that
+    version count: drift against a retired champion is history, not evidence against the new one.
     """
     _check_times(last_training_at=last_training_at, now=now, cooldown=cooldown)
     if not 0.0 < share_threshold <= 1.0:
@@ -81,7 +84,10 @@ def drift_retrain_decision(
     _check_history(history)
 
     fresh = [
-        p for p in history if last_triggered_key is None or p.partition_key > last_triggered_key
+        p
+        for p in history
+        if (last_triggered_key is None or p.partition_key > last_triggered_key)
+        and (champion is None or p.model_version in (None, champion))
     ]
     with_volume = [p for p in fresh if p.n_rows >= min_rows]
     low_volume = [p.partition_key for p in fresh if p.n_rows < min_rows]

@@ -13,7 +13,7 @@ from typing import Any
 
 import polars as pl
 import pytest
-from dagster import build_sensor_context
+from dagster import AssetKey, AssetMaterialization, MetadataValue, build_sensor_context
 from pipeline_support import (
     ALL_KEYS,
     CHANGE_POINT_DAY,
@@ -116,6 +116,57 @@ def test_drift_stays_low_before_the_change_point_and_the_sensor_asks_for_retrain
     (request,) = tick.run_requests
     streak = request.run_key.split("@")[0].removeprefix("drift:").split("..")
     assert change <= streak[0] <= streak[1] == MONITORED[-1]
+
+
+def test_each_day_of_a_range_run_carries_its_own_drift_metadata(
+    world: PipelineWorld, backfill: Any
+) -> None:
+    records = world.instance.fetch_materializations(AssetKey("drift"), limit=100).records
+    newest: dict[str, dict[str, Any]] = {}
+    for record in records:  # newest first
+        key = record.asset_materialization.partition
+        newest.setdefault(
+            key, {k: v.value for k, v in record.asset_materialization.metadata.items()}
+        )
+
+    assert set(newest) == set(MONITORED)
+    for key in MONITORED:
+        stored = _stored_json(world, "drift", key)
+        shown = newest[key]
+        assert shown["share_drifted"] == stored["share_drifted"], key
+        assert shown["n_rows"] == stored["n_rows"] == world.store.read("scores", key).height, key
+        assert shown["model_version"] == stored["model_version"] == CHAMPION, key
+        assert shown["alarm"] == stored["alarm"], key
+        assert shown["drifted_columns"] == (", ".join(stored["drifted_columns"]) or "none"), key
+    assert len({newest[k]["n_rows"] for k in MONITORED}) > 1  # not one day's numbers copied
+
+
+def test_drift_measured_against_a_retired_champion_does_not_fire_the_sensor(
+    fresh_world: PipelineWorld,
+) -> None:
+    world = fresh_world
+    world.instance.report_runless_asset_event(
+        AssetMaterialization(
+            asset_key="drift",
+            partition=MONITORED[-1],
+            metadata={
+                "drift_by_partition": MetadataValue.json(
+                    {
+                        k: {"share_drifted": 1.0, "n_rows": 10_000, "model_version": "v0999"}
+                        for k in MONITORED
+                    }
+                )
+            },
+        )
+    )
+    sensor = world.defs.resolve_sensor_def("drift_retrain_sensor")
+    context = build_sensor_context(instance=world.instance, definitions=world.defs)
+
+    tick = sensor.evaluate_tick(context)
+
+    assert world.registry.champion(DATASET) == CHAMPION != "v0999"
+    assert tick.run_requests == []
+    assert "no new partition" in tick.skip_message
 
 
 def test_label_status_counts_the_labels_the_generator_revealed(

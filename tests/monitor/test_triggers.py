@@ -145,3 +145,23 @@ def test_bad_trigger_inputs_are_rejected_by_name():
         decide_labels(800, 0.9, cursor="")
     with pytest.raises(TriggerInputError, match="label_coverage"):
         decide_labels(800, 1.5)
+
+
+def test_drift_against_a_retired_champion_is_not_evidence_against_the_new_one() -> None:
+    old = [PartitionDrift(f"2026-01-0{d}", 0.9, 1_000, model_version="v0001") for d in (1, 2, 3)]
+    new = [PartitionDrift("2026-01-04", 0.9, 1_000, model_version="v0002")]
+    settings = {
+        "share_threshold": 0.3,
+        "consecutive": 3,
+        "min_rows": 100,
+        "last_training_at": None,
+        "now": datetime(2026, 1, 5, tzinfo=UTC),
+        "cooldown": timedelta(0),
+    }
+
+    after_promotion = drift_retrain_decision([*old, *new], champion="v0002", **settings)
+    before_promotion = drift_retrain_decision(old, champion="v0001", **settings)
+
+    assert not after_promotion.run
+    assert "1 of 3 consecutive partitions" in after_promotion.reason
+    assert before_promotion.run
