@@ -82,8 +82,15 @@ class FeatureSelection(_Strict):
 
 
 class Costs(_Strict):
+    """The cost of each kind of error; the default threshold minimizes their expected sum.
+
+    Without `costs` in the spec both are 1, so the threshold minimizes the error rate: a ratio
+    such as fraud's (a missed positive costing many false alarms) is a business fact to state,
+    not a default to assume.
+    """
+
     false_positive: float = Field(1.0, gt=0)
-    false_negative: float = Field(10.0, gt=0)
+    false_negative: float = Field(1.0, gt=0)
 
 
 class Partitioning(_Strict):
@@ -136,6 +143,11 @@ class DatasetSpec(_Strict):
     slices: list[str] = Field(default_factory=list)
     weight_column: str | None = None
     costs: Costs = Field(default_factory=Costs)
+
+    @property
+    def costs_stated(self) -> bool:
+        """Whether the spec states its error costs (otherwise both are 1)."""
+        return "costs" in self.model_fields_set
     partitions: Partitioning = Field(default_factory=Partitioning)
     validation: ValidationRules = Field(default_factory=ValidationRules)
     monitoring: Monitoring = Field(default_factory=Monitoring)
