@@ -47,7 +47,7 @@ _AT_THRESHOLD = frozenset({"precision", "recall", "f1", "fpr", "fnr", "balanced_
 # scikit-learn's log_loss clips probabilities to [eps, 1 - eps] with this eps.
 _LOG_LOSS_EPS = float(np.finfo(np.float64).eps)
 # Columns of ScoredRows.per_row; the calibration bins follow from _FIRST_BIN on.
-_LOG_LOSS, _SQUARED_ERROR, _TP, _FP, _FIRST_BIN = range(5)
+_ONE, _POSITIVE, _LOG_LOSS, _SQUARED_ERROR, _TP, _FP, _FIRST_BIN = range(7)
 
 
 class EngineError(ValueError):
@@ -81,6 +81,7 @@ class ScoredRows:
     weight: np.ndarray
     tie_starts: np.ndarray
     per_row: np.ndarray
+    unit_weight: bool
     has_threshold: bool
     n_bins: int
 
@@ -112,6 +113,8 @@ class ScoredRows:
             bin_gap[np.arange(len(order)), bin_index(p_sorted, n_bins)] = p_sorted - positive
         per_row = np.column_stack(
             [
+                np.ones(len(order)),
+                positive,
                 row_log_loss(positive, p_sorted),
                 (p_sorted - positive) ** 2,
                 positive * flagged,
@@ -126,18 +129,30 @@ class ScoredRows:
             weight=weight.astype(np.float64),
             tie_starts=np.flatnonzero(np.r_[True, p_sorted[1:] != p_sorted[:-1]]),
             per_row=per_row,
+            unit_weight=bool(np.all(weight == 1.0)),
             has_threshold=threshold is not None,
             n_bins=n_bins,
         )
 
-    def row_weights(self, counts: np.ndarray | None = None) -> np.ndarray:
-        """Weights (replicates, rows) in sorted order; `counts` (r, n_rows), None = the data."""
+    def row_weights(
+        self, counts: np.ndarray | None = None, *, arranged: bool = False
+    ) -> np.ndarray:
+        """Weights (replicates, rows) in sorted order from `counts` (r, n_rows), None = the data.
+
+        `arranged` counts are already in this object's order (`iter_bootstrap_counts(...,
+        order=self.order)`), which saves a gather per replicate.
+        """
         if counts is None:
             return self.weight[np.newaxis, :]
-        return counts[:, self.order] * self.weight
+        gathered = counts if arranged else np.take(counts, self.order, axis=1)
+        return gathered if self.unit_weight else gathered * self.weight
 
     def metrics(
-        self, counts: np.ndarray | None = None, names: Sequence[str] = METRICS
+        self,
+        counts: np.ndarray | None = None,
+        names: Sequence[str] = METRICS,
+        *,
+        arranged: bool = False,
     ) -> dict[str, np.ndarray]:
         """Each metric of `names` under each row of `counts` (None: the data once), shape (r,)."""
         unknown = set(names) - set(METRICS)
@@ -147,24 +162,21 @@ class ScoredRows:
             raise EngineError("metrics at a threshold need ScoredRows.of(..., threshold=...)")
         if "ece" in names and not self.n_bins:
             raise EngineError("ece needs ScoredRows.of(..., n_bins=...)")
-        weight = self.row_weights(counts)
-        total = weight.sum(axis=1)
-        n_pos = weight @ self.y
-        n_neg = total - n_pos
+        weight = self.row_weights(counts, arranged=arranged)
         values: dict[str, np.ndarray] = {}
         if _RANKING & set(names):
-            values |= self._ranking(weight, n_pos, n_neg)
+            values |= self._ranking(weight)
         if set(names) - _RANKING:
-            values |= self._sums(weight @ self.per_row, total, n_pos, n_neg)
+            values |= self._sums(weight @ self.per_row)
         return {name: values[name] for name in names}
 
-    def _ranking(
-        self, weight: np.ndarray, n_pos: np.ndarray, n_neg: np.ndarray
-    ) -> dict[str, np.ndarray]:
+    def _ranking(self, weight: np.ndarray) -> dict[str, np.ndarray]:
         group_pos = np.add.reduceat(weight * self.y, self.tie_starts, axis=1)
         group_all = np.add.reduceat(weight, self.tie_starts, axis=1)
         tp = np.cumsum(group_pos, axis=1)
         flagged = np.cumsum(group_all, axis=1)
+        n_pos = tp[:, -1]
+        n_neg = flagged[:, -1] - n_pos
         # Trapezoid under the ROC step of each run of tied scores; AP sums precision x recall step.
         wins = np.sum((group_all - group_pos) * (2.0 * tp - group_pos), axis=1)
         precision = _ratio(tp, flagged, fill=0.0)
@@ -173,9 +185,9 @@ class ScoredRows:
             "pr_auc": _ratio(np.sum(group_pos * precision, axis=1), n_pos),
         }
 
-    def _sums(
-        self, sums: np.ndarray, total: np.ndarray, n_pos: np.ndarray, n_neg: np.ndarray
-    ) -> dict[str, np.ndarray]:
+    def _sums(self, sums: np.ndarray) -> dict[str, np.ndarray]:
+        total, n_pos = sums[:, _ONE], sums[:, _POSITIVE]
+        n_neg = total - n_pos
         tp, fp = sums[:, _TP], sums[:, _FP]
         fn = n_pos - tp
         recall = _ratio(tp, n_pos)
@@ -209,10 +221,14 @@ def replicate_metrics(
     n_rows = {rows.n_rows for rows in scored}
     if len(n_rows) != 1:
         raise EngineError(f"scored rows must share one set of rows, got sizes {sorted(n_rows)}")
+    n = n_rows.pop()
+    # One model on all rows: draw the counts in its order (no gather per replicate).
+    arranged = len(scored) == 1 and len(scored[0].order) == n
+    order = scored[0].order if arranged else None
     blocks: list[dict[str, list[np.ndarray]]] = [{name: [] for name in names} for _ in scored]
-    for counts in iter_bootstrap_counts(n_rows.pop(), n_boot, seed, strata=strata):
+    for counts in iter_bootstrap_counts(n, n_boot, seed, strata=strata, order=order):
         for rows, block in zip(scored, blocks, strict=True):
-            for name, values in rows.metrics(counts, names).items():
+            for name, values in rows.metrics(counts, names, arranged=arranged).items():
                 block[name].append(values)
     return [{name: np.concatenate(parts) for name, parts in block.items()} for block in blocks]
 
