@@ -46,8 +46,8 @@ _RANKING = frozenset({"roc_auc", "pr_auc"})
 _AT_THRESHOLD = frozenset({"precision", "recall", "f1", "fpr", "fnr", "balanced_accuracy"})
 # scikit-learn's log_loss clips probabilities to [eps, 1 - eps] with this eps.
 _LOG_LOSS_EPS = float(np.finfo(np.float64).eps)
-# Columns of ScoredRows.per_row; the calibration bins follow from _FIRST_BIN on.
-_ONE, _POSITIVE, _LOG_LOSS, _SQUARED_ERROR, _TP, _FP, _FIRST_BIN = range(7)
+# Columns of ScoredRows.per_row.
+_ONE, _POSITIVE, _LOG_LOSS, _SQUARED_ERROR, _TP, _FP = range(6)
 
 
 class EngineError(ValueError):
@@ -72,7 +72,8 @@ class ScoredRows:
     """Rows of one model sorted by descending score, with the per-row values the metrics sum.
 
     `order` holds positions in the caller's `n_rows` rows, so replicate counts over those rows
-    apply to any subset (a group) of them.
+    apply to any subset (a group) of them. `bin_gaps` (rows, n_bins) holds each row's p - y in
+    the column of its probability bin, sparse: one entry per row whatever `n_bins` is.
     """
 
     n_rows: int
@@ -81,9 +82,9 @@ class ScoredRows:
     weight: np.ndarray
     tie_starts: np.ndarray
     per_row: np.ndarray
+    bin_gaps: sp.csr_array | None
     unit_weight: bool
     has_threshold: bool
-    n_bins: int
 
     @classmethod
     def of(
@@ -108,9 +109,10 @@ class ScoredRows:
         positive = y[order].astype(np.float64)
         weight = np.ones(len(order)) if weights is None else np.asarray(weights)[order]
         flagged = np.zeros(len(order)) if threshold is None else (p_sorted >= threshold) * 1.0
-        bin_gap = np.zeros((len(order), n_bins))
+        bin_gaps = None
         if n_bins:
-            bin_gap[np.arange(len(order)), bin_index(p_sorted, n_bins)] = p_sorted - positive
+            cells = (p_sorted - positive, (np.arange(len(order)), bin_index(p_sorted, n_bins)))
+            bin_gaps = sp.csr_array(cells, shape=(len(order), n_bins))
         per_row = np.column_stack(
             [
                 np.ones(len(order)),
@@ -119,7 +121,6 @@ class ScoredRows:
                 (p_sorted - positive) ** 2,
                 positive * flagged,
                 (1.0 - positive) * flagged,
-                bin_gap,
             ]
         )
         return cls(
@@ -129,9 +130,9 @@ class ScoredRows:
             weight=weight.astype(np.float64),
             tie_starts=np.flatnonzero(np.r_[True, p_sorted[1:] != p_sorted[:-1]]),
             per_row=per_row,
+            bin_gaps=bin_gaps,
             unit_weight=bool(np.all(weight == 1.0)),
             has_threshold=threshold is not None,
-            n_bins=n_bins,
         )
 
     def row_weights(
@@ -160,14 +161,18 @@ class ScoredRows:
             raise EngineError(f"unknown metrics {sorted(unknown)}; known: {list(METRICS)}")
         if set(names) & _AT_THRESHOLD and not self.has_threshold:
             raise EngineError("metrics at a threshold need ScoredRows.of(..., threshold=...)")
-        if "ece" in names and not self.n_bins:
+        if "ece" in names and self.bin_gaps is None:
             raise EngineError("ece needs ScoredRows.of(..., n_bins=...)")
         weight = self.row_weights(counts, arranged=arranged)
         values: dict[str, np.ndarray] = {}
         if _RANKING & set(names):
             values |= self._ranking(weight)
         if set(names) - _RANKING:
-            values |= self._sums(weight @ self.per_row)
+            sums = weight @ self.per_row
+            values |= self._sums(sums)
+            if "ece" in names:
+                gaps = np.abs(np.asarray(weight @ self.bin_gaps)).sum(axis=1)
+                values["ece"] = _ratio(gaps, sums[:, _ONE])
         return {name: values[name] for name in names}
 
     def _ranking(self, weight: np.ndarray) -> dict[str, np.ndarray]:
@@ -195,7 +200,6 @@ class ScoredRows:
         return {
             "log_loss": _ratio(sums[:, _LOG_LOSS], total),
             "brier": _ratio(sums[:, _SQUARED_ERROR], total),
-            "ece": _ratio(np.abs(sums[:, _FIRST_BIN:]).sum(axis=1), total),
             "precision": _ratio(tp, tp + fp, fill=0.0),
             "recall": recall,
             "f1": _ratio(2.0 * tp, 2.0 * tp + fp + fn, fill=0.0),
