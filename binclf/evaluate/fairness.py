@@ -7,10 +7,11 @@ selection rate; the four-fifths rule flags it below 0.8 - it is the demographic-
 read as that rule). Every number carries a seeded bootstrap interval.
 
 Point values come from fairlearn (`MetricFrame` and its disparity functions), run on confusion
-cells weighted by row count (see `binclf.slices`). Only groups with at least `min_group_size`
-rows and both classes are compared: a tiny group's rates are noise and would decide the
-max-minus-min disparities alone. Replicates resample rows as `binclf.slices` does, so a slice
-report and a fairness report with the same seed use the same resamples.
+cells weighted by row count (see `binclf.evaluate.groups`); replicates are per-group sums from
+`binclf.stats.engine`. Only groups with at least `min_group_size` rows and both classes are
+compared: a tiny group's rates are noise and would decide the max-minus-min disparities alone.
+Replicates resample rows as `binclf.evaluate.slices` does, so a slice report and a fairness
+report with the same seed use the same resamples.
 
 Intervals: per-group metrics use percentile intervals. A disparity is a max-minus-min (or
 min-over-max) of noisy rates, biased away from "no disparity" even when the groups are equal,
@@ -32,16 +33,15 @@ from fairlearn.metrics import (
     equalized_odds_difference,
 )
 
-from binclf.evaluate.slices import (
+from binclf.evaluate.groups import (
     ConfusionCells,
-    bootstrap_group_sums,
     confusion_cells,
-    confusion_rates,
     estimate_or_none,
     group_codes,
     group_rates,
 )
 from binclf.stats.bootstrap import percentile_interval
+from binclf.stats.engine import bin_index, bootstrap_group_sums, confusion_rates
 from binclf.stats.metrics import Estimate, validate_inputs
 
 FOUR_FIFTHS = 0.8
@@ -53,7 +53,7 @@ DISPARITIES = (
     "equal_opportunity_difference",
     "disparate_impact_ratio",
 )
-# GROUP_METRICS name -> the name `binclf.slices.confusion_rates` gives it.
+# GROUP_METRICS name -> the name `binclf.stats.engine.confusion_rates` gives it.
 _RATE_NAMES = {
     "selection_rate": "selection_rate",
     "tpr": "recall",
@@ -101,8 +101,8 @@ def fairness_report(
     flagged = p >= threshold
     cells = confusion_cells(codes, labels, y, flagged)
     rates = group_rates(cells)
-    # Equal-width probability bins, as binclf.metrics.expected_calibration_error uses.
-    bins = np.minimum((p * n_bins).astype(np.int64), n_bins - 1)
+    # Equal-width probability bins, as binclf.stats.metrics.expected_calibration_error uses.
+    bins = bin_index(p, n_bins)
     cell_codes = codes * n_bins + bins
     positive = y.astype(np.float64)
     per_row = np.column_stack([np.ones_like(p), positive, flagged, positive * flagged, p - y])

@@ -4,17 +4,15 @@ For every group: rows, positives, prevalence and the metrics at the decision thr
 (selection rate, precision, recall, FPR, FNR) plus ROC-AUC, each with a seeded bootstrap
 interval. Groups smaller than `min_size` are flagged `small`, never hidden.
 
-Point values of the rate metrics come from fairlearn's `MetricFrame`, run on confusion cells
-(one row per group x label x decision, weighted by its row count): the same numbers as on the
-rows, at a cost independent of the number of rows (fairlearn splits its inputs row by row,
-~0.2 s per metric per 50k rows); ROC-AUC comes from the rank computation below at unit
-weights, which equals scikit-learn's. Intervals resample rows with `binclf.bootstrap`, not
+Point values of the rate metrics come from fairlearn's `MetricFrame` on confusion cells (see
+`binclf.evaluate.groups`); ROC-AUC, point and replicates, from `binclf.stats.engine`, whose
+values equal scikit-learn's. Intervals resample rows with `binclf.stats.bootstrap`, not
 stratified: test rows are a sample of the population, so group sizes and class counts vary
 between replicates. Rather than one `MetricFrame` per replicate, the replicates of every group
 are computed at once from bootstrap counts: per-group sums are one sparse matrix product per
-block of replicates, per-group ROC-AUC a cumulative sum over rows sorted by score.
+block of replicates, per-group ROC-AUC the engine's cumulative sums over rows sorted by score.
 
-Conventions: a row is flagged when `p >= threshold` (as `binclf.metrics`); a metric whose
+Conventions: a row is flagged when `p >= threshold` (as `binclf.stats.metrics`); a metric whose
 denominator is zero in a group (precision with nothing flagged, recall without positives,
 ROC-AUC with one class) is undefined and reported as None, not 0. Intervals are taken over the
 replicates where the metric is defined.
@@ -22,23 +20,27 @@ replicates where the metric is defined.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
 import polars as pl
 import scipy.sparse as sp
-from fairlearn.metrics import MetricFrame
 
-from binclf.stats.bootstrap import iter_bootstrap_counts, percentile_interval
-from binclf.stats.metrics import Estimate, validate_inputs
+from binclf.evaluate.groups import (
+    RATE_METRICS,
+    confusion_cells,
+    estimate_or_none,
+    group_codes,
+    group_rates,
+)
+from binclf.stats.bootstrap import iter_bootstrap_counts
+from binclf.stats.engine import ScoredRows, confusion_rates, group_membership
+from binclf.stats.metrics import validate_inputs
 
 SliceKind = Literal["slice", "sensitive", "score_decile"]
-RATE_METRICS = ("prevalence", "selection_rate", "precision", "recall", "fpr", "fnr")
 SLICE_METRICS = (*RATE_METRICS, "roc_auc")
-NULL_GROUP = "<null>"
 SCORE_COLUMN = "score"
 
 
@@ -85,8 +87,9 @@ def slice_metrics(
     if not groupings:
         return []
     flagged = p >= threshold
-    aucs = _roc_aucs(_ranked_groups(groupings, y, p), np.ones((1, len(y))))
-    replicates = _group_replicates(groupings, y, p, flagged, n_boot=n_boot, seed=seed)
+    ranked = _ranked_groups(groupings, y, p)
+    aucs = _roc_aucs(ranked, None)
+    replicates = _group_replicates(groupings, ranked, y, flagged, n_boot=n_boot, seed=seed)
     rows: list[dict[str, Any]] = []
     for grouping, auc, grouping_replicates in zip(groupings, aucs, replicates, strict=True):
         rates = group_rates(confusion_cells(grouping.codes, grouping.labels, y, flagged))
@@ -135,129 +138,6 @@ def slice_table(rows: Sequence[dict[str, Any]]) -> pl.DataFrame:
     return pl.DataFrame(records, schema=schema, orient="row")
 
 
-def estimate_or_none(value: float, replicates: np.ndarray, alpha: float) -> Estimate | None:
-    """A percentile-interval Estimate; None when the point value is undefined (NaN).
-
-    The bounds are None when no replicate defines the metric.
-    """
-    if not np.isfinite(value):
-        return None
-    low, high = percentile_interval(replicates, alpha)
-    if not np.isfinite(low):
-        return {"value": value, "ci_low": None, "ci_high": None}  # type: ignore[typeddict-item]
-    return {"value": value, "ci_low": low, "ci_high": high}
-
-
-def group_codes(values: pl.Series | np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """Integer code per row and the sorted group labels (values as text; nulls "<null>")."""
-    series = values if isinstance(values, pl.Series) else pl.Series("group", values)
-    if series.dtype == pl.Object:
-        text = np.array([NULL_GROUP if v is None else str(v) for v in series.to_list()])
-    else:
-        text = series.cast(pl.String).fill_null(NULL_GROUP).to_numpy().astype(str)
-    labels, codes = np.unique(text, return_inverse=True)
-    return codes.astype(np.int64), [str(label) for label in labels]
-
-
-def confusion_rates(
-    rows: Any, positives: Any, flagged: Any, true_positives: Any
-) -> dict[str, np.ndarray]:
-    """The rate metrics from confusion sums (arrays of any matching shape); NaN where undefined."""
-    false_positives = np.subtract(flagged, true_positives)
-    return {
-        "prevalence": _divide(positives, rows),
-        "selection_rate": _divide(flagged, rows),
-        "precision": _divide(true_positives, flagged),
-        "recall": _divide(true_positives, positives),
-        "fpr": _divide(false_positives, np.subtract(rows, positives)),
-        "fnr": _divide(np.subtract(positives, true_positives), positives),
-    }
-
-
-def _divide(numerator: Any, denominator: Any) -> np.ndarray:
-    numerator = np.asarray(numerator, dtype=np.float64)
-    denominator = np.asarray(denominator, dtype=np.float64)
-    out = np.full(np.broadcast(numerator, denominator).shape, np.nan)
-    return np.divide(numerator, denominator, out=out, where=denominator > 0)
-
-
-@dataclass(frozen=True)
-class ConfusionCells:
-    """Rows aggregated to one cell per (group, label, decision), with the cell's row count.
-
-    fairlearn's metrics given the cells with `sample_weight=count` return the values they
-    return on the rows.
-    """
-
-    group: np.ndarray
-    y: np.ndarray
-    flagged: np.ndarray
-    count: np.ndarray
-
-
-def confusion_cells(
-    codes: np.ndarray, labels: Sequence[str], y: np.ndarray, flagged: np.ndarray
-) -> ConfusionCells:
-    """The non-empty confusion cells of grouped rows (`codes` index `labels`)."""
-    key = codes * 4 + y.astype(np.int64) * 2 + flagged.astype(np.int64)
-    count = np.bincount(key, minlength=len(labels) * 4)
-    cells = np.flatnonzero(count)
-    return ConfusionCells(
-        group=np.asarray(labels, dtype=object)[cells // 4],
-        y=((cells // 2) % 2).astype(np.int8),
-        flagged=(cells % 2).astype(np.int8),
-        count=count[cells].astype(np.float64),
-    )
-
-
-def group_rates(cells: ConfusionCells) -> pd.DataFrame:
-    """`RATE_METRICS` per group (index: group label) by fairlearn's `MetricFrame`."""
-    metrics = {name: _weighted_rate(name) for name in RATE_METRICS}
-    frame = MetricFrame(
-        metrics=metrics,
-        y_true=cells.y,
-        y_pred=cells.flagged,
-        sensitive_features=pd.Series(cells.group, name="group"),
-        sample_params={name: {"sample_weight": cells.count} for name in RATE_METRICS},
-    )
-    return frame.by_group
-
-
-def _weighted_rate(name: str) -> Callable[..., float]:
-    def rate(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray) -> float:
-        rates = confusion_rates(
-            sample_weight.sum(),
-            (sample_weight * y_true).sum(),
-            (sample_weight * y_pred).sum(),
-            (sample_weight * y_true * y_pred).sum(),
-        )
-        return float(rates[name])
-
-    rate.__name__ = name
-    return rate
-
-
-def bootstrap_group_sums(
-    codes: np.ndarray, n_codes: int, values: np.ndarray, *, n_boot: int, seed: int
-) -> np.ndarray:
-    """Sums of each column of `values` (n, k) over the rows of each code, per row resample.
-
-    Shape (n_boot, n_codes, k); resample b is `binclf.bootstrap`'s resample b for `seed`.
-    """
-    membership = _membership(codes, n_codes, values)
-    blocks = [counts @ membership for counts in iter_bootstrap_counts(len(codes), n_boot, seed)]
-    return np.concatenate(blocks).reshape(n_boot, n_codes, values.shape[1])
-
-
-def _membership(codes: np.ndarray, n_codes: int, values: np.ndarray) -> sp.csr_array:
-    """Sparse (n, n_codes * k) matrix: row i holds values[i] in the k columns of its code."""
-    n, k = values.shape
-    columns = (codes[:, np.newaxis] * k + np.arange(k)).ravel()
-    return sp.csr_array(
-        (values.ravel(), (np.repeat(np.arange(n), k), columns)), shape=(n, n_codes * k)
-    )
-
-
 @dataclass(frozen=True)
 class _Grouping:
     """One way of cutting the test rows into groups."""
@@ -287,8 +167,8 @@ def _decile_grouping(p: np.ndarray) -> _Grouping:
 
 def _group_replicates(
     groupings: list[_Grouping],
+    ranked: list[list[ScoredRows]],
     y: np.ndarray,
-    p: np.ndarray,
     flagged: np.ndarray,
     *,
     n_boot: int,
@@ -302,9 +182,8 @@ def _group_replicates(
     per_row = np.column_stack([np.ones_like(positive), positive, flagged, positive * flagged])
     offsets = np.cumsum([0] + [len(g.labels) for g in groupings])
     membership = sp.hstack(
-        [_membership(g.codes, len(g.labels), per_row) for g in groupings], format="csr"
+        [group_membership(g.codes, len(g.labels), per_row) for g in groupings], format="csr"
     )
-    ranked = _ranked_groups(groupings, y, p)
     sums_blocks, auc_blocks = [], []
     for counts in iter_bootstrap_counts(len(y), n_boot, seed):
         sums_blocks.append(counts @ membership)
@@ -319,42 +198,21 @@ def _group_replicates(
     return results
 
 
-@dataclass(frozen=True)
-class _RankedRows:
-    """The rows of one group sorted by score, with the starts of runs of tied scores."""
-
-    index: np.ndarray
-    y: np.ndarray
-    tie_starts: np.ndarray
-
-    @classmethod
-    def of(cls, rows: np.ndarray, y: np.ndarray, p: np.ndarray) -> _RankedRows:
-        index = rows[np.argsort(p[rows], kind="stable")]
-        tie_starts = np.flatnonzero(np.r_[True, np.diff(p[index]) != 0])
-        return cls(index, y[index].astype(np.float64), tie_starts)
-
-    def roc_auc(self, counts: np.ndarray) -> np.ndarray:
-        """ROC-AUC under each row of `counts` (r, n) as row weights; ties count half."""
-        weight = counts[:, self.index]
-        positive = np.add.reduceat(weight * self.y, self.tie_starts, axis=1)
-        negative = np.add.reduceat(weight * (1.0 - self.y), self.tie_starts, axis=1)
-        negatives_below = np.cumsum(negative, axis=1) - negative
-        wins = np.sum(positive * (negatives_below + 0.5 * negative), axis=1)
-        return _divide(wins, positive.sum(axis=1) * negative.sum(axis=1))
-
-
 def _ranked_groups(
     groupings: list[_Grouping], y: np.ndarray, p: np.ndarray
-) -> list[list[_RankedRows]]:
+) -> list[list[ScoredRows]]:
     return [
-        [_RankedRows.of(rows, y, p) for rows in _rows_by_code(g.codes, len(g.labels))]
+        [ScoredRows.of(y, p, rows=rows) for rows in _rows_by_code(g.codes, len(g.labels))]
         for g in groupings
     ]
 
 
-def _roc_aucs(ranked: list[list[_RankedRows]], counts: np.ndarray) -> list[np.ndarray]:
+def _roc_aucs(ranked: list[list[ScoredRows]], counts: np.ndarray | None) -> list[np.ndarray]:
     """ROC-AUC (replicates, n_groups) of each grouping under the row weights `counts`."""
-    return [np.column_stack([group.roc_auc(counts) for group in groups]) for groups in ranked]
+    return [
+        np.column_stack([group.metrics(counts, ("roc_auc",))["roc_auc"] for group in groups])
+        for groups in ranked
+    ]
 
 
 def _rows_by_code(codes: np.ndarray, n_codes: int) -> list[np.ndarray]:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from sklearn.metrics import average_precision_score
 
 from binclf.stats.metrics import expected_calibration_error
 
@@ -120,7 +121,8 @@ def delayed_performance(
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Precision and recall of the decisions, PR-AUC and ECE of the probabilities, on labeled rows.
 
-    Returns the metrics (None when undefined) and, for each undefined one, the reason.
+    Point values only, so PR-AUC is scikit-learn's `average_precision_score`. Returns the
+    metrics (None when undefined) and, for each undefined one, the reason.
     """
     n, n_positive, n_flagged = len(y), int(y.sum()), int(decision.sum())
     true_positives = int(np.sum(decision & (y == 1)))
@@ -152,19 +154,8 @@ def delayed_performance(
         if n_positive == n:
             undefined["pr_auc"] = f"only positive labels among the {n} labeled rows"
         else:
-            performance["pr_auc"] = average_precision(y, p)
+            performance["pr_auc"] = float(average_precision_score(y, p))
     return performance, undefined
-
-
-def average_precision(y: np.ndarray, p: np.ndarray) -> float:
-    """Area under the precision-recall curve as average precision (tied scores move together)."""
-    order = np.argsort(-p, kind="stable")
-    y_sorted, p_sorted = y[order], p[order]
-    last_of_tie = np.r_[np.flatnonzero(np.diff(p_sorted)), len(p_sorted) - 1]
-    true_positives = np.cumsum(y_sorted)[last_of_tie]
-    precision = true_positives / (last_of_tie + 1)
-    recall = true_positives / true_positives[-1]
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
 def _oldest_unlabeled_age_hours(

@@ -3,8 +3,9 @@
 The two models are scored on the same rows, so their metrics are compared with a paired
 bootstrap: each resample takes the same rows for both models and the difference is computed
 per resample. Pairing removes the test set's own variation from the comparison, which is what
-makes a small real improvement detectable. Resamples are stratified by class, as in
-`binclf.metrics`, so every resample has both classes.
+makes a small real improvement detectable. Both models are measured by `binclf.stats.engine`
+on the same class-stratified resamples that `binclf.stats.metrics.evaluate_predictions` uses
+for one model's intervals, so every resample has both classes.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any, Literal
 import numpy as np
 
 from binclf.register.gates import GateResult
-from binclf.stats.bootstrap import iter_bootstrap_counts, percentile_interval
+from binclf.stats.bootstrap import percentile_interval
+from binclf.stats.engine import ScoredRows, replicate_metrics
 from binclf.stats.metrics import Estimate, validate_inputs
 
 ComparisonMetric = Literal["pr_auc", "roc_auc", "log_loss", "brier"]
@@ -29,55 +31,10 @@ HIGHER_IS_BETTER: dict[str, bool] = {
 }
 # Codes that allow promotion when every gate passed.
 PROMOTING_CODES = frozenset({"NO_CHAMPION", "NON_INFERIOR", "BETTER"})
-# scikit-learn's log_loss clips probabilities to [eps, 1 - eps] with this eps.
-_LOG_LOSS_EPS = float(np.finfo(np.float64).eps)
 
 
 class ComparisonError(ValueError):
     """Inputs a comparison or promotion decision cannot use; the message names the bad value."""
-
-
-@dataclass(frozen=True)
-class _ScoredRows:
-    """One model's scores, rows sorted by descending score, ready for weighted metrics."""
-
-    order: np.ndarray
-    y: np.ndarray
-    tie_starts: np.ndarray
-    log_loss: np.ndarray
-    squared_error: np.ndarray
-
-    @classmethod
-    def of(cls, y: np.ndarray, p: np.ndarray) -> _ScoredRows:
-        order = np.argsort(-p, kind="stable")
-        p_sorted, y_sorted = p[order], y[order].astype(np.float64)
-        clipped = np.clip(p_sorted, _LOG_LOSS_EPS, 1.0 - _LOG_LOSS_EPS)
-        return cls(
-            order=order,
-            y=y_sorted,
-            tie_starts=np.flatnonzero(np.r_[True, np.diff(p_sorted) != 0]),
-            log_loss=-np.where(y_sorted == 1, np.log(clipped), np.log1p(-clipped)),
-            squared_error=(p_sorted - y_sorted) ** 2,
-        )
-
-    def metric(self, counts: np.ndarray, name: str) -> np.ndarray:
-        """`name` under each row of `counts` (r, n) as row weights; shape (r,)."""
-        weight = counts[:, self.order]
-        if name == "log_loss":
-            return weight @ self.log_loss / weight.sum(axis=1)
-        if name == "brier":
-            return weight @ self.squared_error / weight.sum(axis=1)
-        positive = np.add.reduceat(weight * self.y, self.tie_starts, axis=1)
-        negative = np.add.reduceat(weight * (1.0 - self.y), self.tie_starts, axis=1)
-        true_pos = np.cumsum(positive, axis=1)
-        n_pos, n_neg = true_pos[:, -1], negative.sum(axis=1)
-        if name == "roc_auc":
-            # Pairs a positive wins: the positives scored above each negative, ties half.
-            positives_above = true_pos - 0.5 * positive
-            return np.sum(negative * positives_above, axis=1) / (n_pos * n_neg)
-        flagged = true_pos + np.cumsum(negative, axis=1)
-        precision = np.divide(true_pos, flagged, out=np.zeros_like(true_pos), where=flagged > 0)
-        return np.sum(positive * precision, axis=1) / n_pos
 
 
 def paired_bootstrap_difference(
@@ -100,19 +57,12 @@ def paired_bootstrap_difference(
         raise ComparisonError(f"metric must be one of {sorted(HIGHER_IS_BETTER)}, got {metric!r}")
     y, p_challenger, _ = validate_inputs(y, p_challenger)
     _, p_champion, _ = validate_inputs(y, p_champion)
-    challenger = _ScoredRows.of(y, p_challenger)
-    champion = _ScoredRows.of(y, p_champion)
+    models = [ScoredRows.of(y, p_challenger), ScoredRows.of(y, p_champion)]
     sign = 1.0 if HIGHER_IS_BETTER[metric] else -1.0
-
-    def difference(counts: np.ndarray) -> np.ndarray:
-        return sign * (challenger.metric(counts, metric) - champion.metric(counts, metric))
-
-    value = float(difference(np.ones((1, len(y))))[0])
-    replicates = np.concatenate(
-        [difference(counts) for counts in iter_bootstrap_counts(len(y), n_boot, seed, strata=y)]
-    )
-    low, high = percentile_interval(replicates, alpha)
-    return {"value": value, "ci_low": low, "ci_high": high}
+    challenger, champion = (rows.metrics(names=(metric,))[metric][0] for rows in models)
+    paired = replicate_metrics(models, n_boot=n_boot, seed=seed, strata=y, names=(metric,))
+    low, high = percentile_interval(sign * (paired[0][metric] - paired[1][metric]), alpha)
+    return {"value": float(sign * (challenger - champion)), "ci_low": low, "ci_high": high}
 
 
 @dataclass(frozen=True)

@@ -59,11 +59,13 @@ def iter_bootstrap_indices(
     as many rows of each stratum as the data.
     """
     _check_sizes(n, n_boot, strata)
-    groups = _strata_groups(n, strata)
-    return (
-        np.concatenate([group[draw] for group, draw in zip(groups, draws, strict=True)])
-        for draws in _group_draws(groups, n_boot, seed)
-    )
+    return _resamples(_strata_groups(n, strata), n_boot, seed)
+
+
+def _resamples(groups: list[np.ndarray], n_boot: int, seed: int) -> Iterator[np.ndarray]:
+    """The entries of `groups` that each resample draws, one resample at a time."""
+    for draws in _group_draws(groups, n_boot, seed):
+        yield np.concatenate([group[draw] for group, draw in zip(groups, draws, strict=True)])
 
 
 def bootstrap_indices(
@@ -104,23 +106,38 @@ def bootstrap_weighted_means(
 
 
 def iter_bootstrap_counts(
-    n: int, n_boot: int, seed: int, strata: np.ndarray | None = None
+    n: int,
+    n_boot: int,
+    seed: int,
+    strata: np.ndarray | None = None,
+    *,
+    order: np.ndarray | None = None,
 ) -> Iterator[np.ndarray]:
     """How often each row occurs in each resample, in blocks of shape (replicates, n).
 
     The same resamples as `iter_bootstrap_indices`, as float64 counts so that a weighted
     statistic of every replicate in a block is one matrix product. Blocks stay small whatever
-    `n` is.
+    `n` is. With `order` (a permutation of the rows), column j counts row `order[j]`: the
+    counts come already arranged, e.g. by score, at no extra cost per replicate.
     """
     _check_sizes(n, n_boot, strata)
-    return _count_blocks(n, n_boot, seed, strata, block_size=max(1, min(n_boot, _BLOCK_CELLS // n)))
+    groups = _strata_groups(n, strata)
+    if order is not None:
+        if np.shape(order) != (n,):
+            raise BootstrapError(f"order must be a permutation of the {n} rows")
+        # Map each row to its column, once: the draws then land in `order` directly.
+        column = np.empty(n, dtype=_index_type(n))
+        column[np.asarray(order)] = np.arange(n, dtype=_index_type(n))
+        groups = [column[group] for group in groups]
+    block_size = max(1, min(n_boot, _BLOCK_CELLS // n))
+    return _count_blocks(n, _resamples(groups, n_boot, seed), block_size=block_size)
 
 
 def _count_blocks(
-    n: int, n_boot: int, seed: int, strata: np.ndarray | None, *, block_size: int
+    n: int, resamples: Iterator[np.ndarray], *, block_size: int
 ) -> Iterator[np.ndarray]:
     block: list[np.ndarray] = []
-    for indices in iter_bootstrap_indices(n, n_boot, seed, strata):
+    for indices in resamples:
         block.append(np.bincount(indices, minlength=n).astype(np.float64))
         if len(block) == block_size:
             yield np.stack(block)

@@ -1,10 +1,9 @@
 """Metrics of binary probability predictions, each with a stratified bootstrap interval.
 
-All metrics of one resample are computed from a row-weight vector (bootstrap count x sample
-weight) over rows sorted once by descending probability, so a block of resamples costs a few
-matrix products and cumulative sums instead of a sort per replicate. The formulas match
-scikit-learn's weighted metrics (ROC-AUC by the trapezoid over distinct scores, PR-AUC as
-average precision).
+Input checks, calibration summaries and `evaluate_predictions`. Every metric with an interval
+comes from `binclf.stats.engine` (rows sorted once, replicates as row weights), which also
+serves the champion comparison, slices and fairness; its point values match scikit-learn's
+weighted metrics.
 
 Conventions: a row is flagged positive when `p >= threshold`; a ratio with a zero denominator
 (precision with nothing flagged) is 0.0, as scikit-learn's `zero_division=0`; ECE uses
@@ -19,10 +18,8 @@ from typing import TypedDict
 import numpy as np
 from scipy.stats import norm
 
-from binclf.stats.bootstrap import iter_bootstrap_counts, percentile_interval
-
-# scikit-learn's log_loss clips probabilities to [eps, 1 - eps] with this eps.
-_LOG_LOSS_EPS = float(np.finfo(np.float64).eps)
+from binclf.stats.bootstrap import percentile_interval
+from binclf.stats.engine import ScoredRows, bin_index, replicate_metrics, row_log_loss
 
 
 class PredictionInputError(ValueError):
@@ -77,11 +74,9 @@ def validate_inputs(
     return y_int, p_arr, w_arr
 
 
-def _bin_index(p: np.ndarray, n_bins: int) -> np.ndarray:
-    """Equal-width bin of each probability; p = 1 falls in the last bin."""
+def _check_bins(n_bins: int) -> None:
     if n_bins < 1:
         raise PredictionInputError(f"n_bins must be at least 1, got {n_bins}")
-    return np.minimum((p * n_bins).astype(np.int64), n_bins - 1)
 
 
 @dataclass(frozen=True)
@@ -98,7 +93,8 @@ def reliability_bins(
 ) -> ReliabilityBins:
     """Bin probabilities into equal-width bins and compare them with the observed rate."""
     y, p, w = validate_inputs(y, p, weights=weights, require_both_classes=False)
-    bins = _bin_index(p, n_bins)
+    _check_bins(n_bins)
+    bins = bin_index(p, n_bins)
     total = np.bincount(bins, weights=w, minlength=n_bins)
     sum_p = np.bincount(bins, weights=w * p, minlength=n_bins)
     sum_y = np.bincount(bins, weights=w * y, minlength=n_bins)
@@ -125,12 +121,6 @@ def log_loss(y: np.ndarray, p: np.ndarray, *, weights: np.ndarray | None = None)
     return float(np.sum(w * row_log_loss(y, p)) / np.sum(w))
 
 
-def row_log_loss(y: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Negative log-likelihood of each row (validated inputs), clipped as in `log_loss`."""
-    clipped = np.clip(p, _LOG_LOSS_EPS, 1.0 - _LOG_LOSS_EPS)
-    return -np.where(y == 1, np.log(clipped), np.log1p(-clipped))
-
-
 def calibration_summary(
     y: np.ndarray, p: np.ndarray, *, weights: np.ndarray | None = None, n_bins: int = 10
 ) -> dict[str, float]:
@@ -141,81 +131,6 @@ def calibration_summary(
         "brier": float(np.sum(w * (p - y) ** 2) / np.sum(w)),
         "ece": expected_calibration_error(y, p, n_bins, weights=w),
     }
-
-
-@dataclass(frozen=True)
-class _SortedRows:
-    """Rows ordered by descending probability, with everything the metrics need per row."""
-
-    y: np.ndarray
-    weight: np.ndarray
-    group_starts: np.ndarray
-    per_row: np.ndarray
-
-
-# Columns of _SortedRows.per_row; the calibration bins follow from _FIRST_BIN on.
-_LOG_LOSS, _SQUARED_ERROR, _TP, _FP, _FIRST_BIN = range(5)
-
-
-def _sort_rows(
-    y: np.ndarray, p: np.ndarray, w: np.ndarray, *, threshold: float, n_bins: int
-) -> _SortedRows:
-    order = np.argsort(-p, kind="stable")
-    y, p, w = y[order], p[order], w[order]
-    positive = y.astype(np.float64)
-    flagged = (p >= threshold).astype(np.float64)
-    bin_gap = np.zeros((len(p), n_bins))
-    bin_gap[np.arange(len(p)), _bin_index(p, n_bins)] = p - positive
-    per_row = np.column_stack(
-        [
-            row_log_loss(y, p),
-            (p - positive) ** 2,
-            positive * flagged,
-            (1.0 - positive) * flagged,
-            bin_gap,
-        ]
-    )
-    group_starts = np.flatnonzero(np.r_[True, p[1:] != p[:-1]])
-    return _SortedRows(positive, w, group_starts, per_row)
-
-
-def _metric_rows(rows: _SortedRows, row_weight: np.ndarray) -> dict[str, np.ndarray]:
-    """Every metric for each row of `row_weight` (shape (replicates, n), in sorted order)."""
-    group_pos = np.add.reduceat(row_weight * rows.y, rows.group_starts, axis=1)
-    group_all = np.add.reduceat(row_weight, rows.group_starts, axis=1)
-    tp = np.cumsum(group_pos, axis=1)
-    flagged = np.cumsum(group_all, axis=1)
-    n_pos = tp[:, -1]
-    total = flagged[:, -1]
-    n_neg = total - n_pos
-    # Trapezoid under the ROC step of each group of tied scores; AP sums precision x recall step.
-    roc_auc = np.sum((group_all - group_pos) * (2.0 * tp - group_pos), axis=1) / (
-        2.0 * n_pos * n_neg
-    )
-    pr_auc = np.sum(group_pos * _ratio(tp, flagged), axis=1) / n_pos
-
-    sums = row_weight @ rows.per_row
-    tp_at, fp_at = sums[:, _TP], sums[:, _FP]
-    fn_at = n_pos - tp_at
-    recall = tp_at / n_pos
-    fpr = fp_at / n_neg
-    return {
-        "roc_auc": roc_auc,
-        "pr_auc": pr_auc,
-        "log_loss": sums[:, _LOG_LOSS] / total,
-        "brier": sums[:, _SQUARED_ERROR] / total,
-        "ece": np.abs(sums[:, _FIRST_BIN:]).sum(axis=1) / total,
-        "precision": _ratio(tp_at, tp_at + fp_at),
-        "recall": recall,
-        "f1": _ratio(2.0 * tp_at, 2.0 * tp_at + fp_at + fn_at),
-        "fpr": fpr,
-        "fnr": fn_at / n_pos,
-        "balanced_accuracy": (recall + 1.0 - fpr) / 2.0,
-    }
-
-
-def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator > 0)
 
 
 def _prevalence_estimate(y: np.ndarray, w: np.ndarray, alpha: float) -> Estimate:
@@ -252,17 +167,14 @@ def evaluate_predictions(
     y, p, w = validate_inputs(y, p, weights=weights)
     if not np.isfinite(threshold):
         raise PredictionInputError(f"threshold must be finite, got {threshold}")
-    rows = _sort_rows(y, p, w, threshold=threshold, n_bins=n_bins)
-
-    point = _metric_rows(rows, rows.weight[np.newaxis, :])
-    replicates: dict[str, list[np.ndarray]] = {name: [] for name in point}
-    for counts in iter_bootstrap_counts(len(y), n_boot, seed, strata=rows.y):
-        for name, values in _metric_rows(rows, counts * rows.weight).items():
-            replicates[name].append(values)
+    _check_bins(n_bins)
+    rows = ScoredRows.of(y, p, w, threshold=threshold, n_bins=n_bins)
+    point = rows.metrics()
+    (replicates,) = replicate_metrics([rows], n_boot=n_boot, seed=seed, strata=y)
 
     result: dict[str, Estimate | dict[str, int]] = {}
     for name, value in point.items():
-        low, high = percentile_interval(np.concatenate(replicates[name]), alpha)
+        low, high = percentile_interval(replicates[name], alpha)
         result[name] = {"value": float(value[0]), "ci_low": low, "ci_high": high}
     result["prevalence"] = _prevalence_estimate(y, w, alpha)
     flagged = p >= threshold

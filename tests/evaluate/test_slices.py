@@ -8,11 +8,11 @@ from sklearn.metrics import precision_score, recall_score, roc_auc_score
 from binclf.evaluate.slices import (
     SLICE_METRICS,
     SliceError,
-    bootstrap_group_sums,
     slice_metrics,
     slice_table,
 )
 from binclf.stats.bootstrap import bootstrap_indices, percentile_interval
+from binclf.stats.engine import bootstrap_group_sums
 from binclf.stats.metrics import PredictionInputError
 
 

@@ -185,6 +185,19 @@ def test_bootstrap_helpers_draw_the_same_resamples() -> None:
         assert means[replicate] == pytest.approx(np.average(values[rows], weights=weights[rows]))
 
 
+def test_counts_in_an_order_are_the_same_resamples_rearranged() -> None:
+    rng = np.random.default_rng(1)
+    strata = rng.uniform(size=500) < 0.2
+    order = rng.permutation(500)
+
+    plain = np.vstack(list(iter_bootstrap_counts(500, 9, 3, strata=strata)))
+    arranged = np.vstack(list(iter_bootstrap_counts(500, 9, 3, strata=strata, order=order)))
+
+    assert np.array_equal(arranged, plain[:, order])
+    with pytest.raises(BootstrapError, match="permutation"):
+        next(iter_bootstrap_counts(500, 9, 3, order=order[:10]))
+
+
 def test_percentile_interval_leaves_out_undefined_replicates() -> None:
     samples = np.r_[np.arange(101, dtype=float), np.nan, np.nan]
     assert percentile_interval(samples, 0.1) == pytest.approx((5.0, 95.0))

@@ -1,0 +1,285 @@
+"""The metric engine: ranking, probability and threshold metrics under bootstrap row weights.
+
+Every interval binclf reports on scored rows comes from here: evaluation, the champion
+comparison, slices and fairness. Rows are sorted once by descending score; a replicate is a
+row-weight vector (bootstrap count x sample weight), so a block of replicates costs one gather,
+a few cumulative sums over runs of tied scores (ROC-AUC, average precision) and one matrix
+product (log loss, Brier, ECE, confusion counts at a threshold) instead of a sort per replicate.
+Counts are indexed by the caller's rows in their original order, as
+`binclf.stats.bootstrap.iter_bootstrap_counts` yields them: two models scored on the same rows,
+or the groups of one set of rows, are measured on the same resamples.
+
+The formulas match scikit-learn's weighted metrics: ROC-AUC by the trapezoid over distinct
+scores (ties count half), PR-AUC as average precision (tied scores move together), log loss
+with probabilities clipped to [eps, 1 - eps]. Conventions: a row is flagged when
+`p >= threshold`; precision and F1 with a zero denominator are 0.0 (scikit-learn's
+`zero_division=0`); any other metric whose denominator is zero (one class only) is NaN; ECE uses
+equal-width probability bins. Per-group sums (`bootstrap_group_sums`, `confusion_rates`) serve
+metrics that are ratios of sums within groups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from binclf.stats.bootstrap import iter_bootstrap_counts
+
+METRICS = (
+    "roc_auc",
+    "pr_auc",
+    "log_loss",
+    "brier",
+    "ece",
+    "precision",
+    "recall",
+    "f1",
+    "fpr",
+    "fnr",
+    "balanced_accuracy",
+)
+_RANKING = frozenset({"roc_auc", "pr_auc"})
+_AT_THRESHOLD = frozenset({"precision", "recall", "f1", "fpr", "fnr", "balanced_accuracy"})
+# scikit-learn's log_loss clips probabilities to [eps, 1 - eps] with this eps.
+_LOG_LOSS_EPS = float(np.finfo(np.float64).eps)
+# Columns of ScoredRows.per_row.
+_ONE, _POSITIVE, _LOG_LOSS, _SQUARED_ERROR, _TP, _FP = range(6)
+
+
+class EngineError(ValueError):
+    """A metric that the scored rows were not prepared for, or rows that cannot be ranked."""
+
+
+def row_log_loss(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Negative log-likelihood of each row, probabilities clipped as scikit-learn does."""
+    clipped = np.clip(p, _LOG_LOSS_EPS, 1.0 - _LOG_LOSS_EPS)
+    return -np.where(y == 1, np.log(clipped), np.log1p(-clipped))
+
+
+def bin_index(p: np.ndarray, n_bins: int) -> np.ndarray:
+    """Equal-width bin of each probability; p = 1 falls in the last bin."""
+    if n_bins < 1:
+        raise EngineError(f"n_bins must be at least 1, got {n_bins}")
+    return np.minimum((p * n_bins).astype(np.int64), n_bins - 1)
+
+
+@dataclass(frozen=True)
+class ScoredRows:
+    """Rows of one model sorted by descending score, with the per-row values the metrics sum.
+
+    `order` holds positions in the caller's `n_rows` rows, so replicate counts over those rows
+    apply to any subset (a group) of them. `bin_gaps` (rows, n_bins) holds each row's p - y in
+    the column of its probability bin, sparse: one entry per row whatever `n_bins` is.
+    """
+
+    n_rows: int
+    order: np.ndarray
+    y: np.ndarray
+    weight: np.ndarray
+    tie_starts: np.ndarray
+    per_row: np.ndarray
+    bin_gaps: sp.csr_array | None
+    unit_weight: bool
+    has_threshold: bool
+
+    @classmethod
+    def of(
+        cls,
+        y: np.ndarray,
+        p: np.ndarray,
+        weights: np.ndarray | None = None,
+        *,
+        rows: np.ndarray | None = None,
+        threshold: float | None = None,
+        n_bins: int = 0,
+    ) -> ScoredRows:
+        """Sort validated labels and probabilities (optionally only the positions `rows`).
+
+        `threshold` enables the metrics at a threshold, `n_bins` > 0 the ECE.
+        """
+        positions = np.arange(len(y)) if rows is None else np.asarray(rows)
+        if len(positions) == 0:
+            raise EngineError("no rows to rank")
+        order = positions[np.argsort(-p[positions], kind="stable")]
+        p_sorted = p[order]
+        positive = y[order].astype(np.float64)
+        weight = np.ones(len(order)) if weights is None else np.asarray(weights)[order]
+        flagged = np.zeros(len(order)) if threshold is None else (p_sorted >= threshold) * 1.0
+        bin_gaps = None
+        if n_bins:
+            cells = (p_sorted - positive, (np.arange(len(order)), bin_index(p_sorted, n_bins)))
+            bin_gaps = sp.csr_array(cells, shape=(len(order), n_bins))
+        per_row = np.column_stack(
+            [
+                np.ones(len(order)),
+                positive,
+                row_log_loss(positive, p_sorted),
+                (p_sorted - positive) ** 2,
+                positive * flagged,
+                (1.0 - positive) * flagged,
+            ]
+        )
+        return cls(
+            n_rows=len(y),
+            order=order,
+            y=positive,
+            weight=weight.astype(np.float64),
+            tie_starts=np.flatnonzero(np.r_[True, p_sorted[1:] != p_sorted[:-1]]),
+            per_row=per_row,
+            bin_gaps=bin_gaps,
+            unit_weight=bool(np.all(weight == 1.0)),
+            has_threshold=threshold is not None,
+        )
+
+    def row_weights(
+        self, counts: np.ndarray | None = None, *, arranged: bool = False
+    ) -> np.ndarray:
+        """Weights (replicates, rows) in sorted order from `counts` (r, n_rows), None = the data.
+
+        `arranged` counts are already in this object's order (`iter_bootstrap_counts(...,
+        order=self.order)`), which saves a gather per replicate.
+        """
+        if counts is None:
+            return self.weight[np.newaxis, :]
+        gathered = counts if arranged else np.take(counts, self.order, axis=1)
+        return gathered if self.unit_weight else gathered * self.weight
+
+    def metrics(
+        self,
+        counts: np.ndarray | None = None,
+        names: Sequence[str] = METRICS,
+        *,
+        arranged: bool = False,
+    ) -> dict[str, np.ndarray]:
+        """Each metric of `names` under each row of `counts` (None: the data once), shape (r,)."""
+        unknown = set(names) - set(METRICS)
+        if unknown:
+            raise EngineError(f"unknown metrics {sorted(unknown)}; known: {list(METRICS)}")
+        if set(names) & _AT_THRESHOLD and not self.has_threshold:
+            raise EngineError("metrics at a threshold need ScoredRows.of(..., threshold=...)")
+        if "ece" in names and self.bin_gaps is None:
+            raise EngineError("ece needs ScoredRows.of(..., n_bins=...)")
+        weight = self.row_weights(counts, arranged=arranged)
+        values: dict[str, np.ndarray] = {}
+        if _RANKING & set(names):
+            values |= self._ranking(weight)
+        if set(names) - _RANKING:
+            sums = weight @ self.per_row
+            values |= self._sums(sums)
+            if "ece" in names:
+                gaps = np.abs(np.asarray(weight @ self.bin_gaps)).sum(axis=1)
+                values["ece"] = _ratio(gaps, sums[:, _ONE])
+        return {name: values[name] for name in names}
+
+    def _ranking(self, weight: np.ndarray) -> dict[str, np.ndarray]:
+        group_pos = np.add.reduceat(weight * self.y, self.tie_starts, axis=1)
+        group_all = np.add.reduceat(weight, self.tie_starts, axis=1)
+        tp = np.cumsum(group_pos, axis=1)
+        flagged = np.cumsum(group_all, axis=1)
+        n_pos = tp[:, -1]
+        n_neg = flagged[:, -1] - n_pos
+        # Trapezoid under the ROC step of each run of tied scores; AP sums precision x recall step.
+        wins = np.sum((group_all - group_pos) * (2.0 * tp - group_pos), axis=1)
+        precision = _ratio(tp, flagged, fill=0.0)
+        return {
+            "roc_auc": _ratio(wins, 2.0 * n_pos * n_neg),
+            "pr_auc": _ratio(np.sum(group_pos * precision, axis=1), n_pos),
+        }
+
+    def _sums(self, sums: np.ndarray) -> dict[str, np.ndarray]:
+        total, n_pos = sums[:, _ONE], sums[:, _POSITIVE]
+        n_neg = total - n_pos
+        tp, fp = sums[:, _TP], sums[:, _FP]
+        fn = n_pos - tp
+        recall = _ratio(tp, n_pos)
+        fpr = _ratio(fp, n_neg)
+        return {
+            "log_loss": _ratio(sums[:, _LOG_LOSS], total),
+            "brier": _ratio(sums[:, _SQUARED_ERROR], total),
+            "precision": _ratio(tp, tp + fp, fill=0.0),
+            "recall": recall,
+            "f1": _ratio(2.0 * tp, 2.0 * tp + fp + fn, fill=0.0),
+            "fpr": fpr,
+            "fnr": _ratio(fn, n_pos),
+            "balanced_accuracy": (recall + 1.0 - fpr) / 2.0,
+        }
+
+
+def replicate_metrics(
+    scored: Sequence[ScoredRows],
+    *,
+    n_boot: int,
+    seed: int,
+    strata: np.ndarray | None = None,
+    names: Sequence[str] = METRICS,
+) -> list[dict[str, np.ndarray]]:
+    """Metrics (n_boot,) of each of `scored` on the same `n_boot` resamples of their rows.
+
+    The resamples are `iter_bootstrap_counts(n_rows, n_boot, seed, strata)`; all of `scored`
+    must rank the same rows (two models, or groups of one set of rows).
+    """
+    n_rows = {rows.n_rows for rows in scored}
+    if len(n_rows) != 1:
+        raise EngineError(f"scored rows must share one set of rows, got sizes {sorted(n_rows)}")
+    n = n_rows.pop()
+    # One model on all rows: draw the counts in its order (no gather per replicate).
+    arranged = len(scored) == 1 and len(scored[0].order) == n
+    order = scored[0].order if arranged else None
+    blocks: list[dict[str, list[np.ndarray]]] = [{name: [] for name in names} for _ in scored]
+    for counts in iter_bootstrap_counts(n, n_boot, seed, strata=strata, order=order):
+        for rows, block in zip(scored, blocks, strict=True):
+            for name, values in rows.metrics(counts, names, arranged=arranged).items():
+                block[name].append(values)
+    return [{name: np.concatenate(parts) for name, parts in block.items()} for block in blocks]
+
+
+def group_membership(codes: np.ndarray, n_codes: int, values: np.ndarray) -> sp.csr_array:
+    """Sparse (n, n_codes * k) matrix: row i holds values[i] in the k columns of its code."""
+    n, k = values.shape
+    columns = (codes[:, np.newaxis] * k + np.arange(k)).ravel()
+    return sp.csr_array(
+        (values.ravel(), (np.repeat(np.arange(n), k), columns)), shape=(n, n_codes * k)
+    )
+
+
+def bootstrap_group_sums(
+    codes: np.ndarray, n_codes: int, values: np.ndarray, *, n_boot: int, seed: int
+) -> np.ndarray:
+    """Sums of each column of `values` (n, k) over the rows of each code, per row resample.
+
+    Shape (n_boot, n_codes, k); resample b is `binclf.stats.bootstrap`'s resample b for `seed`.
+    """
+    membership = group_membership(codes, n_codes, values)
+    blocks = [counts @ membership for counts in iter_bootstrap_counts(len(codes), n_boot, seed)]
+    return np.concatenate(blocks).reshape(n_boot, n_codes, values.shape[1])
+
+
+def confusion_rates(
+    rows: Any, positives: Any, flagged: Any, true_positives: Any
+) -> dict[str, np.ndarray]:
+    """Rates from confusion sums (arrays of any matching shape); NaN wherever undefined.
+
+    Unlike `ScoredRows.metrics`, precision with nothing flagged is NaN here: within a group
+    it is undefined, not zero.
+    """
+    false_positives = np.subtract(flagged, true_positives)
+    return {
+        "prevalence": _ratio(positives, rows),
+        "selection_rate": _ratio(flagged, rows),
+        "precision": _ratio(true_positives, flagged),
+        "recall": _ratio(true_positives, positives),
+        "fpr": _ratio(false_positives, np.subtract(rows, positives)),
+        "fnr": _ratio(np.subtract(positives, true_positives), positives),
+    }
+
+
+def _ratio(numerator: Any, denominator: Any, *, fill: float = np.nan) -> np.ndarray:
+    """numerator / denominator, `fill` where the denominator is not positive."""
+    numerator = np.asarray(numerator, dtype=np.float64)
+    denominator = np.asarray(denominator, dtype=np.float64)
+    out = np.full(np.broadcast(numerator, denominator).shape, fill)
+    return np.divide(numerator, denominator, out=out, where=denominator > 0)
