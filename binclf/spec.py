@@ -148,6 +148,7 @@ class DatasetSpec(_Strict):
     def costs_stated(self) -> bool:
         """Whether the spec states its error costs (otherwise both are 1)."""
         return "costs" in self.model_fields_set
+
     partitions: Partitioning = Field(default_factory=Partitioning)
     validation: ValidationRules = Field(default_factory=ValidationRules)
     monitoring: Monitoring = Field(default_factory=Monitoring)

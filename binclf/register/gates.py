@@ -55,7 +55,7 @@ def evaluate_gates(evidence: Mapping[str, Any], thresholds: GateThresholds) -> l
 
     - `test_rows`: int, rows in the test set; `test_positives`: int, positive rows in it.
     - `test_metrics`: `{"roc_auc": Estimate, "pr_auc": Estimate, "ece": Estimate, ...}`
-      (`binclf.metrics.evaluate_predictions`).
+      (`binclf.stats.metrics.evaluate_predictions`).
     - `fairness`: `{attribute: fairness_report(...)}`; the gate reads
       `fairness[attribute]["disparities"]["equalized_odds_difference"]` and takes the worst
       attribute. `{}` (no sensitive attribute declared) passes; a declared attribute whose
