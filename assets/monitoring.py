@@ -1,6 +1,5 @@
 """Monitoring: daily scores from the champion, drift against its training reference, labels."""
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +17,11 @@ from pydantic import Field
 
 from assets.io_manager import FramesOnDemand
 from assets.resources import StateResource
-from binclf.ingest.sources import fresh_labels, observed_at
+from binclf.ingest.sources import observed_at
 from binclf.io.atomic import write_bytes_atomic
-from binclf.monitor.daily import DayDrift, VersionCache, drift_by_day
+from binclf.monitor.drift_days import DayDrift, VersionCache, drift_by_day
 from binclf.monitor.drift_report import evidently_drift_html
-from binclf.monitor.labels import label_status
+from binclf.monitor.label_days import label_run_totals, label_status_by_day
 from binclf.register.loading import ServingModel, load_champion, load_version
 from binclf.score.scoring import score_events, training_cutoff
 from binclf.spec import DatasetSpec
@@ -89,6 +88,20 @@ def _day_drift_metadata(day: DayDrift) -> dict[str, Any]:
         metadata["prediction_js_distance"] = MetadataValue.float(float(prediction.statistic))
     if day.html_report is not None:
         metadata["html_report"] = MetadataValue.path(day.html_report)
+    return metadata
+
+
+def _day_label_metadata(status: dict[str, Any]) -> dict[str, Any]:
+    """One day's label coverage and realized performance, as the UI shows it on that day."""
+    metadata: dict[str, Any] = {
+        "n_rows": MetadataValue.int(int(status["n_rows"])),
+        "n_labeled": MetadataValue.int(int(status["n_labeled"])),
+    }
+    if status["label_coverage"] is not None:
+        metadata["label_coverage"] = MetadataValue.float(float(status["label_coverage"]))
+    for name, value in (status.get("performance") or {}).items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            metadata[f"realized_{name}"] = MetadataValue.float(float(value))
     return metadata
 
 
@@ -165,45 +178,24 @@ def monitoring_assets(
         scores: dict[str, pl.LazyFrame],
     ) -> dict[str, dict[str, Any]]:
         """Label coverage, time to label and the realized performance as labels arrive."""
-        as_of = observed_at(spec)
-        cutoffs: dict[str, datetime | None] = {}
-
-        def measure(key: str) -> dict[str, Any]:
-            """One day's label status; its frame is freed before the next day is read."""
-            frame = scores[key].collect()
-            version = frame["model_version"][0]
-            if version not in cutoffs:
-                cutoffs[version] = training_cutoff(
-                    load_version(state.registry(), spec.name, version)
-                )
-            labels = fresh_labels(spec, key)
-            if labels is not None:
-                frame = frame.drop(labels.columns[1:]).join(labels, on=spec.id_column, how="left")
-            return label_status(
-                frame,
-                target=spec.target,
-                positive=spec.positive,
-                time_column=spec.time_column,
-                label_time_column=spec.label_time_column,
-                as_of=as_of,
-                since=cutoffs[version],
-                tolerated_unlabeled_share=config.tolerated_unlabeled_share,
-            )
-
-        results = {key: measure(key) for key in sorted(scores)}
-        rows = sum(r["n_rows"] for r in results.values())
-        labeled = sum(r["n_labeled"] for r in results.values())
-        ages = [r["oldest_unlabeled_age_hours"] for r in results.values()]
+        results = label_status_by_day(
+            spec,
+            scores,
+            lambda version: training_cutoff(load_version(state.registry(), spec.name, version)),
+            as_of=observed_at(spec),
+            tolerated_unlabeled_share=config.tolerated_unlabeled_share,
+        )
+        totals = label_run_totals(results)
+        for key, status in results.items():
+            context.add_asset_metadata(_day_label_metadata(status), partition_key=key)
         context.add_output_metadata(
             {
-                "partitions": MetadataValue.int(len(results)),
-                "label_coverage": MetadataValue.float(labeled / rows if rows else 0.0),
-                "n_labeled": MetadataValue.int(labeled),
-                "n_labeled_since_training": MetadataValue.int(
-                    sum(int(r.get("n_labeled_since") or 0) for r in results.values())
-                ),
+                "partitions": MetadataValue.int(totals.partitions),
+                "label_coverage": MetadataValue.float(totals.coverage),
+                "n_labeled": MetadataValue.int(totals.labeled),
+                "n_labeled_since_training": MetadataValue.int(totals.labeled_since_training),
                 "oldest_unlabeled_age_hours": MetadataValue.float(
-                    max((a for a in ages if a is not None), default=0.0)
+                    totals.oldest_unlabeled_age_hours
                 ),
                 "coverage_by_partition": MetadataValue.json(
                     {k: r["label_coverage"] for k, r in results.items()}

@@ -169,6 +169,32 @@ def test_drift_measured_against_a_retired_champion_does_not_fire_the_sensor(
     assert "no new partition" in tick.skip_message
 
 
+def _newest_metadata_by_partition(world: PipelineWorld, asset: str) -> dict[str, dict[str, Any]]:
+    records = world.instance.fetch_materializations(AssetKey(asset), limit=100).records
+    newest: dict[str, dict[str, Any]] = {}
+    for record in records:  # newest first
+        event = record.asset_materialization
+        newest.setdefault(event.partition, {k: v.value for k, v in event.metadata.items()})
+    return newest
+
+
+def test_each_day_carries_its_own_label_coverage_and_realized_metrics(
+    world: PipelineWorld, backfill: Any
+) -> None:
+    shown = _newest_metadata_by_partition(world, "label_status_report")
+
+    assert set(shown) == set(MONITORED)
+    for key in MONITORED:
+        stored = _stored_json(world, "label_status_report", key)
+        assert shown[key]["n_rows"] == stored["n_rows"], key
+        assert shown[key]["n_labeled"] == stored["n_labeled"], key
+        assert shown[key]["label_coverage"] == pytest.approx(stored["label_coverage"]), key
+        for name, value in stored["performance"].items():
+            if isinstance(value, float):
+                assert shown[key][f"realized_{name}"] == pytest.approx(value), (key, name)
+    assert len({shown[k]["n_labeled"] for k in MONITORED}) > 1
+
+
 def test_label_status_counts_the_labels_the_generator_revealed(
     world: PipelineWorld, backfill: Any
 ) -> None:
