@@ -46,21 +46,25 @@ def paired_bootstrap_difference(
     n_boot: int = 200,
     seed: int = 0,
     alpha: float = 0.05,
+    weights: np.ndarray | None = None,
+    clusters: np.ndarray | None = None,
 ) -> Estimate:
     """How much better the challenger is than the champion on `metric`, with a paired interval.
 
     Oriented so that positive means the challenger is better: challenger - champion for
     pr_auc and roc_auc, champion - challenger for log_loss and brier. The interval is the
-    (1 - alpha) percentile interval over `n_boot` class-stratified paired resamples.
+    (1 - alpha) percentile interval over `n_boot` paired resamples of the rows (or of whole
+    `clusters`, e.g. days), the same resamples single-model intervals use; `weights` weight
+    every metric.
     """
     if metric not in HIGHER_IS_BETTER:
         raise ComparisonError(f"metric must be one of {sorted(HIGHER_IS_BETTER)}, got {metric!r}")
-    y, p_challenger, _ = validate_inputs(y, p_challenger)
-    _, p_champion, _ = validate_inputs(y, p_champion)
-    models = [ScoredRows.of(y, p_challenger), ScoredRows.of(y, p_champion)]
+    y, p_challenger, w = validate_inputs(y, p_challenger, weights=weights)
+    _, p_champion, _ = validate_inputs(y, p_champion, weights=weights)
+    models = [ScoredRows.of(y, p_challenger, w), ScoredRows.of(y, p_champion, w)]
     sign = 1.0 if HIGHER_IS_BETTER[metric] else -1.0
     challenger, champion = (rows.metrics(names=(metric,))[metric][0] for rows in models)
-    paired = replicate_metrics(models, n_boot=n_boot, seed=seed, strata=y, names=(metric,))
+    paired = replicate_metrics(models, n_boot=n_boot, seed=seed, clusters=clusters, names=(metric,))
     low, high = percentile_interval(sign * (paired[0][metric] - paired[1][metric]), alpha)
     return {"value": float(sign * (challenger - champion)), "ci_low": low, "ci_high": high}
 

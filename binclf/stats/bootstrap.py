@@ -1,7 +1,7 @@
 """Seeded bootstrap resampling shared by every interval binclf reports.
 
-Resamples can be stratified (by class, typically) so that each resample keeps the size of every
-stratum: a rare positive class is then present in every replicate and ranking metrics stay defined.
+Resamples draw rows with replacement (optionally within strata, which fixes each stratum's size),
+or whole clusters such as days (a block bootstrap, for rows that are not independent).
 Resample `b` is the same whether it is taken as indices or as counts, so intervals computed by
 different modules from the same `seed` and rows agree.
 """
@@ -131,6 +131,32 @@ def iter_bootstrap_counts(
         groups = [column[group] for group in groups]
     block_size = max(1, min(n_boot, _BLOCK_CELLS // n))
     return _count_blocks(n, _resamples(groups, n_boot, seed), block_size=block_size)
+
+
+def iter_cluster_counts(
+    clusters: np.ndarray, n_boot: int, seed: int, *, order: np.ndarray | None = None
+) -> Iterator[np.ndarray]:
+    """Counts per row of a block bootstrap: whole clusters (e.g. days) are drawn with replacement.
+
+    Rows of one day share that day's conditions, so they are not independent; resampling days
+    keeps their dependence inside every replicate and the interval reflects day-to-day variation.
+    Blocks of shape (replicates, n), arranged by `order` as in `iter_bootstrap_counts`.
+    """
+    codes = np.unique(np.asarray(clusters), return_inverse=True)[1].ravel()
+    n = len(codes)
+    _check_sizes(n, n_boot, None)
+    if order is not None:
+        if np.shape(order) != (n,):
+            raise BootstrapError(f"order must be a permutation of the {n} rows")
+        codes = codes[np.asarray(order)]
+    n_clusters = int(codes.max()) + 1
+    rng = np.random.default_rng(seed)
+    block_size = max(1, min(n_boot, _BLOCK_CELLS // n))
+    for start in range(0, n_boot, block_size):
+        size = min(block_size, n_boot - start)
+        draws = rng.integers(0, n_clusters, (size, n_clusters))
+        multiplicity = np.stack([np.bincount(d, minlength=n_clusters) for d in draws])
+        yield multiplicity[:, codes].astype(np.float64)
 
 
 def _count_blocks(

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from binclf.stats.bootstrap import iter_bootstrap_counts
+from binclf.stats.bootstrap import iter_bootstrap_counts, iter_cluster_counts
 
 METRICS = (
     "roc_auc",
@@ -41,6 +41,7 @@ METRICS = (
     "fpr",
     "fnr",
     "balanced_accuracy",
+    "prevalence",
 )
 _RANKING = frozenset({"roc_auc", "pr_auc"})
 _AT_THRESHOLD = frozenset({"precision", "recall", "f1", "fpr", "fnr", "balanced_accuracy"})
@@ -206,6 +207,7 @@ class ScoredRows:
             "fpr": fpr,
             "fnr": _ratio(fn, n_pos),
             "balanced_accuracy": (recall + 1.0 - fpr) / 2.0,
+            "prevalence": _ratio(n_pos, total),
         }
 
 
@@ -215,13 +217,17 @@ def replicate_metrics(
     n_boot: int,
     seed: int,
     strata: np.ndarray | None = None,
+    clusters: np.ndarray | None = None,
     names: Sequence[str] = METRICS,
 ) -> list[dict[str, np.ndarray]]:
     """Metrics (n_boot,) of each of `scored` on the same `n_boot` resamples of their rows.
 
-    The resamples are `iter_bootstrap_counts(n_rows, n_boot, seed, strata)`; all of `scored`
-    must rank the same rows (two models, or groups of one set of rows).
+    The resamples are `iter_bootstrap_counts(n_rows, n_boot, seed, strata)`, or with `clusters`
+    the block bootstrap `iter_cluster_counts`; all of `scored` must rank the same rows (two
+    models, or groups of one set of rows).
     """
+    if strata is not None and clusters is not None:
+        raise EngineError("resample by strata or by clusters, not both")
     n_rows = {rows.n_rows for rows in scored}
     if len(n_rows) != 1:
         raise EngineError(f"scored rows must share one set of rows, got sizes {sorted(n_rows)}")
@@ -230,7 +236,12 @@ def replicate_metrics(
     arranged = len(scored) == 1 and len(scored[0].order) == n
     order = scored[0].order if arranged else None
     blocks: list[dict[str, list[np.ndarray]]] = [{name: [] for name in names} for _ in scored]
-    for counts in iter_bootstrap_counts(n, n_boot, seed, strata=strata, order=order):
+    blocks_of_counts = (
+        iter_cluster_counts(clusters, n_boot, seed, order=order)
+        if clusters is not None
+        else iter_bootstrap_counts(n, n_boot, seed, strata=strata, order=order)
+    )
+    for counts in blocks_of_counts:
         for rows, block in zip(scored, blocks, strict=True):
             for name, values in rows.metrics(counts, names, arranged=arranged).items():
                 block[name].append(values)

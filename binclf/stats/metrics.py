@@ -157,12 +157,16 @@ def evaluate_predictions(
     seed: int = 0,
     alpha: float = 0.05,
     n_bins: int = 10,
+    clusters: np.ndarray | None = None,
 ) -> dict[str, Estimate | dict[str, int]]:
     """Every metric of `p` against `y` as an `Estimate`, plus the confusion counts at `threshold`.
 
-    Intervals come from `n_boot` resamples stratified by class (seeded by `seed`); prevalence
-    uses a Wilson interval instead (see `_prevalence_estimate`). Confusion counts are numbers of
-    rows, not weighted. Everything returned is JSON-ready.
+    Intervals come from `n_boot` seeded resamples of the rows, with the class counts free to vary
+    as they would in new data (fixing them understates the uncertainty of precision, PR-AUC, log
+    loss and ECE). With `clusters` (e.g. the day of each row) whole clusters are resampled, so
+    day-to-day variation is in the interval too. Prevalence uses a Wilson interval without
+    clusters (see `_prevalence_estimate`). Confusion counts are numbers of rows, not weighted.
+    Everything returned is JSON-ready.
     """
     y, p, w = validate_inputs(y, p, weights=weights)
     if not np.isfinite(threshold):
@@ -170,13 +174,16 @@ def evaluate_predictions(
     _check_bins(n_bins)
     rows = ScoredRows.of(y, p, w, threshold=threshold, n_bins=n_bins)
     point = rows.metrics()
-    (replicates,) = replicate_metrics([rows], n_boot=n_boot, seed=seed, strata=y)
+    if clusters is not None and len(clusters) != len(y):
+        raise PredictionInputError(f"clusters has {len(clusters)} values for {len(y)} rows")
+    (replicates,) = replicate_metrics([rows], n_boot=n_boot, seed=seed, clusters=clusters)
 
     result: dict[str, Estimate | dict[str, int]] = {}
     for name, value in point.items():
         low, high = percentile_interval(replicates[name], alpha)
         result[name] = {"value": float(value[0]), "ci_low": low, "ci_high": high}
-    result["prevalence"] = _prevalence_estimate(y, w, alpha)
+    if clusters is None:
+        result["prevalence"] = _prevalence_estimate(y, w, alpha)
     flagged = p >= threshold
     result["confusion"] = {
         "tp": int(np.sum(flagged & (y == 1))),

@@ -7,7 +7,7 @@ import pytest
 from sklearn import metrics as skm
 
 from binclf.register.comparison import paired_bootstrap_difference
-from binclf.stats.bootstrap import bootstrap_indices, iter_bootstrap_counts
+from binclf.stats.bootstrap import bootstrap_indices, iter_bootstrap_counts, percentile_interval
 from binclf.stats.engine import METRICS, EngineError, ScoredRows, replicate_metrics
 from binclf.stats.metrics import evaluate_predictions
 
@@ -77,9 +77,9 @@ def test_undefined_ranking_metrics_are_nan_and_empty_precision_is_zero() -> None
 
 @pytest.mark.parametrize("metric", ["roc_auc", "pr_auc"])
 def test_paired_comparison_and_single_model_intervals_come_from_the_same_resamples(metric):
-    """Against a constant champion (ROC-AUC 0.5, PR-AUC the prevalence in every class-stratified
-    resample), the paired difference is the challenger's own replicate minus a constant: its
-    interval is the single-model interval shifted, only if both use the same engine and rows."""
+    """Against a constant champion (ROC-AUC 0.5, PR-AUC the resample's prevalence), the paired
+    difference is the challenger's own replicate minus the champion's: its interval follows from
+    the single-model replicates only if both use the same engine and the same resamples."""
     rng = np.random.default_rng(6)
     y = (rng.random(800) < 0.25).astype(np.int8)
     p = np.clip(0.25 + 0.3 * (y - 0.25) + rng.normal(0, 0.2, len(y)), 0, 1).round(2)
@@ -88,9 +88,16 @@ def test_paired_comparison_and_single_model_intervals_come_from_the_same_resampl
     paired = paired_bootstrap_difference(
         y, p, constant, metric=metric, n_boot=80, seed=3, alpha=0.1
     )
+    (own,) = replicate_metrics(
+        [ScoredRows.of(y, p)], n_boot=80, seed=3, names=(metric, "prevalence")
+    )
+    champion = 0.5 if metric == "roc_auc" else own["prevalence"]
+    low, high = percentile_interval(own[metric] - champion, 0.1)
+    assert (single["ci_low"], single["ci_high"]) == percentile_interval(own[metric], 0.1)
     shift = 0.5 if metric == "roc_auc" else y.mean()
-    for key in ("value", "ci_low", "ci_high"):
-        assert paired[key] == pytest.approx(single[key] - shift, abs=1e-12), key
+    assert paired["value"] == pytest.approx(single["value"] - shift, abs=1e-12)
+    assert paired["ci_low"] == pytest.approx(low, abs=1e-12)
+    assert paired["ci_high"] == pytest.approx(high, abs=1e-12)
 
 
 def test_models_on_the_same_rows_see_the_same_counts() -> None:
