@@ -18,6 +18,24 @@ from binclf.spec import DatasetSpec
 from binclf.stats.metrics import evaluate_predictions
 
 NUMERIC_GROUPS = 4  # numeric sensitive attributes and slices are cut into quartiles
+# Resampling whole days needs enough of them: with fewer, a percentile interval over day
+# resamples is itself too noisy, and rows are resampled instead.
+MIN_DAYS_FOR_DAY_BOOTSTRAP = 20
+
+
+def day_clusters(test: pl.DataFrame, spec: DatasetSpec) -> np.ndarray | None:
+    """The day of each test row, for a block bootstrap; None for snapshots or too few days."""
+    if spec.time_column is None or test.height == 0:
+        return None
+    days = test[spec.time_column].dt.date().to_physical().to_numpy()
+    return days if len(np.unique(days)) >= MIN_DAYS_FOR_DAY_BOOTSTRAP else None
+
+
+def row_weights_of(test: pl.DataFrame, spec: DatasetSpec) -> np.ndarray | None:
+    """The spec's row weights of the test rows (None when the spec has none)."""
+    if spec.weight_column is None:
+        return None
+    return test[spec.weight_column].cast(pl.Float64).to_numpy()
 
 
 def grouping_columns(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
@@ -59,9 +77,17 @@ def evaluate_candidate(
     return {
         "test_rows": len(y),
         "test_positives": int(np.sum(y)),
-        "test_metrics": evaluate_predictions(y, p, threshold=threshold, n_boot=n_boot, seed=seed),
+        "test_metrics": evaluate_predictions(
+            y,
+            p,
+            threshold=threshold,
+            weights=row_weights_of(test, spec),
+            clusters=day_clusters(test, spec),
+            n_boot=n_boot,
+            seed=seed,
+        ),
         "slices": slice_metrics(
-            groups,
+            groups if groups.width else test,  # score deciles only: no column to group by
             y,
             p,
             threshold=threshold,
