@@ -136,7 +136,7 @@ def test_search_on_a_sample_refits_on_every_training_row(data, tmp_path):
 
 
 def test_each_trial_is_logged(data, tmp_path, caplog):
-    with caplog.at_level(logging.INFO, logger="binclf.train.search"):
+    with caplog.at_level(logging.INFO, logger="binclf.train.search.study"):
         run(data, tmp_path, quick(n_trials=2))
     trial_lines = [r.message for r in caplog.records if r.message.startswith("trial ")]
     assert len(trial_lines) == 2
