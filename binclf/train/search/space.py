@@ -51,13 +51,15 @@ STARTING_POINTS: dict[str, list[dict[str, Any]]] = {
 
 # TPE after this many trials; before, random (or the starting points).
 N_STARTUP_TRIALS = 8
-# LightGBM reports its validation metric every REPORT_INTERVAL rounds. Pruning compares trials
-# at the same boosting round; shallow trees learn slower early on, so only trials in the worst
-# quarter after a warm-up are stopped.
+# Multi-fidelity over boosting rounds: successive halving with rungs at PRUNE_MIN_ROUNDS times
+# powers of PRUNE_REDUCTION_FACTOR rounds (50, 150, 450, ...). At each rung a LightGBM trial goes
+# on only if its validation metric is in the best 1/PRUNE_REDUCTION_FACTOR of the trials that
+# reached it, so most configurations cost a few dozen rounds and only promising ones run to
+# early stopping. LightGBM reports its metric every REPORT_INTERVAL rounds. The first rung is
+# late enough that shallow trees, which learn slower early on, are not judged at the start.
 REPORT_INTERVAL = 10
-PRUNE_PERCENTILE = 75.0
-PRUNE_STARTUP_TRIALS = 5
-PRUNE_WARMUP_ROUNDS = 200
+PRUNE_MIN_ROUNDS = 50
+PRUNE_REDUCTION_FACTOR = 3
 
 
 def suggest(trial: Any, space: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -91,10 +93,9 @@ def describe() -> dict[str, Any]:
         "lightgbm_metrics": LIGHTGBM_METRICS,
         "sampler": {"kind": "tpe", "multivariate": True, "n_startup_trials": N_STARTUP_TRIALS},
         "pruner": {
-            "kind": "percentile",
-            "percentile": PRUNE_PERCENTILE,
-            "n_startup_trials": PRUNE_STARTUP_TRIALS,
-            "warmup_rounds": PRUNE_WARMUP_ROUNDS,
+            "kind": "successive_halving",
+            "min_rounds": PRUNE_MIN_ROUNDS,
+            "reduction_factor": PRUNE_REDUCTION_FACTOR,
             "report_interval": REPORT_INTERVAL,
         },
     }

@@ -23,9 +23,8 @@ from binclf.train.search.owners import is_orphan
 from binclf.train.search.settings import OBJECTIVES, SearchError, SearchSettings
 from binclf.train.search.space import (
     N_STARTUP_TRIALS,
-    PRUNE_PERCENTILE,
-    PRUNE_STARTUP_TRIALS,
-    PRUNE_WARMUP_ROUNDS,
+    PRUNE_MIN_ROUNDS,
+    PRUNE_REDUCTION_FACTOR,
     STARTING_POINTS,
     definition_hash,
 )
@@ -80,10 +79,8 @@ def open_study(storage: str, name: str, settings: SearchSettings) -> Any:
         "sampler": optuna.samplers.TPESampler(
             seed=settings.seed, n_startup_trials=N_STARTUP_TRIALS, multivariate=True
         ),
-        "pruner": optuna.pruners.PercentilePruner(
-            PRUNE_PERCENTILE,
-            n_startup_trials=PRUNE_STARTUP_TRIALS,
-            n_warmup_steps=PRUNE_WARMUP_ROUNDS,
+        "pruner": optuna.pruners.SuccessiveHalvingPruner(
+            min_resource=PRUNE_MIN_ROUNDS, reduction_factor=PRUNE_REDUCTION_FACTOR
         ),
     }
     try:
