@@ -82,11 +82,59 @@ def model_inputs(
     return ModelInputs(spec=spec, schema=schema, exclusions=exclusions, frames=frames)
 
 
+DATA_VERSION_CHUNK_ROWS = 1_000_000
+
+
+def _canonical_type(dtype: pl.DataType) -> str:
+    """A type name of our own, so the hash does not follow how polars spells or stores types."""
+    if dtype == pl.Boolean:
+        return "bool"
+    if dtype.is_numeric():
+        return f"number:{pl.Series([], dtype=dtype).to_numpy().dtype.newbyteorder('<').str}"
+    if dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Categorical | pl.Enum):
+        return "string"
+    if isinstance(dtype, pl.Datetime):
+        return f"datetime:{dtype.time_unit}:{dtype.time_zone}"
+    if isinstance(dtype, pl.Duration):
+        return f"duration:{dtype.time_unit}"
+    if dtype in (pl.Date, pl.Time):
+        return str(dtype).lower()
+    return f"other:{dtype}"
+
+
+def _column_bytes(series: pl.Series, kind: str) -> list[bytes]:
+    """The null mask and the values of a column as bytes in a fixed layout (little-endian)."""
+    parts = [np.packbits(series.is_null().to_numpy()).tobytes()]
+    if kind == "string":
+        text = series.cast(pl.String).fill_null("")
+        lengths = text.str.len_bytes().to_numpy().astype("<u8")
+        parts += [lengths.tobytes(), text.str.join("").item().encode("utf-8")]
+    elif kind.startswith("other:"):
+        parts.append(repr(series.to_list()).encode("utf-8"))
+    else:
+        physical = series.cast(pl.UInt8) if kind == "bool" else series.to_physical()
+        values = physical.fill_null(0).to_numpy()
+        parts.append(values.astype(values.dtype.newbyteorder("<"), copy=False).tobytes())
+    return parts
+
+
 def data_version(frame: pl.DataFrame) -> str:
-    """A short content hash of a frame: same rows, same version."""
+    """A short content hash of a frame: same column names, types and values, same version.
+
+    The hash is of each column's values in a layout fixed here (null mask, then little-endian
+    numbers, or byte lengths and UTF-8 text for strings and categoricals, whose categories do
+    not matter), so it does not change with the polars build the way `hash_rows` does.
+    """
     digest = hashlib.sha256()
-    digest.update(str(frame.schema).encode())
-    digest.update(frame.hash_rows(seed=0).to_numpy().tobytes())
+    digest.update(f"rows:{frame.height}".encode())
+    for name, dtype in frame.schema.items():
+        kind = _canonical_type(dtype)
+        header = f"column:{name}:{kind}".encode()
+        digest.update(len(header).to_bytes(8, "little") + header)
+        for offset in range(0, frame.height, DATA_VERSION_CHUNK_ROWS):
+            chunk = frame[name].slice(offset, DATA_VERSION_CHUNK_ROWS)
+            for part in _column_bytes(chunk, kind):
+                digest.update(len(part).to_bytes(8, "little") + part)
     return digest.hexdigest()[:12]
 
 

@@ -7,14 +7,12 @@ back, calibration, threshold, the evaluation evidence, and the files of a model 
 
 from __future__ import annotations
 
-import hashlib
-from importlib.metadata import version as package_version
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from binclf.io.atomic import json_bytes, to_json_safe
+from binclf.io.atomic import to_json_safe
 from binclf.spec import DatasetSpec
 from binclf.stats.plots import (
     plot_reliability,
@@ -25,9 +23,10 @@ from binclf.train.calibration import Calibrator, choose_calibration
 from binclf.train.features import (
     FeatureSchema,
 )
-from binclf.train.inputs import data_version, model_inputs
+from binclf.train.inputs import model_inputs
 from binclf.train.models import BinaryModel, model_from_files
 from binclf.train.search import SearchResult, SearchSettings, search_model
+from binclf.train.search import study_name as search_study_name
 from binclf.train.threshold import ThresholdPolicy, choose_threshold
 
 
@@ -115,11 +114,8 @@ def build_bundle(
     )
 
 
-def study_name(spec: DatasetSpec, splits: pl.DataFrame, settings: dict[str, Any]) -> str:
-    """Dataset, data version and code version: a rerun on the same inputs resumes the study."""
-    code_version = package_version("binclf")
-    code = hashlib.sha256(json_bytes({"version": code_version, **settings})).hexdigest()[:8]
-    return f"{spec.name}-data{data_version(splits)}-code{code}"
+# The study a search resumes: its name is decided in the search package.
+study_name = search_study_name
 
 
 def _scores(search: dict[str, Any], frame: pl.DataFrame) -> np.ndarray:

@@ -29,7 +29,7 @@ BUDGET = 16
 WORKER = """
 import random, sys, time
 import optuna
-from binclf.train.trial_budget import optimize_within_budget
+from binclf.train.search.budget import optimize_within_budget
 
 url, name, budget, seed = sys.argv[1:5]
 optuna.logging.set_verbosity(optuna.logging.ERROR)

@@ -20,7 +20,7 @@ import pytest
 from optuna.trial import TrialState
 
 from binclf.io import state
-from binclf.train.trial_budget import (
+from binclf.train.search.budget import (
     BEYOND_BUDGET_ATTR,
     finished_trials,
     optimize_within_budget,

@@ -136,7 +136,7 @@ def test_search_on_a_sample_refits_on_every_training_row(data, tmp_path):
 
 
 def test_each_trial_is_logged(data, tmp_path, caplog):
-    with caplog.at_level(logging.INFO, logger="binclf.train.search"):
+    with caplog.at_level(logging.INFO, logger="binclf.train.search.study"):
         run(data, tmp_path, quick(n_trials=2))
     trial_lines = [r.message for r in caplog.records if r.message.startswith("trial ")]
     assert len(trial_lines) == 2
@@ -150,3 +150,65 @@ def test_each_trial_is_logged(data, tmp_path, caplog):
 def test_bad_settings_are_rejected(overrides, message):
     with pytest.raises(SearchError, match=message):
         quick(**overrides)
+
+
+def test_an_objective_that_raises_a_type_error_fails_the_search_with_it(
+    data, tmp_path, monkeypatch
+):
+    from binclf.train.search import objectives
+
+    def broken(trial, trial_data, method):
+        raise TypeError("unsupported operand in the logistic objective")
+
+    monkeypatch.setattr(objectives, "logistic_trial", broken)
+    with pytest.raises(TypeError, match="unsupported operand in the logistic objective"):
+        run(data, tmp_path, quick(n_trials=4))
+
+
+def test_a_family_whose_trials_all_fail_fails_the_search_naming_the_first_error(
+    data, tmp_path, monkeypatch
+):
+    from binclf.train.search import objectives
+
+    calls = iter(range(100))
+
+    def failing(trial, trial_data, method):
+        raise ValueError(f"bad leaves {next(calls)}")
+
+    monkeypatch.setattr(objectives, "lightgbm_trial", failing)
+    with pytest.raises(SearchError, match=r"no lightgbm trial completed \(3 failed\)") as raised:
+        run(data, tmp_path, quick(n_trials=4))
+    assert "first error: ValueError: bad leaves 0" in str(raised.value)
+
+
+def test_a_changed_search_space_starts_a_new_study_with_the_full_budget(
+    data, tmp_path, monkeypatch
+):
+    import polars as pl
+
+    from binclf.spec import spec_from_dict
+    from binclf.train.search import space, study_name
+
+    spec = spec_from_dict(
+        {
+            "name": "demo",
+            "source": {"kind": "parquet", "path": "demo.parquet"},
+            "target": "y",
+            "positive": 1,
+        }
+    )
+    splits = pl.DataFrame({"y": data["train"][1], "x0": data["train"][0]["x0"]})
+    settings = quick(n_trials=3)
+    first_name = study_name(spec, splits, {"n_trials": 3})
+    first = run(data, tmp_path, settings, name=first_name)
+    assert study_name(spec, splits, {"n_trials": 3}) == first_name
+    assert len(run(data, tmp_path, settings, name=first_name).history) == 3  # resumed, nothing new
+    monkeypatch.setitem(
+        space.LIGHTGBM_SPACE, "num_leaves", {**space.LIGHTGBM_SPACE["num_leaves"], "high": 64}
+    )
+    changed_name = study_name(spec, splits, {"n_trials": 3})
+    assert changed_name != first_name
+    changed = run(data, tmp_path, settings, name=changed_name)
+    assert [t["number"] for t in changed.history] == [0, 1, 2]
+    assert changed.n_complete + changed.n_pruned == 3
+    assert first.n_complete + first.n_pruned == 3

@@ -1,0 +1,211 @@
+"""One trial of the search: pick a family and resampling, fit on the trial rows, score validation.
+
+Validation scores are prior-corrected, so a model trained on rebalanced rows is judged by the
+probabilities it will actually serve.
+
+Only errors that a point of the search space can cause in fitting or scoring fail a trial and
+let the search go on (`TRIAL_ERRORS`): `ValueError` (which includes numpy's `LinAlgError` and
+scikit-learn's input checks), `ArithmeticError` (which includes `FloatingPointError` and
+`OverflowError`) and LightGBM's `LightGBMError`. Anything else (`TypeError`, `KeyError`,
+`AttributeError`, ...) is a bug, not a bad configuration: it stops the search and reaches the
+caller unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit, logit
+
+from binclf.train.models import (
+    LogisticEncoding,
+    fit_logistic,
+    import_lightgbm,
+    lightgbm_params,
+)
+from binclf.train.resampling import (
+    RESAMPLING_METHODS,
+    Resampled,
+    apply_prior_shift,
+    balanced_weights,
+    resample,
+)
+from binclf.train.search.settings import LIGHTGBM_METRICS, SearchSettings
+from binclf.train.search.space import (
+    LIGHTGBM_SPACE,
+    LOGISTIC_SPACE,
+    REPORT_INTERVAL,
+    lightgbm_training_params,
+    suggest,
+)
+
+VALID_NAME = "validation"
+ERROR_ATTR = "error"
+
+
+def trial_errors() -> tuple[type[Exception], ...]:
+    """The exceptions that fail one trial and let the search go on (see the module docstring)."""
+    lgb = import_lightgbm()
+    return (ValueError, ArithmeticError, np.linalg.LinAlgError, lgb.basic.LightGBMError)
+
+
+def score(y: np.ndarray, p: np.ndarray, weight: np.ndarray | None, objective: str) -> float:
+    from sklearn.metrics import average_precision_score, log_loss
+
+    if objective == "pr_auc":
+        return float(average_precision_score(y, p, sample_weight=weight))
+    return float(log_loss(y, np.clip(p, 1e-15, 1 - 1e-15), sample_weight=weight, labels=[0, 1]))
+
+
+class TrialData:
+    """Training and validation data, prepared once per resampling choice and reused by trials."""
+
+    def __init__(
+        self,
+        X_train: pd.DataFrame,
+        y_train: np.ndarray,
+        train_weight: np.ndarray | None,
+        X_valid: pd.DataFrame,
+        y_valid: np.ndarray,
+        valid_weight: np.ndarray | None,
+        settings: SearchSettings,
+    ) -> None:
+        self.X_train, self.y_train, self.train_weight = X_train, y_train, train_weight
+        self.X_valid, self.y_valid, self.valid_weight = X_valid, y_valid, valid_weight
+        self.settings = settings
+        self._resampled: dict[str, Resampled] = {}
+        self._lightgbm: dict[str, tuple[Any, Any]] = {}
+        self._logistic: dict[str, tuple[LogisticEncoding, np.ndarray, np.ndarray]] = {}
+
+    def resampled(self, method: str) -> Resampled:
+        if method not in self._resampled:
+            self._resampled[method] = resample(
+                self.X_train,
+                self.y_train,
+                method=method,
+                seed=self.settings.seed,
+                sample_weight=self.train_weight,
+            )
+        return self._resampled[method]
+
+    def lightgbm_datasets(self, method: str) -> tuple[Any, Any]:
+        """Binned train/validation Datasets; validation starts at the prior shift, so every
+        LightGBM validation metric is computed on prior-corrected probabilities."""
+        lgb = import_lightgbm()
+        if method not in self._lightgbm:
+            data = self.resampled(method)
+            dataset_params = {"feature_pre_filter": False, "verbose": -1, "max_bin": 255}
+            train = lgb.Dataset(
+                data.X,
+                data.y,
+                weight=data.sample_weight,
+                params=dataset_params,
+                free_raw_data=False,
+            )
+            valid = lgb.Dataset(
+                self.X_valid,
+                self.y_valid,
+                weight=self.valid_weight,
+                init_score=np.full(len(self.y_valid), data.prior_log_odds_shift),
+                reference=train,
+                params=dataset_params,
+                free_raw_data=False,
+            )
+            self._lightgbm[method] = (train, valid)
+        return self._lightgbm[method]
+
+    def logistic_inputs(self, method: str) -> tuple[LogisticEncoding, np.ndarray, np.ndarray]:
+        """The encoding fitted on the resampled rows, their matrix, and the validation matrix."""
+        if method not in self._logistic:
+            data = self.resampled(method)
+            encoding = LogisticEncoding.fit(data.X)
+            self._logistic[method] = (
+                encoding,
+                encoding.transform(data.X),
+                encoding.transform(self.X_valid),
+            )
+        return self._logistic[method]
+
+
+def train_weights(data: Resampled, class_weight: str) -> np.ndarray:
+    if class_weight == "balanced":
+        return balanced_weights(data.y, data.sample_weight)
+    return data.sample_weight
+
+
+def shift_for(data: Resampled, weights: np.ndarray) -> float:
+    """Prior shift of a model trained on `data` with `weights` (log-odds, true minus effective)."""
+    effective = float(np.sum(weights * data.y) / np.sum(weights))
+    return float(logit(data.true_prevalence) - logit(effective))
+
+
+def lightgbm_trial(trial: Any, data: TrialData, method: str) -> float:
+    lgb = import_lightgbm()
+    from optuna_integration import LightGBMPruningCallback
+
+    settings = data.settings
+    metric = LIGHTGBM_METRICS[settings.objective]
+    params = lightgbm_params(
+        {**lightgbm_training_params(suggest(trial, LIGHTGBM_SPACE), settings), "metric": metric},
+        num_threads=settings.num_threads,
+        seed=settings.seed,
+    )
+    train, valid = data.lightgbm_datasets(method)
+    booster = lgb.train(
+        params,
+        train,
+        num_boost_round=settings.max_boost_rounds,
+        valid_sets=[valid],
+        valid_names=[VALID_NAME],
+        callbacks=[
+            lgb.early_stopping(settings.early_stopping_rounds, verbose=False),
+            LightGBMPruningCallback(
+                trial, metric, valid_name=VALID_NAME, report_interval=REPORT_INTERVAL
+            ),
+        ],
+    )
+    trial.set_user_attr("best_iteration", int(booster.best_iteration))
+    return float(booster.best_score[VALID_NAME][metric])
+
+
+def logistic_trial(trial: Any, data: TrialData, method: str) -> float:
+    point = suggest(trial, LOGISTIC_SPACE)
+    resampled = data.resampled(method)
+    encoding, matrix, valid_matrix = data.logistic_inputs(method)
+    weights = train_weights(resampled, point["class_weight"])
+    model = fit_logistic(
+        resampled.X,
+        resampled.y,
+        C=point["C"],
+        sample_weight=weights,
+        encoding=encoding,
+        encoded=matrix,
+    )
+    shift = shift_for(resampled, weights)
+    log_odds = valid_matrix @ model.coefficients + model.intercept
+    p = apply_prior_shift(expit(log_odds), shift)
+    return score(data.y_valid, p, data.valid_weight, data.settings.objective)
+
+
+def objective(trial: Any, data: TrialData) -> float:
+    """One trial: pick the family and resampling, fit, return the validation score.
+
+    A trial error (`trial_errors()`) is recorded on the trial as the user attribute `error`
+    before it fails the trial, so a family's failures can be reported by their first cause.
+    """
+    settings = data.settings
+    family = trial.suggest_categorical("family", list(settings.families))
+    method = (
+        trial.suggest_categorical("resampling", list(RESAMPLING_METHODS))
+        if settings.resampling == "auto"
+        else settings.resampling
+    )
+    try:
+        if family == "lightgbm":
+            return lightgbm_trial(trial, data, method)
+        return logistic_trial(trial, data, method)
+    except trial_errors() as error:
+        trial.set_user_attr(ERROR_ATTR, f"{type(error).__name__}: {error}")
+        raise

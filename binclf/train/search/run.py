@@ -1,0 +1,168 @@
+"""Hyperparameter search over the model families with optuna, resumable from its storage.
+
+The study lives in RDB storage under a name that says what decides the search (`study_name`).
+Several workers may run trials of one study at once on a storage they share (PostgreSQL): the
+budget is checked as each trial starts (`binclf.train.search.budget`), so together they finish
+exactly `n_trials`. Each trial records the run that owns it (`binclf.train.search.owners`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from binclf.train.search.budget import optimize_within_budget
+from binclf.train.search.objectives import TrialData, objective, trial_errors
+from binclf.train.search.owners import OWNER_ATTR, Owner
+from binclf.train.search.refit import refit, stack
+from binclf.train.search.settings import SearchError, SearchResult, SearchSettings
+from binclf.train.search.study import (
+    best_trial,
+    history,
+    log_trial,
+    open_study,
+    seconds_per_trial,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _stratified_sample(y: np.ndarray, max_rows: int | None, seed: int) -> np.ndarray:
+    """Row indices of at most `max_rows` rows, each class in proportion; all rows if fewer."""
+    if max_rows is None or len(y) <= max_rows:
+        return np.arange(len(y))
+    rng = np.random.default_rng(seed)
+    share = max_rows / len(y)
+    picked = [
+        rng.choice(rows, size=max(1, round(len(rows) * share)), replace=False)
+        for rows in (np.flatnonzero(y == 0), np.flatnonzero(y == 1))
+    ]
+    return np.sort(np.concatenate(picked))
+
+
+def _finished_count(study: Any) -> int:
+    from optuna.trial import TrialState
+
+    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+
+
+def _check_inputs(
+    X_train: pd.DataFrame, y_train: np.ndarray, X_valid: pd.DataFrame, y_valid: np.ndarray
+) -> None:
+    if len(X_train) != len(y_train) or len(X_valid) != len(y_valid):
+        raise SearchError("X and y must have the same number of rows, for train and validation")
+    if list(X_train.columns) != list(X_valid.columns):
+        raise SearchError("train and validation frames must have the same columns")
+    for name, y in (("train", y_train), ("validation", y_valid)):
+        if len(np.unique(y)) < 2:
+            raise SearchError(f"the {name} rows must contain both classes")
+
+
+def search_model(
+    X_train: pd.DataFrame,
+    y_train: np.ndarray,
+    X_valid: pd.DataFrame,
+    y_valid: np.ndarray,
+    *,
+    storage: str,
+    study_name: str,
+    settings: SearchSettings | None = None,
+    train_weight: np.ndarray | None = None,
+    valid_weight: np.ndarray | None = None,
+    on_trial: Callable[[Any, Any], None] | None = None,
+) -> SearchResult:
+    """Search the families on (train, validation), then refit the winner.
+
+    `storage` is an optuna RDB URL (e.g. ``sqlite:///state/optuna.db``); a study of the same
+    `study_name` is resumed: its finished (complete or pruned) trials count toward `n_trials`.
+    `on_trial(study, trial)` is called after each trial, next to the progress log. A trial error
+    fails its trial only; any other exception stops the search and is raised as it is.
+    """
+    import optuna
+
+    settings = settings or SearchSettings()
+    _check_inputs(X_train, y_train, X_valid, y_valid)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = open_study(storage, study_name, settings)
+    sample = _stratified_sample(y_train, settings.search_sample_rows, settings.seed)
+    data = TrialData(
+        X_train.iloc[sample].reset_index(drop=True),
+        np.asarray(y_train, dtype=np.int8)[sample],
+        None if train_weight is None else np.asarray(train_weight, float)[sample],
+        X_valid.reset_index(drop=True),
+        np.asarray(y_valid, dtype=np.int8),
+        None if valid_weight is None else np.asarray(valid_weight, float),
+        settings,
+    )
+    owner = Owner.current().to_dict()
+
+    def owned(trial: Any) -> float:
+        trial.set_user_attr(OWNER_ATTR, owner)
+        return objective(trial, data)
+
+    done = _finished_count(study)
+    remaining = None if settings.n_trials is None else settings.n_trials - done
+    logger.info(
+        "study %s: %d finished trials, running %s more (timeout %s s)",
+        study_name,
+        done,
+        "as many as time allows" if remaining is None else max(remaining, 0),
+        settings.timeout_seconds,
+    )
+    callbacks = [log_trial] + ([on_trial] if on_trial else [])
+    if settings.n_trials is None:
+        study.optimize(
+            owned,
+            timeout=settings.timeout_seconds,
+            callbacks=callbacks,
+            catch=trial_errors(),
+            gc_after_trial=False,
+        )
+    elif remaining > 0:
+        optimize_within_budget(
+            study,
+            owned,
+            n_trials=settings.n_trials,
+            timeout=settings.timeout_seconds,
+            callbacks=callbacks,
+            catch=trial_errors(),
+        )
+    best = best_trial(study, study_name, settings.families)
+    if settings.refit_with_validation:
+        X_refit, y_refit, w_refit = stack(
+            (X_train, y_train, train_weight), (X_valid, y_valid, valid_weight)
+        )
+    else:
+        X_refit, y_refit, w_refit = X_train, np.asarray(y_train, dtype=np.int8), train_weight
+    started = time.perf_counter()
+    model, method, shift = refit(best, X_refit, y_refit, w_refit, settings)
+    logger.info(
+        "refit %s (trial %d) on %d rows in %.1f s",
+        best.params["family"],
+        best.number,
+        len(y_refit),
+        time.perf_counter() - started,
+    )
+    trials = study.get_trials(deepcopy=False)
+    states = [t.state.name for t in trials]
+    return SearchResult(
+        family=best.params["family"],
+        params=dict(model.params),
+        best_value=float(best.value),
+        objective=settings.objective,
+        n_complete=states.count("COMPLETE"),
+        n_pruned=states.count("PRUNED"),
+        n_failed=states.count("FAIL"),
+        history=history(trials),
+        model=model,
+        resampling=method,
+        prior_log_odds_shift=shift,
+        study_name=study_name,
+        refit_rows=len(y_refit),
+        seconds_per_trial=seconds_per_trial(trials),
+    )

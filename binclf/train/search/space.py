@@ -1,0 +1,112 @@
+"""The search space, its starting points and how trials are sampled and pruned, as data.
+
+Everything here decides what a study explores, so it is hashed into the study name
+(`definition_hash`): a study resumes only under the definition that ran its trials. The hash
+covers the description below; code that changes a trial's meaning without changing the
+description (the objective's fit or score) must bump `SEARCH_DEFINITION_VERSION`, which a test
+pins together with the hash, so neither changes unnoticed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from binclf.io.atomic import json_bytes
+from binclf.train.search.settings import LIGHTGBM_METRICS, OBJECTIVES, SearchSettings
+
+SEARCH_DEFINITION_VERSION = 1
+
+# Each parameter: its kind and range ("int"/"float" with low, high and log scale) or choices.
+LIGHTGBM_SPACE: dict[str, dict[str, Any]] = {
+    "num_leaves": {"kind": "int", "low": 4, "high": 128, "log": True},
+    "min_data_in_leaf": {"kind": "int", "low": 5, "high": 200, "log": True},
+    "feature_fraction": {"kind": "float", "low": 0.3, "high": 1.0, "log": False},
+    "bagging_fraction": {"kind": "float", "low": 0.5, "high": 1.0, "log": False},
+    "lambda_l2": {"kind": "float", "low": 1e-3, "high": 30.0, "log": True},
+    "cat_smooth": {"kind": "float", "low": 1.0, "high": 100.0, "log": True},
+    "max_cat_to_onehot": {"kind": "categorical", "choices": [4, 64]},
+}
+LOGISTIC_SPACE: dict[str, dict[str, Any]] = {
+    "C": {"kind": "float", "low": 1e-3, "high": 100.0, "log": True},
+    "class_weight": {"kind": "categorical", "choices": ["none", "balanced"]},
+}
+SPACES = {"lightgbm": LIGHTGBM_SPACE, "logistic": LOGISTIC_SPACE}
+
+# The first trials of a new study: a plain logistic regression (cheap, so it always runs) and a
+# small portfolio of LightGBM configurations that are sound on most tabular data (small
+# regularized trees with column sampling, near-library defaults, larger trees for larger data).
+# The search starts from them, so it never ends worse than they do on validation.
+STARTING_POINTS: dict[str, list[dict[str, Any]]] = {
+    "logistic": [{"C": 1.0, "class_weight": "none"}],
+    "lightgbm": [
+        {"num_leaves": 15, "min_data_in_leaf": 20, "feature_fraction": 0.4,
+         "bagging_fraction": 1.0, "lambda_l2": 5.0, "cat_smooth": 10.0, "max_cat_to_onehot": 64},
+        {"num_leaves": 31, "min_data_in_leaf": 20, "feature_fraction": 0.8,
+         "bagging_fraction": 0.8, "lambda_l2": 1.0, "cat_smooth": 10.0, "max_cat_to_onehot": 4},
+        {"num_leaves": 63, "min_data_in_leaf": 50, "feature_fraction": 0.6,
+         "bagging_fraction": 0.8, "lambda_l2": 10.0, "cat_smooth": 10.0, "max_cat_to_onehot": 64},
+    ],
+}  # fmt: skip
+
+# TPE after this many trials; before, random (or the starting points).
+N_STARTUP_TRIALS = 8
+# Multi-fidelity over boosting rounds: successive halving with rungs at PRUNE_MIN_ROUNDS times
+# powers of PRUNE_REDUCTION_FACTOR rounds (50, 150, 450, ...). At each rung a LightGBM trial goes
+# on only if its validation metric is in the best 1/PRUNE_REDUCTION_FACTOR of the trials that
+# reached it, so most configurations cost a few dozen rounds and only promising ones run to
+# early stopping. LightGBM reports its metric every REPORT_INTERVAL rounds. The first rung is
+# late enough that shallow trees, which learn slower early on, are not judged at the start.
+REPORT_INTERVAL = 10
+PRUNE_MIN_ROUNDS = 50
+PRUNE_REDUCTION_FACTOR = 3
+
+
+def suggest(trial: Any, space: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """One point of `space`, asked of the trial parameter by parameter in the space's order."""
+    point: dict[str, Any] = {}
+    for name, spec in space.items():
+        if spec["kind"] == "int":
+            point[name] = trial.suggest_int(name, spec["low"], spec["high"], log=spec["log"])
+        elif spec["kind"] == "float":
+            point[name] = trial.suggest_float(name, spec["low"], spec["high"], log=spec["log"])
+        else:
+            point[name] = trial.suggest_categorical(name, spec["choices"])
+    return point
+
+
+def lightgbm_training_params(point: dict[str, Any], settings: SearchSettings) -> dict[str, Any]:
+    """A point of the LightGBM space as LightGBM training parameters."""
+    return {
+        **point,
+        "bagging_freq": 1 if point["bagging_fraction"] < 1.0 else 0,
+        "learning_rate": settings.learning_rate,
+    }
+
+
+def describe() -> dict[str, Any]:
+    """The search definition as JSON-ready data: spaces, starting points, sampler, pruner."""
+    return {
+        "spaces": SPACES,
+        "starting_points": STARTING_POINTS,
+        "objectives": OBJECTIVES,
+        "lightgbm_metrics": LIGHTGBM_METRICS,
+        "sampler": {"kind": "tpe", "multivariate": True, "n_startup_trials": N_STARTUP_TRIALS},
+        "pruner": {
+            "kind": "successive_halving",
+            "min_rounds": PRUNE_MIN_ROUNDS,
+            "reduction_factor": PRUNE_REDUCTION_FACTOR,
+            "report_interval": REPORT_INTERVAL,
+        },
+    }
+
+
+def space_hash() -> str:
+    """A hash of `describe()` alone (what the test pins next to the version)."""
+    return hashlib.sha256(json_bytes(describe(), indent=None)).hexdigest()[:12]
+
+
+def definition_hash() -> str:
+    """A short hash of the search definition: its version and its description."""
+    payload = {"version": SEARCH_DEFINITION_VERSION, "description": describe()}
+    return hashlib.sha256(json_bytes(payload, indent=None)).hexdigest()[:12]
