@@ -10,6 +10,7 @@ Layout under the root folder, per dataset:
     <dataset>/journal.json                   the change in progress (see registry_journal)
     <dataset>/reservations/<version>/        empty folders claiming version ids
     <dataset>/.lock                          OS file lock serializing every change
+    <dataset>/.register.lock                 shared by registrations in flight (see retention)
 
 A version id (`v0001`, `v0002`, ...) is claimed by creating its reservation folder, which fails
 when the id is taken. Every change (a registration, a decision, a promotion, a rollback) is one

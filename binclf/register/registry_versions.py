@@ -149,6 +149,11 @@ class VersionStore:
             raise IntegrityError(f"{where} is missing") from error
         except ValueError as error:
             raise IntegrityError(f"{where} is not valid JSON: {error}") from error
+        if isinstance(manifest, dict) and "checksum" not in manifest:
+            raise IntegrityError(
+                f"{where} has no checksum (written before manifests carried one); "
+                "register the model again"
+            )
         if not isinstance(manifest, dict) or manifest.get("checksum") != manifest_checksum(
             manifest
         ):

@@ -255,3 +255,28 @@ def test_a_challenger_given_unchanged_stays_a_challenger(tmp_path):
     version = registry.register(DATASET, _files("a"), metadata={}, fingerprint="f")
     registry.record_unchanged(DATASET, version, fingerprint="f")
     assert registry.versions(DATASET)[0].status == "challenger"
+
+
+def test_a_clean_up_killed_between_manifest_and_file_removal_is_finished(tmp_path):
+    registry = Registry(tmp_path, keep_rejected=0)
+    version = registry.register(DATASET, _files("a"), metadata={}, decision=REJECT)
+    model = tmp_path / DATASET / "versions" / version / "model.txt"
+    assert not model.exists()
+    model.write_bytes(b"tree a")  # as if the kill came right after the manifest was rewritten
+
+    with pytest.raises(PrunedVersionError, match=r"model\.txt"):
+        registry.open_files(DATASET, version, names=["card.json", "model.txt"])
+    registry.collect_garbage(DATASET)
+    assert not model.exists()
+    assert registry.open_files(DATASET, version, names=["card.json"])
+
+
+def test_a_manifest_without_checksum_is_refused_with_a_clear_message(tmp_path):
+    registry = Registry(tmp_path)
+    version = registry.register(DATASET, _files("a"), metadata={})
+    path = tmp_path / DATASET / "versions" / version / "manifest.json"
+    manifest = json.loads(path.read_bytes())
+    del manifest["checksum"]
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(IntegrityError, match="has no checksum"):
+        registry.open_files(DATASET, version)
