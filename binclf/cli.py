@@ -1,4 +1,5 @@
-"""The `binclf` command: list model versions, print a card, promote and roll back.
+"""The `binclf` command: list model versions, print a card, promote and roll back, rebuild a
+lost champion pointer from the audit log, and clean up leftovers and old rejected versions.
 
 Every command works on the dataset named by `$BINCLF_DATASET` (the demo without it) and the
 state folder `$BINCLF_STATE` (`./.state` without it).
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 
 from binclf.io import state
 from binclf.register.registry import Registry, RegistryError
+from binclf.register.registry_retention import DEFAULT_KEEP_REJECTED
 from binclf.spec import SpecError, load_spec
 
 
@@ -49,7 +51,7 @@ def cmd_card(args: argparse.Namespace) -> int:
     if version is None:
         print(f"no model versions for dataset {dataset!r}", file=sys.stderr)
         return 1
-    files = registry.open_files(dataset, version)
+    files = registry.open_files(dataset, version, names=["card.json"])
     card = json.loads(files["card.json"])
     card["version"] = version
     card["status"] = next(v.status for v in registry.versions(dataset) if v.version == version)
@@ -85,6 +87,28 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_registry_repair(args: argparse.Namespace) -> int:
+    registry, dataset = _registry(args)
+    rebuilt = registry.repair(dataset)
+    champion = registry.champion(dataset) or "none"
+    if rebuilt:
+        print(f"{dataset}: champion pointer rebuilt from the audit log; champion is {champion}")
+    else:
+        print(f"{dataset}: champion pointer matches the audit log; champion is {champion}")
+    return 0
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    registry, dataset = _registry(args)
+    report = registry.collect_garbage(dataset, keep_rejected=args.keep_rejected)
+    print(
+        f"{dataset}: removed {len(report.removed)} leftovers of interrupted writes; "
+        f"pruned {len(report.pruned)} rejected versions"
+        + (f" ({', '.join(report.pruned)})" if report.pruned else "")
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="binclf", description=__doc__)
     parser.add_argument("--dataset", help="dataset name (default: the spec's name)")
@@ -101,6 +125,22 @@ def build_parser() -> argparse.ArgumentParser:
     rollback = commands.add_parser("rollback", help="restore the previous champion")
     rollback.add_argument("--reason", default="manual rollback from the command line")
     rollback.set_defaults(run=cmd_rollback)
+    registry = commands.add_parser("registry", help="registry maintenance")
+    maintenance = registry.add_subparsers(dest="registry_command", required=True)
+    repair = maintenance.add_parser(
+        "repair", help="rebuild a missing or unreadable champion pointer from the audit log"
+    )
+    repair.set_defaults(run=cmd_registry_repair)
+    gc = commands.add_parser(
+        "gc", help="remove leftovers of killed writes and heavy files of old rejected versions"
+    )
+    gc.add_argument(
+        "--keep-rejected",
+        type=int,
+        default=None,
+        help=f"rejected versions that keep their files (default {DEFAULT_KEEP_REJECTED})",
+    )
+    gc.set_defaults(run=cmd_gc)
     return parser
 
 

@@ -2,7 +2,8 @@
 
 The decision is a record (gates with values and thresholds, the paired comparison with its
 interval, the decision and reason codes) stored with the challenger, and the champion pointer
-moves by compare-and-set, so a promotion that raced another one loses cleanly.
+moves by compare-and-set in the same registry transaction as the winning decision record, so a
+promotion that raced another one loses cleanly and no promotion is left without its decision.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ def challenge_champion(
             reason="passed every gate and the comparison: " + ", ".join(decision.reasons),
             decision=record,
         )
-        if not moved:
-            record = {**record, "promote": False, "reason_codes": ["LOST_RACE"]}
+        if moved:
+            return record  # the promotion recorded this decision with the pointer move
+        record = {**record, "promote": False, "reason_codes": ["LOST_RACE"]}
     registry.record_decision(dataset, challenger, record)
     return record

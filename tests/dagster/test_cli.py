@@ -1,4 +1,4 @@
-"""The `binclf` command on the trained state: models, card, promote and rollback.
+"""The `binclf` command on the trained state: models, card, promote, rollback, registry repair, gc.
 
 `$BINCLF_DATASET` names the tiny spec written as YAML and `$BINCLF_STATE` a copy of the
 session's trained state, as a user would set them.
@@ -167,3 +167,53 @@ def test_commands_on_an_empty_state_say_there_are_no_versions(binclf: Run, tmp_p
         "",
         f"no model versions for dataset {DATASET!r}\n",
     )
+
+
+def test_a_deleted_pointer_fails_naming_the_repair_and_registry_repair_rebuilds_it(
+    binclf: Run, fresh_world: PipelineWorld
+) -> None:
+    second = fresh_world.register_copy(CHAMPION)
+    assert binclf("promote", second)[0] == 0
+    (fresh_world.registry.root / DATASET / "champion.json").unlink()
+
+    failed = binclf("models")
+    repaired = binclf("registry", "repair")
+    again = binclf("registry", "repair")
+
+    assert failed[0] == 2 and "run `binclf registry repair`" in failed[2]
+    assert repaired == (
+        0,
+        f"{DATASET}: champion pointer rebuilt from the audit log; champion is {second}\n",
+        "",
+    )
+    assert again[1] == f"{DATASET}: champion pointer matches the audit log; champion is {second}\n"
+    assert binclf("rollback")[0] == 0
+    assert fresh_world.registry.champion(DATASET) == CHAMPION
+
+
+def test_gc_removes_leftovers_and_prunes_old_rejected_versions_but_not_the_champion(
+    binclf: Run, fresh_world: PipelineWorld
+) -> None:
+    registry = fresh_world.registry
+    rejected = fresh_world.register_copy(CHAMPION)
+    registry.record_decision(DATASET, rejected, {"promote": False, "reason_codes": ["INFERIOR"]})
+    root = registry.root / DATASET
+    (root / "versions" / ".staging-killed").mkdir()
+    (root / "versions" / ".staging-killed" / "model.txt").write_bytes(b"half")
+    (root / ".champion.json.killed.tmp").write_bytes(b"{")
+
+    code, out, _ = binclf("gc", "--keep-rejected", "0")
+
+    assert code == 0
+    assert out == (
+        f"{DATASET}: removed 2 leftovers of interrupted writes; pruned 1 rejected versions "
+        f"({rejected})\n"
+    )
+    assert not (root / "versions" / ".staging-killed").exists()
+    assert not (root / ".champion.json.killed.tmp").exists()
+    registry.open_files(DATASET, CHAMPION)
+    card = binclf("card", "--version", rejected)
+    assert card[0] == 0 and json.loads(card[1])["status"] == "rejected"
+    promoted = binclf("promote", rejected)
+    assert promoted[0] == 2 and "pruned by retention" in promoted[2]
+    assert registry.champion(DATASET) == CHAMPION
