@@ -73,6 +73,8 @@ def health_assets(spec: DatasetSpec) -> list[AssetsDefinition]:
         folder = store.path("model_health").parent
         for name, png in charts.items():
             write_bytes_atomic(folder / f"{name}.png", png)
+        for name in set(TITLES) - set(charts):  # a chart with nothing to draw leaves no old file
+            (folder / f"{name}.png").unlink(missing_ok=True)
         rows = table_rows(days)
         streaks = alarm_streaks(days)
         context.add_output_metadata(
