@@ -4,6 +4,7 @@ import warnings
 
 from dagster import BetaWarning, Definitions, ExecutorDefinition, in_process_executor
 
+from assets.health import health_assets
 from assets.ingest import ingest_assets
 from assets.io_manager import ParquetJsonIOManager
 from assets.monitoring import monitoring_assets
@@ -37,6 +38,7 @@ def build_definitions(
             *ingest_assets(spec, partitions),
             *training_assets(spec),
             *monitoring_assets(spec, partitions),
+            *health_assets(spec),
         ]
     return Definitions(
         assets=assets,

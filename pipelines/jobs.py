@@ -26,7 +26,8 @@ from assets.resources import StateResource
 from binclf.spec import DatasetSpec
 
 INGEST = AssetSelection.assets("raw_events", "validated_events")
-MONITOR = AssetSelection.groups("monitoring")
+# model_health refreshes by its automation condition after these jobs, not inside them.
+MONITOR = AssetSelection.groups("monitoring") - AssetSelection.assets("model_health")
 TRAIN = AssetSelection.groups("training")
 
 

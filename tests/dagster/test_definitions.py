@@ -37,8 +37,9 @@ GROUPS = {
         "model_candidate",
         "champion_decision",
     },
-    "monitoring": {"scores", "drift", "label_status_report"},
+    "monitoring": {"scores", "drift", "label_status_report", "model_health"},
 }
+DAILY_MONITORING = {"scores", "drift", "label_status_report"}  # model_health refreshes after them
 GATE_CHECKS = {
     "min_test_volume",
     "min_roc_auc",
@@ -51,8 +52,8 @@ GATE_CHECKS = {
 JOB_ASSETS = {
     "ingest_job": {"raw_events", "validated_events"},
     "training_job": GROUPS["training"],
-    "monitoring_job": GROUPS["monitoring"],
-    "daily_job": {"raw_events", "validated_events"} | GROUPS["monitoring"],
+    "monitoring_job": DAILY_MONITORING,
+    "daily_job": {"raw_events", "validated_events"} | DAILY_MONITORING,
     "labels_job": {"label_status_report"},
 }
 OP_JOBS = {"promote_job": "promote_version", "rollback_job": "rollback_champion"}
@@ -148,3 +149,12 @@ def test_label_refresh_schedule_requests_the_trailing_days_in_one_run(defs: Defi
     assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == "2026-04-19"
     first = date(2026, 4, 19) - timedelta(days=days - 1)
     assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == first.isoformat()
+
+
+def test_model_health_refreshes_eagerly_after_the_monitoring_assets(defs: Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    health = graph.get(AssetKey("model_health"))
+    assert health.partitions_def is None
+    assert {k.to_user_string() for k in health.parent_keys} == DAILY_MONITORING
+    assert health.automation_condition is not None
+    assert health.automation_condition.get_label() == "eager"
