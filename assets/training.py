@@ -19,13 +19,11 @@ from pydantic import Field
 from assets import training_metadata as meta
 from assets.resources import StateResource
 from binclf import chain
+from binclf.chain import PromotionSettings
 from binclf.evaluate import steps as evaluation_steps
 from binclf.evaluate.steps import Evaluation, EvaluationSettings
 from binclf.ingest.sources import keys_in_window
-from binclf.register import candidate
 from binclf.register.candidate import RegisteredCandidate
-from binclf.register.gates import evaluate_gates
-from binclf.register.promotion import challenge_champion
 from binclf.spec import DatasetSpec
 from binclf.train import inputs as training_inputs
 from binclf.train import steps
@@ -165,12 +163,20 @@ class PromotionConfig(Config):
     """How the challenger must compare with the champion on the same test rows."""
 
     metric: Literal["pr_auc", "roc_auc", "log_loss", "brier"] = Field(
-        "pr_auc", description="pr_auc, roc_auc, log_loss or brier"
+        _default(PromotionSettings, "metric"), description="pr_auc, roc_auc, log_loss or brier"
     )
-    margin: float = Field(0.01, description="non-inferiority margin on the metric")
-    require_improvement: bool = Field(False, description="also require a proven improvement")
-    n_boot: int = 500
-    seed: int = 0
+    margin: float = Field(
+        _default(PromotionSettings, "margin"), description="non-inferiority margin on the metric"
+    )
+    require_improvement: bool = Field(
+        _default(PromotionSettings, "require_improvement"),
+        description="also require a proven improvement",
+    )
+    n_boot: int = _default(PromotionSettings, "n_boot")
+    seed: int = _default(PromotionSettings, "seed")
+
+    def settings(self) -> PromotionSettings:
+        return PromotionSettings(**self.model_dump())
 
 
 def training_assets(spec: DatasetSpec) -> list[AssetsDefinition]:
@@ -317,22 +323,8 @@ def training_assets(spec: DatasetSpec) -> list[AssetsDefinition]:
         training_splits: pl.DataFrame,
     ) -> dict[str, Any]:
         """Promote the candidate if every gate passed and it holds up against the champion."""
-        registry = state.registry()
-        version = model_candidate.version
-        evidence = candidate.stored_evidence(registry, spec, version)
-        test, y = evaluation_steps.test_rows(training_splits, spec)
-        record = challenge_champion(
-            registry,
-            spec.name,
-            version,
-            test,
-            y,
-            gates=evaluate_gates(evidence, spec.gates),
-            metric=config.metric,
-            margin=config.margin,
-            require_improvement=config.require_improvement,
-            n_boot=config.n_boot,
-            seed=config.seed,
+        record = chain.decide(
+            state.registry(), spec, model_candidate.version, training_splits, config.settings()
         )
         context.add_output_metadata(meta.decision_metadata(record))
         return record

@@ -2,7 +2,8 @@
 evaluation and registration, calling the same step functions the Dagster assets call one by one.
 
 `train_candidate` runs the whole chain on a training window (the benchmarks and the Adult script
-use it); `split` and `register` are the two steps that are more than one call.
+use it); `split`, `register` and `decide` (the champion decision after registration) are the
+steps that are more than one call.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,6 +21,7 @@ from binclf.evaluate.steps import Evaluation, EvaluationSettings
 from binclf.register import candidate
 from binclf.register.candidate import RegisteredCandidate
 from binclf.register.gates import GateResult, evaluate_gates
+from binclf.register.promotion import challenge_champion
 from binclf.register.registry import Registry
 from binclf.spec import DatasetSpec
 from binclf.train import steps
@@ -34,6 +37,20 @@ from binclf.train.splits import make_splits
 from binclf.train.threshold import ThresholdChoice
 
 StepTimer = Callable[[str], AbstractContextManager[object]]
+
+
+class PromotionSettings(BaseModel):
+    """How the challenger must compare with the champion on the same test rows."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    metric: Literal["pr_auc", "roc_auc", "log_loss", "brier"] = Field(
+        "pr_auc", description="pr_auc, roc_auc, log_loss or brier"
+    )
+    margin: float = Field(0.01, description="non-inferiority margin on the metric")
+    require_improvement: bool = Field(False, description="also require a proven improvement")
+    n_boot: int = 500
+    seed: int = 0
 
 
 class TrainingSettings(BaseModel):
@@ -95,6 +112,32 @@ def register(
     if not all(g.passed for g in gates):
         candidate.record_gate_rejection(registry, spec, registered.version, gates)
     return registered, gates
+
+
+def decide(
+    registry: Registry,
+    spec: DatasetSpec,
+    version: str,
+    splits: pl.DataFrame,
+    settings: PromotionSettings,
+) -> dict[str, Any]:
+    """Promote the version if its stored evidence passes every gate and it holds up against
+    the champion on the same test rows; the decision record."""
+    evidence = candidate.stored_evidence(registry, spec, version)
+    test, y = evaluation_steps.test_rows(splits, spec)
+    return challenge_champion(
+        registry,
+        spec.name,
+        version,
+        test,
+        y,
+        gates=evaluate_gates(evidence, spec.gates),
+        metric=settings.metric,
+        margin=settings.margin,
+        require_improvement=settings.require_improvement,
+        n_boot=settings.n_boot,
+        seed=settings.seed,
+    )
 
 
 @contextmanager
