@@ -147,7 +147,7 @@ def _untimed(_: str) -> Iterator[None]:
 
 def train_candidate(
     spec: DatasetSpec,
-    window: pl.DataFrame,
+    window: pl.DataFrame | Callable[[], pl.DataFrame],
     settings: TrainingSettings,
     registry: Registry,
     *,
@@ -156,11 +156,16 @@ def train_candidate(
 ) -> TrainedCandidate:
     """Train, evaluate and register a candidate from a training window, step by step.
 
-    `storage` is the optuna storage URL of the search; `timer(step)` wraps each step (named as
-    the asset that runs it), e.g. to measure it.
+    `window` is the frame or a function that reads it: then the chain holds it only until the
+    splits exist, as the Dagster run does. `storage` is the optuna storage URL of the search;
+    `timer(step)` wraps each step (named as the asset that runs it), e.g. to measure it.
     """
+    if callable(window):
+        with timer("training_window"):
+            window = window()
     with timer("training_splits"):
         splits = split(window, spec, settings.splits)
+    del window
     with timer("model_search"):
         search = steps.search(
             splits,
