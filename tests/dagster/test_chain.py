@@ -6,9 +6,11 @@ The chain gets the template's stored training window and the settings the Dagste
 
 from __future__ import annotations
 
+import json
 from contextlib import nullcontext
 from pathlib import Path
 
+import jsonschema
 from pipeline_support import DATASET, SMALL_TRAINING, TrainedTemplate
 
 from assets.io_manager import read_json_value
@@ -22,12 +24,15 @@ from assets.training import (
 from binclf.chain import TrainingSettings, train_candidate
 from binclf.evaluate.steps import Evaluation
 from binclf.io.partition_store import PartitionStore
+from binclf.register.loading import CARD_FILE
 from binclf.register.registry import Registry
 from binclf.train.models import LIGHTGBM_MODEL_FILE
 from binclf.train.outcomes import CalibrationOutcome, SearchOutcome
 from binclf.train.threshold import ThresholdChoice
 
 pytest_plugins = ["pipeline_support"]
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "schemas" / "model_card.schema.json"
 
 
 def _config(asset: str) -> dict:
@@ -114,3 +119,11 @@ def test_step_results_are_stored_typed_with_their_plots_as_png_files(
     assert sorted(p.name for p in folder.iterdir()) == sorted(f"{n}.png" for n in evaluation.plots)
     model = values["model_search"].model()
     assert model.to_files()[LIGHTGBM_MODEL_FILE] == version[LIGHTGBM_MODEL_FILE]
+
+
+def test_the_registered_card_validates_against_the_committed_schema(
+    trained_template: TrainedTemplate,
+) -> None:
+    schema = json.loads(SCHEMA_PATH.read_text())
+    files = Registry(trained_template.root / "registry").open_files(DATASET, "v0001")
+    jsonschema.validate(json.loads(files[CARD_FILE]), schema)
