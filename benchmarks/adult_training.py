@@ -106,7 +106,8 @@ def main() -> None:
     for name, metric in (("ROC-AUC", roc_auc_score), ("log loss", log_loss)):
         after, before = metric(y, probability), metric(y, raw)
         print(f"test {name}: {after:.4f} (uncalibrated {before:.4f})")
-    print(f"gates: {'all passed' if trained.passed else 'failed'}")
+    failed = [g.name for g in trained.gates if not g.passed]
+    print(f"gates: {'failed ' + ', '.join(failed) if failed else 'all passed'}")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import jsonschema
 from pipeline_support import DATASET, SMALL_TRAINING, TrainedTemplate
 
 from assets.io_manager import read_json_value
-from assets.training import (
+from assets.training_config import (
     CalibrationConfig,
     EvaluationConfig,
     SearchConfig,
