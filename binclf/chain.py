@@ -56,7 +56,7 @@ class PromotionSettings(BaseModel):
 class TrainingSettings(BaseModel):
     """The settings of every step of the chain; each default is the step's own."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     splits: SplitSettings = SplitSettings()
     screening: ScreeningSettings = ScreeningSettings()
