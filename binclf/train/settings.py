@@ -14,7 +14,6 @@ from binclf.train.threshold import ThresholdKind
 
 CalibrationMethod = Literal["none", "sigmoid", "isotonic"]
 Objective = Literal["log_loss", "pr_auc"]
-Family = Literal["lightgbm", "logistic"]
 Resampling = Literal["none", "class_weight", "random_under", "random_over", "smote_nc", "auto"]
 
 
