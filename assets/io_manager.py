@@ -9,21 +9,95 @@ one partition in memory at a time. Frames are staged as temporary files and rena
 once all of them are written, so a failure part way replaces none; the output metadata counts
 the rows of each partition and describes the newest. Partitioned inputs arrive as
 `{partition_key: pl.LazyFrame}`.
+
+A typed value (one of `TYPED_VALUES`: a step's result with `to_dict`/`from_dict`) is stored as
+JSON that names its type, and loaded back as that type. Its `plots` (PNG bytes) become files in
+a folder named by their content next to the JSON, written before the JSON that points at them, so
+JSON and plots switch at once; the output metadata links each plot file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import polars as pl
-from dagster import ConfigurableIOManager, InputContext, OutputContext
+from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputContext
 
 from assets.metadata import PartitionsMetadata
-from binclf.io.atomic import write_json_atomic
+from binclf.evaluate.steps import Evaluation
+from binclf.io.atomic import to_json_safe, write_directory_atomic, write_json_atomic
 from binclf.io.partition_store import PartitionStore, Staging
+from binclf.register.candidate import RegisteredCandidate
+from binclf.train.outcomes import CalibrationOutcome, SearchOutcome
+from binclf.train.threshold import ThresholdChoice
+
+TYPED_VALUES: dict[str, type] = {
+    kind.__name__: kind
+    for kind in (
+        SearchOutcome,
+        CalibrationOutcome,
+        ThresholdChoice,
+        Evaluation,
+        RegisteredCandidate,
+    )
+}
+TYPE_KEY = "binclf_type"
+
+
+def _typed_json(json_path: Path, value: Any) -> tuple[dict[str, Any], dict[str, Path]]:
+    """The JSON of a typed value, after its plots were written; and where each plot is."""
+    plots: Mapping[str, bytes] = getattr(value, "plots", None) or {}
+    paths: dict[str, Path] = {}
+    if plots:
+        digest = hashlib.sha256()
+        for name in sorted(plots):
+            digest.update(name.encode() + b"\0" + hashlib.sha256(plots[name]).digest())
+        folder = json_path.parent / "plots" / f"{json_path.stem}-{digest.hexdigest()[:16]}"
+        if not folder.is_dir():
+            write_directory_atomic(folder, {f"{name}.png": png for name, png in plots.items()})
+        paths = {name: folder / f"{name}.png" for name in plots}
+    data = {
+        TYPE_KEY: type(value).__name__,
+        "value": to_json_safe(value.to_dict()),
+        "plots": {
+            name: path.relative_to(json_path.parent).as_posix() for name, path in paths.items()
+        },
+    }
+    return data, paths
+
+
+def _drop_stale_plots(json_path: Path, keep: set[Path]) -> None:
+    """Plot folders of this value that its current JSON no longer points at."""
+    plots = json_path.parent / "plots"
+    for folder in plots.glob(f"{json_path.stem}-*") if plots.is_dir() else ():
+        if folder not in keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def write_typed(json_path: Path, value: Any) -> dict[str, Path]:
+    """Store a typed value and its plots; returns where each plot file is."""
+    data, paths = _typed_json(json_path, value)
+    write_json_atomic(json_path, data)
+    _drop_stale_plots(json_path, {path.parent for path in paths.values()})
+    return paths
+
+
+def read_json_value(json_path: Path) -> Any:
+    """A stored JSON value: a typed value back as its type (with its plots), else plain JSON."""
+    data = json.loads(json_path.read_text())
+    if not (isinstance(data, dict) and TYPE_KEY in data):
+        return data
+    value = TYPED_VALUES[data[TYPE_KEY]].from_dict(data["value"])
+    if data["plots"]:
+        plots = {name: (json_path.parent / rel).read_bytes() for name, rel in data["plots"].items()}
+        value = replace(value, plots=plots)
+    return value
 
 
 class FramesOnDemand(Mapping[str, pl.DataFrame]):
@@ -63,12 +137,16 @@ class ParquetJsonIOManager(ConfigurableIOManager):
     def _store(self) -> PartitionStore:
         return PartitionStore(self.root)
 
-    def _write(self, asset: str, value: Any, key: str | None) -> None:
+    def _write(self, asset: str, value: Any, key: str | None) -> dict[str, Path]:
         store = self._store()
+        json_path = store.path(asset, key).with_suffix(".json")
         if isinstance(value, pl.DataFrame):
             store.write(asset, value, key)
+        elif isinstance(value, tuple(TYPED_VALUES.values())):
+            return write_typed(json_path, value)
         else:
-            write_json_atomic(store.path(asset, key).with_suffix(".json"), value)
+            write_json_atomic(json_path, value)
+        return {}
 
     def _stage(
         self, staging: Staging, asset: str, key: str, value: Any, summary: PartitionsMetadata
@@ -85,7 +163,11 @@ class ParquetJsonIOManager(ConfigurableIOManager):
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         asset = context.asset_key.to_python_identifier()
         if not context.has_asset_partitions:
-            self._write(asset, obj, None)
+            plots = self._write(asset, obj, None)
+            if plots:
+                context.add_output_metadata(
+                    {f"plot_{name}_file": MetadataValue.path(str(p)) for name, p in plots.items()}
+                )
             return
         keys = sorted(context.asset_partition_keys)
         values = obj if isinstance(obj, Mapping) and set(obj) == set(keys) else None
@@ -110,7 +192,7 @@ class ParquetJsonIOManager(ConfigurableIOManager):
             return pl.scan_parquet(str(path)) if key else pl.read_parquet(path)
         json_path = path.with_suffix(".json")
         if json_path.is_file():
-            return json.loads(json_path.read_text())
+            return read_json_value(json_path)
         where = f"partition {key}" if key else "its value"
         raise FileNotFoundError(f"asset {asset!r} has no stored {where}; materialize it first")
 

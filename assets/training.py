@@ -1,6 +1,7 @@
 """Training: window, splits, search, calibration, threshold, evaluation, registry, promotion."""
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,23 +10,30 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetsDefinition,
-    Config,
     asset,
 )
-from pydantic import Field
 
 from assets import training_metadata as meta
 from assets.resources import StateResource
+from assets.training_config import (
+    CalibrationConfig,
+    EvaluationConfig,
+    PromotionConfig,
+    SearchConfig,
+    SplitConfig,
+    ThresholdConfig,
+    WindowConfig,
+)
+from binclf import chain
 from binclf.evaluate import steps as evaluation_steps
+from binclf.evaluate.steps import Evaluation
 from binclf.ingest.sources import keys_in_window
-from binclf.register import candidate
-from binclf.register.gates import evaluate_gates
-from binclf.register.promotion import challenge_champion
+from binclf.register.candidate import RegisteredCandidate
 from binclf.spec import DatasetSpec
 from binclf.train import inputs as training_inputs
 from binclf.train import steps
-from binclf.train.search import SearchSettings
-from binclf.train.splits import make_splits
+from binclf.train.outcomes import CalibrationOutcome, SearchOutcome
+from binclf.train.threshold import ThresholdChoice
 from binclf.train.window import select_training_window
 
 GATE_CHECKS = {
@@ -37,78 +45,6 @@ GATE_CHECKS = {
     "min_slice_recall": ("min_slice_recall",),
     "no_label_leakage": ("max_single_feature_auc",),
 }
-
-
-class WindowConfig(Config):
-    """Which labeled rows train the model."""
-
-    cutoff: str | None = Field(
-        None, description="ISO date or time; labels known after it are not used (default: now)"
-    )
-    window_days: int | None = Field(None, description="days before the cutoff (default: all)")
-
-
-class SplitConfig(Config):
-    """Shares of the time-ordered train / validation / calibration / test splits."""
-
-    train: float = 0.6
-    validation: float = 0.15
-    calibration: float = 0.1
-    test: float = 0.15
-    seed: int = 0
-
-
-class SearchConfig(Config):
-    """The hyperparameter search over LightGBM and logistic regression (optuna TPE)."""
-
-    n_trials: int | None = Field(100, description="finished trials over all resumed runs")
-    timeout_seconds: float | None = Field(60.0, description="wall-clock budget of one run")
-    objective: str = Field("log_loss", description="'log_loss' or 'pr_auc'")
-    families: list[str] = Field(["lightgbm", "logistic"], description="model families searched")
-    resampling: str = Field(
-        "none",
-        description="none, class_weight, random_under, random_over, smote_nc, or auto (searched)",
-    )
-    search_sample_rows: int | None = Field(100_000, description="trials fit on this many rows")
-    min_positives: int = Field(10, description="fewer positives in train is an error")
-    leak_auc: float = Field(0.99, description="drop features whose single-feature AUC exceeds it")
-    num_threads: int = Field(2, description="LightGBM threads; match the cores")
-    seed: int = 0
-
-
-class CalibrationConfig(Config):
-    methods: list[str] = Field(["none", "sigmoid", "isotonic"])
-    n_folds: int = 5
-    seed: int = 0
-
-
-class ThresholdConfig(Config):
-    """The decision threshold policy; min_cost uses the spec's costs."""
-
-    policy: str = Field(
-        "min_cost",
-        description="min_cost, max_recall_at_precision, max_precision_at_recall or fpr_budget",
-    )
-    target: float | None = Field(None, description="the precision, recall or FPR target")
-    n_boot: int = 200
-    seed: int = 0
-
-
-class EvaluationConfig(Config):
-    n_boot: int = 200
-    min_slice_size: int = 100
-    explain_rows: int = 2_000
-    seed: int = 0
-
-
-class PromotionConfig(Config):
-    """How the challenger must compare with the champion on the same test rows."""
-
-    metric: str = Field("pr_auc", description="pr_auc, roc_auc, log_loss or brier")
-    margin: float = Field(0.01, description="non-inferiority margin on the metric")
-    require_improvement: bool = Field(False, description="also require a proven improvement")
-    n_boot: int = 500
-    seed: int = 0
 
 
 def training_assets(spec: DatasetSpec) -> list[AssetsDefinition]:
@@ -141,10 +77,10 @@ def training_assets(spec: DatasetSpec) -> list[AssetsDefinition]:
         context: AssetExecutionContext, config: SplitConfig, training_window: pl.DataFrame
     ) -> pl.DataFrame:
         """Disjoint train / validation / calibration / test rows, ordered by time."""
-        fractions = (config.train, config.validation, config.calibration, config.test)
-        splits = make_splits(training_window, spec, fractions=fractions, seed=config.seed)
-        summary = training_inputs.split_summary(splits, spec)
-        context.add_output_metadata(meta.splits_metadata(summary))
+        splits = chain.split(training_window, spec, config.settings())
+        context.add_output_metadata(
+            meta.splits_metadata(training_inputs.split_summary(splits, spec))
+        )
         return splits
 
     @asset(**group)
@@ -153,48 +89,31 @@ def training_assets(spec: DatasetSpec) -> list[AssetsDefinition]:
         config: SearchConfig,
         state: StateResource,
         training_splits: pl.DataFrame,
-    ) -> dict[str, Any]:
+    ) -> SearchOutcome:
         """The best model family and parameters by optuna, refit on all training rows."""
-        settings = SearchSettings(
-            n_trials=config.n_trials,
-            timeout_seconds=config.timeout_seconds,
-            objective=config.objective,
-            families=tuple(config.families),
-            resampling=config.resampling,
-            search_sample_rows=config.search_sample_rows,
-            num_threads=config.num_threads,
-            seed=config.seed,
-        )
+        settings, screening = config.settings(), config.screening()
         started = time.monotonic()
-        summary = steps.search(
+        outcome = steps.search(
             training_splits,
             spec,
             settings=settings,
             storage=state.optuna_url(spec.name),
-            study_name=steps.study_name(spec, training_splits, config.model_dump()),
-            min_positives=config.min_positives,
-            leak_auc=config.leak_auc,
+            study_name=steps.study_name(spec, training_splits, settings, screening),
+            screening=screening,
         )
-        summary["wall_seconds"] = round(time.monotonic() - started, 1)
-        context.add_output_metadata(meta.search_metadata(summary))
-        return summary
+        outcome = replace(outcome, wall_seconds=round(time.monotonic() - started, 1))
+        context.add_output_metadata(meta.search_metadata(outcome))
+        return outcome
 
     @asset(**group)
     def calibration(
         context: AssetExecutionContext,
         config: CalibrationConfig,
-        model_search: dict[str, Any],
+        model_search: SearchOutcome,
         training_splits: pl.DataFrame,
-    ) -> dict[str, Any]:
+    ) -> CalibrationOutcome:
         """None, sigmoid or isotonic, chosen by cross-validated log loss on the calibration rows."""
-        result = steps.calibrate(
-            model_search,
-            training_splits,
-            spec,
-            methods=tuple(config.methods),
-            n_folds=config.n_folds,
-            seed=config.seed,
-        )
+        result = steps.calibrate(model_search, training_splits, spec, settings=config.settings())
         context.add_output_metadata(meta.calibration_metadata(result))
         return result
 
@@ -202,20 +121,13 @@ def training_assets(spec: DatasetSpec) -> list[AssetsDefinition]:
     def decision_threshold(
         context: AssetExecutionContext,
         config: ThresholdConfig,
-        model_search: dict[str, Any],
-        calibration: dict[str, Any],
+        model_search: SearchOutcome,
+        calibration: CalibrationOutcome,
         training_splits: pl.DataFrame,
-    ) -> dict[str, Any]:
+    ) -> ThresholdChoice:
         """The threshold from the spec's costs (or a constraint), chosen on calibration rows."""
         result = steps.threshold(
-            model_search,
-            calibration,
-            training_splits,
-            spec,
-            policy=config.policy,
-            target=config.target,
-            n_boot=config.n_boot,
-            seed=config.seed,
+            model_search, calibration, training_splits, spec, settings=config.settings()
         )
         context.add_output_metadata(meta.threshold_metadata(result))
         return result
@@ -224,25 +136,22 @@ def training_assets(spec: DatasetSpec) -> list[AssetsDefinition]:
     def candidate_evaluation(
         context: AssetExecutionContext,
         config: EvaluationConfig,
-        model_search: dict[str, Any],
-        calibration: dict[str, Any],
-        decision_threshold: dict[str, Any],
+        model_search: SearchOutcome,
+        calibration: CalibrationOutcome,
+        decision_threshold: ThresholdChoice,
         training_splits: pl.DataFrame,
-    ) -> dict[str, Any]:
+    ) -> Evaluation:
         """Test metrics with intervals, slices, fairness, explanations and leakage evidence."""
-        evidence = evaluation_steps.evaluate(
+        evaluation = evaluation_steps.evaluate(
             model_search,
             calibration,
             decision_threshold,
             training_splits,
             spec,
-            n_boot=config.n_boot,
-            min_slice_size=config.min_slice_size,
-            explain_rows=config.explain_rows,
-            seed=config.seed,
+            settings=config.settings(),
         )
-        context.add_output_metadata(meta.evaluation_metadata(evidence))
-        return evidence
+        context.add_output_metadata(meta.evaluation_metadata(evaluation))
+        return evaluation
 
     @asset(
         **group,
@@ -254,27 +163,23 @@ def training_assets(spec: DatasetSpec) -> list[AssetsDefinition]:
     def model_candidate(
         context: AssetExecutionContext,
         state: StateResource,
-        model_search: dict[str, Any],
-        calibration: dict[str, Any],
-        decision_threshold: dict[str, Any],
-        candidate_evaluation: dict[str, Any],
+        model_search: SearchOutcome,
+        calibration: CalibrationOutcome,
+        decision_threshold: ThresholdChoice,
+        candidate_evaluation: Evaluation,
         training_splits: pl.DataFrame,
     ):
         """The candidate registered as an immutable version with its model card; gates judge it."""
-        registered = candidate.register_candidate(
+        registered, gates = chain.register(
             state.registry(),
             spec,
             search=model_search,
             calibration=calibration,
             threshold=decision_threshold,
-            evidence=candidate_evaluation,
+            evaluation=candidate_evaluation,
             splits=training_splits,
         )
-        gates = evaluate_gates(candidate_evaluation, spec.gates)
         yield from meta.gate_check_results(gates, GATE_CHECKS)
-        failed = [g for g in gates if not g.passed]
-        if failed:
-            candidate.record_gate_rejection(state.registry(), spec, registered["version"], gates)
         yield meta.candidate_output(registered)
 
     @asset(**group)
@@ -282,26 +187,12 @@ def training_assets(spec: DatasetSpec) -> list[AssetsDefinition]:
         context: AssetExecutionContext,
         config: PromotionConfig,
         state: StateResource,
-        model_candidate: dict[str, Any],
+        model_candidate: RegisteredCandidate,
         training_splits: pl.DataFrame,
     ) -> dict[str, Any]:
         """Promote the candidate if every gate passed and it holds up against the champion."""
-        registry = state.registry()
-        version = model_candidate["version"]
-        evidence = candidate.stored_evidence(registry, spec, version)
-        test, y = evaluation_steps.test_rows(training_splits, spec)
-        record = challenge_champion(
-            registry,
-            spec.name,
-            version,
-            test,
-            y,
-            gates=evaluate_gates(evidence, spec.gates),
-            metric=config.metric,
-            margin=config.margin,
-            require_improvement=config.require_improvement,
-            n_boot=config.n_boot,
-            seed=config.seed,
+        record = chain.decide(
+            state.registry(), spec, model_candidate.version, training_splits, config.settings()
         )
         context.add_output_metadata(meta.decision_metadata(record))
         return record

@@ -1,13 +1,19 @@
 """What the training assets show in the UI: tables, plots and the model card."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue, Output
 
 from binclf.evaluate.card import card_headline
+from binclf.evaluate.steps import Evaluation
+from binclf.io.atomic import to_json_safe
+from binclf.register.candidate import RegisteredCandidate
 from binclf.register.gates import GateResult
+from binclf.stats.plots import png_markdown
 from binclf.stats.summaries import markdown_table
+from binclf.train.outcomes import CalibrationOutcome, SearchOutcome
+from binclf.train.threshold import ThresholdChoice
 
 
 def _float(value: Any) -> MetadataValue:
@@ -28,48 +34,61 @@ def splits_metadata(summary: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {"splits": MetadataValue.md(markdown_table(rows))}
 
 
-def search_metadata(summary: dict[str, Any]) -> dict[str, Any]:
+def search_metadata(outcome: SearchOutcome) -> dict[str, Any]:
     history = [
         {k: row.get(k) for k in ("number", "state", "family", "value", "resampling")}
-        for row in summary["history"]
+        for row in outcome.history
     ]
     return {
-        "family": summary["family"],
-        "best_value": _float(summary["best_value"]),
-        "objective": summary["objective"],
-        "trials_complete": MetadataValue.int(summary["trials"]["complete"]),
-        "trials_pruned": MetadataValue.int(summary["trials"]["pruned"]),
-        "study": summary["study_name"],
-        "wall_seconds": _float(summary.get("wall_seconds")),
-        "excluded_features": MetadataValue.md(markdown_table(summary["exclusions"])),
-        "params": MetadataValue.json(summary["params"]),
+        "family": outcome.family,
+        "best_value": _float(outcome.best_value),
+        "objective": outcome.objective,
+        "trials_complete": MetadataValue.int(outcome.trials.complete),
+        "trials_pruned": MetadataValue.int(outcome.trials.pruned),
+        "study": outcome.study_name,
+        "wall_seconds": _float(outcome.wall_seconds),
+        "excluded_features": MetadataValue.md(markdown_table(outcome.exclusions)),
+        "params": MetadataValue.json(outcome.params),
         "trials": MetadataValue.md(markdown_table(history[-50:])),
     }
 
 
-def calibration_metadata(result: dict[str, Any]) -> dict[str, Any]:
-    rows = [{"when": when, **result[when]} for when in ("before", "after") if result.get(when)]
+def _plots(plots: Mapping[str, bytes]) -> dict[str, MetadataValue]:
+    """Each plot embedded, so the UI shows it; the stored PNG files are linked by the IO manager."""
     return {
-        "method": result["method"],
-        "cv_log_loss": MetadataValue.json(result["cv_log_loss"]),
+        f"plot_{name}": MetadataValue.md(png_markdown(png, name)) for name, png in plots.items()
+    }
+
+
+def calibration_metadata(outcome: CalibrationOutcome) -> dict[str, Any]:
+    choice = outcome.choice
+    rows = [
+        {"when": when, **values}
+        for when, values in (("before", choice.before), ("after", choice.after))
+        if values
+    ]
+    return {
+        "method": choice.method,
+        "cv_log_loss": MetadataValue.json(to_json_safe(choice.cv_log_loss)),
         "before_after": MetadataValue.md(markdown_table(rows)),
-        "reliability": MetadataValue.md(result["plot"]),
+        **_plots(outcome.plots),
     }
 
 
-def threshold_metadata(result: dict[str, Any]) -> dict[str, Any]:
-    low, high = result["expected_cost_ci"]
+def threshold_metadata(choice: ThresholdChoice) -> dict[str, Any]:
+    low, high = choice.expected_cost_ci
     return {
-        "threshold": _float(result["value"]),
-        "policy": result["applied_kind"],
-        "expected_cost_per_row": _float(result["expected_cost"]),
+        "threshold": _float(choice.value),
+        "policy": choice.applied_kind,
+        "expected_cost_per_row": _float(choice.expected_cost),
         "expected_cost_ci": f"[{low:.4g}, {high:.4g}]",
-        "precision": _float(result["precision"]),
-        "recall": _float(result["recall"]),
+        "precision": _float(choice.precision),
+        "recall": _float(choice.recall),
     }
 
 
-def evaluation_metadata(evidence: dict[str, Any]) -> dict[str, Any]:
+def evaluation_metadata(evaluation: Evaluation) -> dict[str, Any]:
+    evidence = evaluation.evidence
     metrics = [
         {"metric": name, **estimate}
         for name, estimate in evidence["test_metrics"].items()
@@ -96,7 +115,7 @@ def evaluation_metadata(evidence: dict[str, Any]) -> dict[str, Any]:
         "slices": MetadataValue.md(markdown_table(slices)),
         "fairness": MetadataValue.md(markdown_table(fairness)),
         "leakage": MetadataValue.json(evidence["leakage"]),
-        **{f"plot_{name}": MetadataValue.md(md) for name, md in evidence["plots"].items()},
+        **_plots(evaluation.plots),
     }
 
 
@@ -119,15 +138,15 @@ def gate_check_results(
         )
 
 
-def candidate_output(registered: dict[str, Any]) -> Output:
-    card = registered["card"]
+def candidate_output(registered: RegisteredCandidate) -> Output:
+    card = registered.card
     return Output(
         registered,
         metadata={
-            "version": registered["version"],
+            "version": registered.version,
             "headline": card_headline(card),
             "card_json": MetadataValue.json(card),
-            "card": MetadataValue.md(registered["card_markdown"]),
+            "card": MetadataValue.md(registered.card_markdown),
         },
     )
 

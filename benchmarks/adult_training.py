@@ -1,10 +1,11 @@
-"""Train on UCI Adult as the pipeline does, with the default search budget, and report test scores.
+"""Train on UCI Adult with the pipeline's chain and default settings, and report test scores.
 
 Spec: target `income` (positive ">50K"), the predefined `split` column fixes the test rows,
 `sex`/`race`/`age` are sensitive (and stay features), `fnlwgt` (a census sampling weight) is
-excluded. Steps: training window -> splits -> feature schema and screening -> search (default
-`SearchSettings`) -> calibration on the calibration rows -> scoring the test rows through the
-`ScoringBundle`. Training wall time covers search, refit and calibration.
+excluded. `binclf.chain.train_candidate` runs what the training job runs: splits, screening and
+search (default `SearchSettings`), calibration and threshold on the calibration rows, evaluation
+on the test rows, registration (into a temporary registry). Training wall time covers search,
+refit and calibration.
 
     python benchmarks/adult_training.py [--data PATH] [--threads 2]
 """
@@ -15,24 +16,22 @@ import argparse
 import logging
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
 from sklearn.metrics import log_loss, roc_auc_score
 
+from binclf.chain import TrainingSettings, train_candidate
+from binclf.evaluate.steps import test_rows
+from binclf.register.registry import Registry
 from binclf.spec import spec_from_dict
-from binclf.train.bundle import ScoringBundle
-from binclf.train.calibration import Calibrator, choose_calibration
-from binclf.train.features import (
-    check_trainable,
-    infer_feature_schema,
-    screen_features,
-    target_vector,
-    to_model_frame,
-)
-from binclf.train.search import SearchSettings, search_model
-from binclf.train.splits import SPLIT_COLUMN, make_splits
+from binclf.train.inputs import split_summary
+from binclf.train.search import SearchSettings
+from binclf.train.settings import SplitSettings
+from binclf.train.steps import build_bundle
 from binclf.train.window import select_training_window
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "adult.parquet"
@@ -63,59 +62,52 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
 
     spec = adult_spec(args.data.resolve())
-    window = select_training_window(pl.scan_parquet(args.data), spec)
-    splits = make_splits(window, spec, seed=args.seed)
-    frames = {
-        name: splits.filter(pl.col(SPLIT_COLUMN) == name)
-        for name in ("train", "validation", "calibration", "test")
-    }
-    y = {name: target_vector(frame, spec) for name, frame in frames.items()}
-    check_trainable(y["train"])
-    schema = infer_feature_schema(frames["train"], spec)
-    schema, exclusions = screen_features(frames["train"], y["train"], schema)
-    X = {name: to_model_frame(frame, schema) for name, frame in frames.items()}
-    print("rows: " + ", ".join(f"{k} {len(v):,}" for k, v in y.items()))
-    print(f"features: {len(schema.columns)} ({len(schema.categorical)} categorical)")
-    print(f"excluded by screening: {exclusions}")
+    settings = TrainingSettings(
+        splits=SplitSettings(seed=args.seed),
+        search=replace(SearchSettings(), num_threads=args.threads, seed=args.seed),
+    )
+    seconds: dict[str, tuple[float, float]] = {}
 
-    settings = replace(SearchSettings(), num_threads=args.threads, seed=args.seed)
-    wall, cpu = time.perf_counter(), time.process_time()
+    @contextmanager
+    def timer(step: str) -> Iterator[None]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        yield
+        seconds[step] = (time.perf_counter() - wall, time.process_time() - cpu)
+
     with tempfile.TemporaryDirectory() as state:
-        result = search_model(
-            X["train"],
-            y["train"],
-            X["validation"],
-            y["validation"],
+        trained = train_candidate(
+            spec,
+            lambda: select_training_window(pl.scan_parquet(args.data), spec),
+            settings,
+            Registry(Path(state) / "registry"),
             storage=f"sqlite:///{state}/optuna.db",
-            study_name="adult-benchmark",
-            settings=settings,
+            timer=timer,
         )
-    uncalibrated = ScoringBundle(
-        schema=schema,
-        model=result.model,
-        prior_log_odds_shift=result.prior_log_odds_shift,
-        calibrator=Calibrator("none"),
-        threshold=0.5,
-    )
-    calibration = choose_calibration(
-        uncalibrated.raw_scores(frames["calibration"]), y["calibration"], seed=args.seed
-    )
-    bundle = replace(uncalibrated, calibrator=calibration.calibrator)
-    train_wall, train_cpu = time.perf_counter() - wall, time.process_time() - cpu
-
-    raw = bundle.raw_scores(frames["test"])
-    probability = bundle.probabilities(frames["test"])
+    search, calibration = trained.search, trained.calibration.choice
+    rows = split_summary(trained.splits, spec)
+    print("rows: " + ", ".join(f"{name} {split['rows']:,}" for name, split in rows.items()))
+    schema = search.schema
+    print(f"features: {len(schema.columns)} ({len(schema.categorical)} categorical)")
+    print(f"excluded by screening: {search.exclusions}")
     print(
-        f"search: {result.family} won; {result.n_complete} complete, {result.n_pruned} pruned, "
-        f"{result.n_failed} failed; best validation {result.objective} {result.best_value:.4f}"
+        f"search: {search.family} won; {search.trials.complete} complete, "
+        f"{search.trials.pruned} pruned, {search.trials.failed} failed; "
+        f"best validation {search.objective} {search.best_value:.4f}"
     )
-    winner = next(t for t in result.history if t["value"] == result.best_value)
+    winner = next(t for t in search.history if t["value"] == search.best_value)
     print(f"winning trial {winner['number']}: {winner['params']}")
     print(f"calibration: {calibration.method} (cross-validated log loss {calibration.cv_log_loss})")
+    train_wall = sum(seconds[s][0] for s in ("model_search", "calibration"))
+    train_cpu = sum(seconds[s][1] for s in ("model_search", "calibration"))
     print(f"training wall time: {train_wall:.1f} s (CPU {train_cpu:.1f} s, {args.threads} threads)")
+    test, y = test_rows(trained.splits, spec)
+    raw = build_bundle(search, None, 0.5).raw_scores(test)
+    probability = build_bundle(search, trained.calibration, 0.5).probabilities(test)
     for name, metric in (("ROC-AUC", roc_auc_score), ("log loss", log_loss)):
-        after, before = metric(y["test"], probability), metric(y["test"], raw)
+        after, before = metric(y, probability), metric(y, raw)
         print(f"test {name}: {after:.4f} (uncalibrated {before:.4f})")
+    failed = [g.name for g in trained.gates if not g.passed]
+    print(f"gates: {'failed ' + ', '.join(failed) if failed else 'all passed'}")
 
 
 if __name__ == "__main__":

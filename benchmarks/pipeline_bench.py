@@ -18,16 +18,17 @@ import resource
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from binclf.evaluate import steps as evaluation_steps
+from assets.io_manager import read_json_value
+from binclf.chain import PromotionSettings, TrainingSettings, decide, train_candidate
 from binclf.ingest.sources import (
     fresh_labels,
     keys_in_window,
@@ -40,62 +41,62 @@ from binclf.io.atomic import to_json_safe, write_json_atomic
 from binclf.io.partition_store import PartitionStore
 from binclf.monitor.drift import drift_statistics
 from binclf.monitor.labels import label_status
-from binclf.register import candidate
-from binclf.register.gates import evaluate_gates
 from binclf.register.loading import load_champion, load_version
-from binclf.register.promotion import challenge_champion
 from binclf.register.registry import Registry
 from binclf.score.scoring import score_events, training_cutoff
 from binclf.spec import DatasetSpec, load_spec
 from binclf.train import inputs as training_inputs
-from binclf.train import steps
+from binclf.train.outcomes import SearchOutcome
 from binclf.train.search import SearchSettings
-from binclf.train.splits import make_splits
+from binclf.train.settings import SplitSettings
 from binclf.train.window import select_training_window
 from binclf.validate.validation import PartitionValidator, build_profile, report_to_dict
 
 GIB = 1024**3
+_SEARCH_DEFAULTS = SearchSettings()
 
 
 @dataclass(frozen=True)
 class BenchSettings:
-    """The settings both paths use; they mirror the assets' config defaults except the search
-    budget, which is a fixed trial count (no timeout) so that both paths do the same work."""
+    """What the benchmark sets; every other setting is the default of its step's settings model.
+
+    The search budget is a fixed trial count (no timeout), so that both paths do the same work.
+    """
 
     n_trials: int = 20
-    search_sample_rows: int = 100_000
-    num_threads: int = 2
-    split_fractions: tuple[float, float, float, float] = (0.6, 0.15, 0.1, 0.15)
-    calibration_methods: tuple[str, ...] = ("none", "sigmoid", "isotonic")
-    n_folds: int = 5
-    threshold_n_boot: int = 200
-    evaluation_n_boot: int = 200
-    min_slice_size: int = 100
-    explain_rows: int = 2_000
-    promotion_n_boot: int = 500
-    promotion_margin: float = 0.01
+    num_threads: int = _SEARCH_DEFAULTS.num_threads
+    search_sample_rows: int | None = _SEARCH_DEFAULTS.search_sample_rows
     drift_alpha: float = 0.05
     drift_min_effect: float = 0.1
     tolerated_unlabeled_share: float = 0.05
     seed: int = 0
 
-    def search_settings(self) -> SearchSettings:
-        return SearchSettings(
+    def training(self) -> TrainingSettings:
+        """The plain chain's settings."""
+        search = replace(
+            _SEARCH_DEFAULTS,
             n_trials=self.n_trials,
             timeout_seconds=None,
             search_sample_rows=self.search_sample_rows,
             num_threads=self.num_threads,
             seed=self.seed,
         )
+        return TrainingSettings(splits=SplitSettings(seed=self.seed), search=search)
 
-    def search_config(self) -> dict[str, Any]:
-        """The `model_search` asset's config for the same search."""
-        return {
+    def training_run_config(self) -> dict[str, Any]:
+        """The training job's config for the same settings."""
+        search = {
             "n_trials": self.n_trials,
             "timeout_seconds": None,
             "search_sample_rows": self.search_sample_rows,
             "num_threads": self.num_threads,
             "seed": self.seed,
+        }
+        return {
+            "ops": {
+                "model_search": {"config": search},
+                "training_splits": {"config": {"seed": self.seed}},
+            }
         }
 
 
@@ -223,14 +224,13 @@ def warm_imports() -> None:
     import sklearn.metrics  # noqa: F401
 
 
-def search_work(summary: dict[str, Any]) -> dict[str, Any]:
+def search_work(search: SearchOutcome) -> dict[str, Any]:
     """What the search did: trials, LightGBM boosting rounds of its trials, the refit."""
-    history = summary["history"]
     return {
-        "trials": len(history),
-        "rounds": sum(t.get("best_iteration") or 0 for t in history),
-        "refit_rows": summary["refit_rows"],
-        "family": summary["family"],
+        "trials": len(search.history),
+        "rounds": sum(t.get("best_iteration") or 0 for t in search.history),
+        "refit_rows": search.refit_rows,
+        "family": search.family,
     }
 
 
@@ -270,113 +270,29 @@ def _plain_training(
     store = PartitionStore(state.data_dir(root))
     registry = Registry(state.registry_dir(root))
 
-    def step(name: str, action: Callable[[], Any]) -> Any:
-        with measured("training", name, out):
-            return action()
+    def window() -> pl.DataFrame:
+        keys = keys_in_window(store.keys("validated_events"), None, None)
+        frame = select_training_window(store.scan("validated_events", keys), spec)
+        training_inputs.window_summary(frame, spec, keys, None)
+        return frame
 
     with measured("training", "total", out) as total:
-        keys = keys_in_window(store.keys("validated_events"), None, None)
-        window = step(
-            "training_window",
-            lambda: select_training_window(store.scan("validated_events", keys), spec),
+        trained = train_candidate(
+            spec,
+            window,
+            settings.training(),
+            registry,
+            storage=state.optuna_url(root, spec.name),
+            timer=lambda step: measured("training", step, out),
         )
-        training_inputs.window_summary(window, spec, keys, None)
-        splits = step(
-            "training_splits",
-            lambda: make_splits(
-                window, spec, fractions=settings.split_fractions, seed=settings.seed
-            ),
-        )
-        training_inputs.split_summary(splits, spec)
-        window = None  # the Dagster path frees it when its step ends, too
-
-        def search() -> dict[str, Any]:
-            return steps.search(
-                splits,
-                spec,
-                settings=settings.search_settings(),
-                storage=state.optuna_url(root, spec.name),
-                study_name=steps.study_name(spec, splits, settings.search_config()),
+        with measured("training", "champion_decision", out):
+            decision = decide(
+                registry, spec, trained.registered.version, trained.splits, PromotionSettings()
             )
-
-        summary = step("model_search", search)
-        calibration = step(
-            "calibration",
-            lambda: steps.calibrate(
-                summary,
-                splits,
-                spec,
-                methods=settings.calibration_methods,
-                n_folds=settings.n_folds,
-                seed=settings.seed,
-            ),
-        )
-        threshold = step(
-            "decision_threshold",
-            lambda: steps.threshold(
-                summary,
-                calibration,
-                splits,
-                spec,
-                policy="min_cost",
-                target=None,
-                n_boot=settings.threshold_n_boot,
-                seed=settings.seed,
-            ),
-        )
-        evidence = step(
-            "candidate_evaluation",
-            lambda: evaluation_steps.evaluate(
-                summary,
-                calibration,
-                threshold,
-                splits,
-                spec,
-                n_boot=settings.evaluation_n_boot,
-                min_slice_size=settings.min_slice_size,
-                explain_rows=settings.explain_rows,
-                seed=settings.seed,
-            ),
-        )
-
-        def register() -> str:
-            registered = candidate.register_candidate(
-                registry,
-                spec,
-                search=summary,
-                calibration=calibration,
-                threshold=threshold,
-                evidence=evidence,
-                splits=splits,
-            )
-            gates = evaluate_gates(evidence, spec.gates)
-            if any(not g.passed for g in gates):
-                candidate.record_gate_rejection(registry, spec, registered["version"], gates)
-            return registered["version"]
-
-        version = step("model_candidate", register)
-
-        def decide() -> dict[str, Any]:
-            stored = candidate.stored_evidence(registry, spec, version)
-            test, y = evaluation_steps.test_rows(splits, spec)
-            return challenge_champion(
-                registry,
-                spec.name,
-                version,
-                test,
-                y,
-                gates=evaluate_gates(stored, spec.gates),
-                metric="pr_auc",
-                margin=settings.promotion_margin,
-                n_boot=settings.promotion_n_boot,
-                seed=settings.seed,
-            )
-
-        decision = step("champion_decision", decide)
         total.notes.update(
-            window_rows=splits.height,
+            window_rows=trained.splits.height,
             promoted=bool(decision["promote"]),
-            **search_work(summary),
+            **search_work(trained.search),
         )
 
 
@@ -572,15 +488,10 @@ def run_dagster(
             "training_job",
             "training",
             out,
-            run_config={
-                "ops": {
-                    "model_search": {"config": settings.search_config()},
-                    "training_splits": {"config": {"seed": settings.seed}},
-                }
-            },
+            run_config=settings.training_run_config(),
         )
         data = state.data_dir(root)
-        search = json.loads((data / "model_search" / "data.json").read_text())
+        search = read_json_value(data / "model_search" / "data.json")
         decision = json.loads((data / "champion_decision" / "data.json").read_text())
         training = result.get("training")
         assert training is not None

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import polars as pl
+from pydantic import BaseModel, ConfigDict
 
 from binclf.evaluate.evidence import evaluate_candidate, explanations
 from binclf.io.atomic import to_json_safe
@@ -16,12 +19,51 @@ from binclf.stats.plots import (
     plot_reliability,
     plot_roc,
     plot_score_distribution,
-    png_markdown,
 )
 from binclf.train.features import FeatureSchema, single_feature_aucs, target_vector, to_model_frame
 from binclf.train.inputs import split_frames
+from binclf.train.outcomes import CalibrationOutcome, SearchOutcome
 from binclf.train.splits import SPLIT_COLUMN
-from binclf.train.steps import build_bundle, schema_from_summary
+from binclf.train.steps import build_bundle
+from binclf.train.threshold import ThresholdChoice
+
+
+class EvaluationSettings(BaseModel):
+    """Bootstrap replicates, the smallest slice judged on its own, rows explained."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    n_boot: int = 200
+    min_slice_size: int = 100
+    explain_rows: int = 2_000
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The evidence a candidate is judged on (JSON-ready) and its test-row plots (PNG bytes).
+
+    `evidence` holds test_rows, test_positives, test_metrics, slices, fairness, leakage,
+    explanations and top_features: what the gates read and the version stores as evidence.json.
+    """
+
+    evidence: dict[str, Any]
+    plots: Mapping[str, bytes] = field(default_factory=dict)
+
+    @property
+    def test_metrics(self) -> dict[str, Any]:
+        return self.evidence["test_metrics"]
+
+    @property
+    def top_features(self) -> dict[str, float]:
+        return self.evidence["top_features"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.evidence
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Evaluation:
+        return cls(dict(data))
 
 
 def test_rows(splits: pl.DataFrame, spec: DatasetSpec) -> tuple[pl.DataFrame, np.ndarray]:
@@ -31,29 +73,27 @@ def test_rows(splits: pl.DataFrame, spec: DatasetSpec) -> tuple[pl.DataFrame, np
 
 
 def evaluate(
-    search: dict[str, Any],
-    calibration: dict[str, Any],
-    threshold_choice: dict[str, Any],
+    search: SearchOutcome,
+    calibration: CalibrationOutcome,
+    threshold_choice: ThresholdChoice,
     splits: pl.DataFrame,
     spec: DatasetSpec,
     *,
-    n_boot: int,
-    min_slice_size: int,
-    explain_rows: int,
-    seed: int,
-) -> dict[str, Any]:
+    settings: EvaluationSettings,
+) -> Evaluation:
     """Evidence on the test rows: metrics, slices, fairness, explanations, leakage, plots."""
-    schema = schema_from_summary(search)
-    bundle = build_bundle(search, calibration, threshold_choice["value"])
-    test = split_frames(splits, ("test",))["test"]
-    y = target_vector(test, spec)
+    schema = search.schema
+    bundle = build_bundle(search, calibration, threshold_choice.value)
+    test, y = test_rows(splits, spec)
     raw = bundle.raw_scores(test)
     p = np.asarray(bundle.calibrator.transform(raw), dtype=np.float64)
     explained = explanations(
         bundle.model,
-        to_model_frame(test.sample(min(explain_rows, test.height), seed=seed), schema),
-        sample_rows=explain_rows,
-        seed=seed,
+        to_model_frame(
+            test.sample(min(settings.explain_rows, test.height), seed=settings.seed), schema
+        ),
+        sample_rows=settings.explain_rows,
+        seed=settings.seed,
     )
     evidence = evaluate_candidate(
         test,
@@ -62,9 +102,9 @@ def evaluate(
         spec=spec,
         threshold=bundle.threshold,
         leakage=training_leakage(splits, spec, schema),
-        min_slice_size=min_slice_size,
-        n_boot=n_boot,
-        seed=seed,
+        min_slice_size=settings.min_slice_size,
+        n_boot=settings.n_boot,
+        seed=settings.seed,
     )
     importance = {row["feature"]: row["importance"] for row in _importance_rows(explained)}
     plots = {
@@ -74,14 +114,8 @@ def evaluate(
         "scores": plot_score_distribution(y, p, threshold=bundle.threshold),
         "importance": plot_feature_importance(importance),
     }
-    return to_json_safe(
-        {
-            **evidence,
-            "explanations": explained,
-            "top_features": importance,
-            "plots": {name: png_markdown(png, name) for name, png in plots.items()},
-        }
-    )
+    full = {**evidence, "explanations": explained, "top_features": importance}
+    return Evaluation(to_json_safe(full), plots=plots)
 
 
 def training_leakage(
@@ -97,6 +131,6 @@ def training_leakage(
     return single_feature_aucs(train, target_vector(train, spec), schema)
 
 
-def _importance_rows(explained: dict[str, Any]) -> list[dict[str, Any]]:
+def _importance_rows(explained: Any) -> list[dict[str, Any]]:
     rows = explained.get("shap") or explained.get("coefficients") or []
     return sorted(rows, key=lambda r: -abs(r["importance"]))[:20]

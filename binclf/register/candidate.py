@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import polars as pl
 
 from binclf.evaluate.card import build_card, render_card_markdown
+from binclf.evaluate.steps import Evaluation
 from binclf.io.atomic import json_bytes
 from binclf.register.gates import GateResult
 from binclf.register.loading import CARD_FILE, REFERENCE_PROFILE_FILE, REFERENCE_SAMPLE_FILE
@@ -19,7 +22,9 @@ from binclf.spec import DatasetSpec
 from binclf.stats.profiles import ReferenceProfile
 from binclf.train.bundle import ScoringBundle
 from binclf.train.inputs import data_version, label_cutoff, split_frames, split_summary
+from binclf.train.outcomes import CalibrationOutcome, SearchOutcome
 from binclf.train.steps import build_bundle
+from binclf.train.threshold import ThresholdChoice
 
 REFERENCE_SAMPLE_ROWS = 5_000
 
@@ -77,31 +82,41 @@ def version_files(
     }
 
 
-def _png(markdown: str) -> bytes:
-    import base64
+@dataclass(frozen=True)
+class RegisteredCandidate:
+    """A registered version: its id, its card and the card rendered as Markdown."""
 
-    return base64.b64decode(markdown.split("base64,", 1)[1].rstrip(")"))
+    version: str
+    card: dict[str, Any]
+    card_markdown: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "card": self.card, "card_markdown": self.card_markdown}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RegisteredCandidate:
+        return cls(data["version"], dict(data["card"]), data["card_markdown"])
 
 
 def register_candidate(
     registry: Registry,
     spec: DatasetSpec,
     *,
-    search: dict[str, Any],
-    calibration: dict[str, Any],
-    threshold: dict[str, Any],
-    evidence: dict[str, Any],
+    search: SearchOutcome,
+    calibration: CalibrationOutcome,
+    threshold: ThresholdChoice,
+    evaluation: Evaluation,
     splits: pl.DataFrame,
-) -> dict[str, Any]:
-    """Register the candidate as an immutable version with its card; returns id and card."""
+) -> RegisteredCandidate:
+    """Register the candidate as an immutable version with its card."""
     cutoff = label_cutoff(splits, spec)
-    bundle = build_bundle(search, calibration, threshold["value"])
+    bundle = build_bundle(search, calibration, threshold.value)
     train = split_frames(splits, ("train",))["train"]
     reference = reference_profile(bundle, train)
-    plots = {name: _png(md) for name, md in evidence["plots"].items()}
-    plots["calibration_rows"] = _png(calibration["plot"])
-    core_evidence = {k: v for k, v in evidence.items() if k != "plots"}
+    plots = {**evaluation.plots, **calibration.plots}
+    evidence = evaluation.evidence
     artifacts = bundle.to_files()
+    choice = calibration.choice
 
     def files_for(version: str) -> dict[str, bytes]:
         card = build_card(
@@ -109,26 +124,31 @@ def register_candidate(
             created_at=datetime.now().astimezone().isoformat(timespec="seconds"),
             dataset={"name": spec.name, "data_version": data_version(splits), "cutoff": cutoff},
             splits=split_summary(splits, spec),
-            model={"family": search["family"], "parameters": search["params"]},
+            model={"family": search.family, "parameters": search.params},
             search={
-                "trials": search["trials"]["complete"],
-                "pruned": search["trials"]["pruned"],
-                "failed": search["trials"]["failed"],
-                "best_value": search["best_value"],
-                "objective": search["objective"],
-                "study": search["study_name"],
-                "excluded_features": search["exclusions"],
+                "trials": search.trials.complete,
+                "pruned": search.trials.pruned,
+                "failed": search.trials.failed,
+                "best_value": search.best_value,
+                "objective": search.objective,
+                "study": search.study_name,
+                "excluded_features": search.exclusions,
             },
             resampling={
-                "method": search["resampling"],
-                "prior_log_odds_shift": search["prior_log_odds_shift"],
+                "method": search.resampling,
+                "prior_log_odds_shift": search.prior_log_odds_shift,
             },
-            calibration={k: calibration[k] for k in ("method", "before", "after", "cv_log_loss")},
+            calibration={
+                "method": choice.method,
+                "before": choice.before,
+                "after": choice.after,
+                "cv_log_loss": choice.cv_log_loss,
+            },
             threshold={
-                "policy": threshold["policy"],
-                "value": threshold["value"],
-                "expected_cost": threshold["expected_cost"],
-                "expected_cost_ci": threshold["expected_cost_ci"],
+                "policy": threshold.policy.model_dump(),
+                "value": threshold.value,
+                "expected_cost": threshold.expected_cost,
+                "expected_cost_ci": list(threshold.expected_cost_ci),
             },
             test_metrics=evidence["test_metrics"],
             top_features=evidence["top_features"],
@@ -136,12 +156,12 @@ def register_candidate(
             slices=evidence.get("slices"),
             artifacts={name: hashlib.sha256(data).hexdigest() for name, data in artifacts.items()},
         )
-        markdown = render_card_markdown(card, images=evidence["plots"])
+        images = {name: f"![{name}](plots/{name}.png)" for name in evaluation.plots}
         return version_files(
             bundle,
             card=card,
-            card_markdown=markdown,
-            evidence=core_evidence,
+            card_markdown=render_card_markdown(card, images=images),
+            evidence=evidence,
             reference=reference,
             train=train,
             plots=plots,
@@ -149,14 +169,10 @@ def register_candidate(
 
     metrics = {k: evidence["test_metrics"][k]["value"] for k in ("roc_auc", "pr_auc", "log_loss")}
     version = registry.register(
-        spec.name, files_for, metadata={"family": search["family"], "metrics": metrics}
+        spec.name, files_for, metadata={"family": search.family, "metrics": metrics}
     )
     files = registry.open_files(spec.name, version)
-    return {
-        "version": version,
-        "card": json.loads(files[CARD_FILE]),
-        "card_markdown": files["card.md"].decode(),
-    }
+    return RegisteredCandidate(version, json.loads(files[CARD_FILE]), files["card.md"].decode())
 
 
 def record_gate_rejection(

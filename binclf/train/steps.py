@@ -1,33 +1,28 @@
-"""The steps of training a candidate, as plain functions over frames and JSON.
+"""The steps of training a candidate, as plain functions over frames and typed results.
 
-The training assets pass JSON between them; each step here takes those values and returns
-JSON-ready results: model inputs from splits, a search result as JSON (model text included) and
-back, calibration, threshold, the evaluation evidence, and the files of a model version.
+Each step takes the training splits and what the earlier steps returned: the search gives a
+`SearchOutcome`, the calibration a `CalibrationOutcome`, the threshold a `ThresholdChoice`.
+The Dagster assets call them one by one, `binclf.chain` calls them in a row.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import asdict
 
 import numpy as np
 import polars as pl
 
 from binclf.io.atomic import to_json_safe
 from binclf.spec import DatasetSpec
-from binclf.stats.plots import (
-    plot_reliability,
-    png_markdown,
-)
+from binclf.stats.plots import plot_reliability
 from binclf.train.bundle import ScoringBundle
 from binclf.train.calibration import Calibrator, choose_calibration
-from binclf.train.features import (
-    FeatureSchema,
-)
 from binclf.train.inputs import model_inputs
-from binclf.train.models import BinaryModel, model_from_files
-from binclf.train.search import SearchResult, SearchSettings, search_model
+from binclf.train.outcomes import CalibrationOutcome, SearchOutcome
+from binclf.train.search import SearchSettings, search_model
 from binclf.train.search import study_name as search_study_name
-from binclf.train.threshold import ThresholdPolicy, choose_threshold
+from binclf.train.settings import CalibrationSettings, ScreeningSettings, ThresholdSettings
+from binclf.train.threshold import ThresholdChoice, ThresholdPolicy, choose_threshold
 
 
 def search(
@@ -37,12 +32,16 @@ def search(
     settings: SearchSettings,
     storage: str,
     study_name: str,
-    min_positives: int = 10,
-    leak_auc: float = 0.99,
-) -> dict[str, Any]:
-    """Screen the features, search on (train, validation), refit; the result as JSON."""
+    screening: ScreeningSettings | None = None,
+) -> SearchOutcome:
+    """Screen the features, search on (train, validation), refit on the training rows."""
+    screening = screening or ScreeningSettings()
     inputs = model_inputs(
-        splits, spec, names=("train", "validation"), min_positives=min_positives, leak_auc=leak_auc
+        splits,
+        spec,
+        names=("train", "validation"),
+        min_positives=screening.min_positives,
+        leak_auc=screening.leak_auc,
     )
     train = inputs.features("train"), inputs.labels("train"), inputs.weights("train")
     valid = inputs.features("validation"), inputs.labels("validation"), inputs.weights("validation")
@@ -59,114 +58,82 @@ def search(
         train_weight=train[2],
         valid_weight=valid[2],
     )
-    return search_summary(result, schema, exclusions)
-
-
-def search_summary(
-    result: SearchResult, schema: FeatureSchema, exclusions: list[dict[str, Any]]
-) -> dict[str, Any]:
-    """A search result as JSON, with the winning model's files as text."""
-    return to_json_safe(
-        {
-            "family": result.family,
-            "params": result.params,
-            "best_value": result.best_value,
-            "objective": result.objective,
-            "trials": {
-                "complete": result.n_complete,
-                "pruned": result.n_pruned,
-                "failed": result.n_failed,
-            },
-            "history": result.history,
-            "resampling": result.resampling,
-            "prior_log_odds_shift": result.prior_log_odds_shift,
-            "study_name": result.study_name,
-            "refit_rows": result.refit_rows,
-            "schema": schema.to_dict(),
-            "exclusions": exclusions,
-            "model_files": {k: v.decode() for k, v in result.model.to_files().items()},
-        }
-    )
-
-
-def model_from_summary(summary: dict[str, Any]) -> BinaryModel:
-    """The searched model back from its JSON summary."""
-    files = {name: text.encode() for name, text in summary["model_files"].items()}
-    return model_from_files(summary["family"], files)
-
-
-def schema_from_summary(summary: dict[str, Any]) -> FeatureSchema:
-    return FeatureSchema.from_dict(summary["schema"])
+    return SearchOutcome.from_result(result, schema, exclusions)
 
 
 def build_bundle(
-    search: dict[str, Any], calibration: dict[str, Any] | None, threshold: float
+    search: SearchOutcome, calibration: CalibrationOutcome | None, threshold: float
 ) -> ScoringBundle:
     """The scoring bundle of a candidate from its search, calibration and threshold."""
     return ScoringBundle(
-        schema=schema_from_summary(search),
-        model=model_from_summary(search),
-        prior_log_odds_shift=float(search["prior_log_odds_shift"]),
-        calibrator=Calibrator.from_dict(calibration["calibrator"])
-        if calibration
-        else Calibrator("none"),
+        schema=search.schema,
+        model=search.model(),
+        prior_log_odds_shift=search.prior_log_odds_shift,
+        calibrator=calibration.choice.calibrator if calibration else Calibrator("none"),
         threshold=threshold,
     )
 
 
-# The study a search resumes: its name is decided in the search package.
-study_name = search_study_name
+def study_name(
+    spec: DatasetSpec,
+    splits: pl.DataFrame,
+    settings: SearchSettings,
+    screening: ScreeningSettings | None = None,
+) -> str:
+    """The study a search resumes: named by the search package from data, definition, settings."""
+    screening = screening or ScreeningSettings()
+    parts = to_json_safe({**asdict(settings), **screening.model_dump()})
+    return search_study_name(spec, splits, parts)
 
 
-def _scores(search: dict[str, Any], frame: pl.DataFrame) -> np.ndarray:
+def _scores(search: SearchOutcome, frame: pl.DataFrame) -> np.ndarray:
     """Prior-corrected model probabilities, before calibration."""
     return build_bundle(search, None, 0.5).raw_scores(frame)
 
 
 def calibrate(
-    search: dict[str, Any],
+    search: SearchOutcome,
     splits: pl.DataFrame,
     spec: DatasetSpec,
     *,
-    methods: tuple[str, ...],
-    n_folds: int,
-    seed: int,
-) -> dict[str, Any]:
+    settings: CalibrationSettings,
+) -> CalibrationOutcome:
     """Choose and fit the calibration on the calibration rows, with a reliability plot."""
-    inputs = model_inputs(splits, spec, names=("calibration",), schema=schema_from_summary(search))
+    inputs = model_inputs(splits, spec, names=("calibration",), schema=search.schema)
     frame, y = inputs.frames["calibration"], inputs.labels("calibration")
     raw = _scores(search, frame)
     choice = choose_calibration(
-        raw, y, methods=methods, n_folds=n_folds, seed=seed, weights=inputs.weights("calibration")
+        raw,
+        y,
+        methods=settings.methods,
+        n_folds=settings.n_folds,
+        seed=settings.seed,
+        weights=inputs.weights("calibration"),
     )
     calibrated = choice.calibrator.transform(raw)
     plot = plot_reliability(y, {"before": raw, "after": calibrated}, title="Calibration rows")
-    return to_json_safe({**choice.to_dict(), "plot": png_markdown(plot, "reliability")})
+    return CalibrationOutcome(choice, plots={"calibration_rows": plot})
 
 
 def threshold(
-    search: dict[str, Any],
-    calibration: dict[str, Any],
+    search: SearchOutcome,
+    calibration: CalibrationOutcome,
     splits: pl.DataFrame,
     spec: DatasetSpec,
     *,
-    policy: str,
-    target: float | None,
-    n_boot: int,
-    seed: int,
-) -> dict[str, Any]:
+    settings: ThresholdSettings,
+) -> ThresholdChoice:
     """Choose the decision threshold on the calibration rows (never on test)."""
-    inputs = model_inputs(splits, spec, names=("calibration",), schema=schema_from_summary(search))
+    inputs = model_inputs(splits, spec, names=("calibration",), schema=search.schema)
     frame, y = inputs.frames["calibration"], inputs.labels("calibration")
     p = build_bundle(search, calibration, 0.5).probabilities(frame)
-    choice = choose_threshold(
+    return choose_threshold(
         p,
         y,
-        policy=ThresholdPolicy(kind=policy, target=target),
+        policy=ThresholdPolicy(kind=settings.policy, target=settings.target),
         cost_fp=spec.costs.false_positive,
         cost_fn=spec.costs.false_negative,
         weights=inputs.weights("calibration"),
-        n_boot=n_boot,
-        seed=seed,
+        n_boot=settings.n_boot,
+        seed=settings.seed,
     )
-    return to_json_safe(choice.to_dict())

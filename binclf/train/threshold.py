@@ -106,6 +106,18 @@ class ThresholdChoice:
             "flagged_fraction": self.flagged_fraction,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ThresholdChoice:
+        """Rebuild a choice from `to_dict` output."""
+        fields = {k: v for k, v in data.items() if k != "feasible"}
+        return cls(
+            **{
+                **fields,
+                "policy": ThresholdPolicy(**data["policy"]),
+                "expected_cost_ci": tuple(data["expected_cost_ci"]),
+            }
+        )
+
 
 @dataclass(frozen=True)
 class _Cuts:

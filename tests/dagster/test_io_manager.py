@@ -30,7 +30,14 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from assets.io_manager import FramesOnDemand, ParquetJsonIOManager, SamePartitionOf
+from assets.io_manager import (
+    FramesOnDemand,
+    ParquetJsonIOManager,
+    SamePartitionOf,
+    read_json_value,
+    write_typed,
+)
+from binclf.evaluate.steps import Evaluation
 
 DAYS = ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04"]
 PARTITIONS = DailyPartitionsDefinition(start_date=DAYS[0], end_date="2026-03-05", timezone="UTC")
@@ -207,3 +214,30 @@ def test_a_run_over_several_partitions_must_return_each_of_them(
     assert not result.success
     assert "a run over 4 partitions must return" in str(result.get_step_failure_events()[0])
     assert not (tmp_path / "events").exists()
+
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_typed_value_comes_back_as_its_type_with_its_plots_as_files(tmp_path: Path) -> None:
+    path = tmp_path / "candidate_evaluation" / "data.json"
+    first = Evaluation({"test_rows": 3, "slices": []}, plots={"roc": PNG + b"1"})
+    second = Evaluation({"test_rows": 4, "slices": []}, plots={"roc": PNG + b"2", "pr": PNG})
+
+    write_typed(path, first)
+    (old_folder,) = (path.parent / "plots").iterdir()
+    plots = write_typed(path, second)
+
+    assert read_json_value(path) == second
+    assert {name: p.read_bytes() for name, p in plots.items()} == second.plots
+    (folder,) = (path.parent / "plots").iterdir()  # the first value's plots are gone
+    assert folder != old_folder
+    assert sorted(p.name for p in folder.iterdir()) == ["pr.png", "roc.png"]
+    assert "base64" not in path.read_text()
+
+
+def test_plain_json_values_are_stored_as_they_are(tmp_path: Path) -> None:
+    root = tmp_path / "report"
+    root.mkdir()
+    (root / "data.json").write_text('{"binclf": 1, "value": [1, 2]}')
+    assert read_json_value(root / "data.json") == {"binclf": 1, "value": [1, 2]}

@@ -1,8 +1,8 @@
-"""Model cards: what a model version was trained on, how it was tuned, calibrated and
-thresholded, how it scored (with intervals) and why it was or was not promoted.
+"""Building a model card from its sections, and rendering it for people.
 
-A card is a JSON-ready dict built by `build_card`, stored with the version as card.json and
-rendered for people by `render_card_markdown`; `card_headline` gives the one-glance summary.
+`build_card` checks the sections against `ModelCard` and returns the JSON-ready dict stored
+with the version as card.json; `render_card_markdown` renders it as Markdown and
+`card_headline` gives the one-glance summary.
 """
 
 from __future__ import annotations
@@ -13,34 +13,22 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from binclf.evaluate.card.models import (
+    CARD_FORMAT,
+    HEADLINE_METRICS,
+    OPTIONAL_SECTIONS,
+    REQUIRED_SECTIONS,
+    CardError,
+    validated_card,
+)
 from binclf.io.atomic import to_json_safe
 
-CARD_FORMAT = 1
-REQUIRED_SECTIONS = (
-    "dataset",
-    "splits",
-    "model",
-    "search",
-    "resampling",
-    "calibration",
-    "threshold",
-    "test_metrics",
-    "top_features",
-    "artifacts",
-)
-OPTIONAL_SECTIONS = ("version", "created_at", "fairness", "slices", "gates", "decision")
-HEADLINE_METRICS = ("roc_auc", "pr_auc", "log_loss")
 _METRIC_LABELS = {"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "log_loss": "log loss"}
 _ESTIMATE_KEYS = ("value", "ci_low", "ci_high")
-_SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-class CardError(ValueError):
-    """A model card section that is missing or malformed; the message names it."""
 
 
 def build_card(**sections: Any) -> dict[str, Any]:
-    """Validate the sections of a model card and return it as a JSON-safe dict.
+    """Validate the sections of a model card (`ModelCard`) and return it as a JSON-safe dict.
 
     Required: dataset {name, data_version}, splits {split: {rows, prevalence, start?, end?}},
     model {family, parameters}, search {trials, pruned, best_value}, resampling {method},
@@ -58,32 +46,13 @@ def build_card(**sections: Any) -> dict[str, Any]:
     missing = [name for name in REQUIRED_SECTIONS if sections.get(name) is None]
     if missing:
         raise CardError(f"model card is missing required sections {missing}")
-    safe = {name: to_json_safe(value, where=name) for name, value in sections.items()}
-    card: dict[str, Any] = {"card_format": CARD_FORMAT}
-    for name in ("version", "created_at"):
-        if safe.get(name) is not None:
-            card[name] = _require_type(safe[name], str, name)
-    card["dataset"] = _checked_mapping(safe["dataset"], "dataset", ("name", "data_version"))
-    card["splits"] = _checked_splits(safe["splits"])
-    model = _checked_mapping(safe["model"], "model", ("family", "parameters"))
-    _require_type(model["parameters"], dict, "model.parameters")
-    card["model"] = model
-    card["search"] = _checked_mapping(safe["search"], "search", ("trials", "pruned", "best_value"))
-    card["resampling"] = _checked_mapping(safe["resampling"], "resampling", ("method",))
-    calibration = _checked_mapping(
-        safe["calibration"], "calibration", ("method", "before", "after")
-    )
-    _require_type(calibration["before"], dict, "calibration.before")
-    _require_type(calibration["after"], dict, "calibration.after")
-    card["calibration"] = calibration
-    card["threshold"] = _checked_threshold(safe["threshold"])
-    card["test_metrics"] = _checked_metrics(safe["test_metrics"])
-    card["top_features"] = _checked_features(safe["top_features"])
-    card["artifacts"] = _checked_artifacts(safe["artifacts"])
-    for name in ("fairness", "slices", "gates", "decision"):
-        if safe.get(name) is not None:
-            card[name] = safe[name]
-    return card
+    safe = {
+        name: to_json_safe(value, where=name)
+        for name, value in sections.items()
+        if value is not None
+    }
+    card = validated_card(safe)
+    return {"card_format": CARD_FORMAT, **card.model_dump(mode="json", exclude_unset=True)}
 
 
 def card_headline(card: Mapping[str, Any], *, version: str | None = None) -> str:
@@ -149,93 +118,6 @@ def render_card_markdown(
             plots += [f"### {title}", "", snippet, ""]
         lines += _section("Plots", plots)
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).rstrip() + "\n"
-
-
-# Validation -----------------------------------------------------------------------------------
-
-
-def _require_type(value: Any, kind: type, where: str) -> Any:
-    if not isinstance(value, kind):
-        raise CardError(f"{where} must be a {kind.__name__}, got {type(value).__name__}")
-    return value
-
-
-def _checked_mapping(value: Any, where: str, keys: Sequence[str]) -> dict[str, Any]:
-    _require_type(value, dict, where)
-    missing = [key for key in keys if key not in value]
-    if missing:
-        raise CardError(f"{where} is missing {missing}")
-    return value
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _checked_estimate(value: Any, where: str) -> dict[str, Any]:
-    estimate = _checked_mapping(value, where, _ESTIMATE_KEYS)
-    for key in _ESTIMATE_KEYS:
-        if estimate[key] is not None and not _is_number(estimate[key]):
-            raise CardError(f"{where}.{key} must be a number, got {estimate[key]!r}")
-    return estimate
-
-
-def _checked_splits(value: Any) -> dict[str, Any]:
-    _require_type(value, dict, "splits")
-    if not value:
-        raise CardError("splits must name at least one split")
-    for name, split in value.items():
-        _checked_mapping(split, f"splits.{name}", ("rows", "prevalence"))
-        if not isinstance(split["rows"], int) or isinstance(split["rows"], bool):
-            raise CardError(f"splits.{name}.rows must be an integer, got {split['rows']!r}")
-    return value
-
-
-def _checked_threshold(value: Any) -> dict[str, Any]:
-    threshold = _checked_mapping(value, "threshold", ("policy", "value", "expected_cost"))
-    if _is_number(threshold["expected_cost"]):
-        interval = threshold.pop("expected_cost_ci", None)
-        if not isinstance(interval, list) or len(interval) != 2:
-            raise CardError(
-                "threshold.expected_cost needs an interval: an Estimate dict or "
-                "a number with expected_cost_ci [low, high]"
-            )
-        threshold["expected_cost"] = {
-            "value": threshold["expected_cost"],
-            "ci_low": interval[0],
-            "ci_high": interval[1],
-        }
-    _checked_estimate(threshold["expected_cost"], "threshold.expected_cost")
-    return threshold
-
-
-def _checked_metrics(value: Any) -> dict[str, Any]:
-    metrics = _checked_mapping(value, "test_metrics", HEADLINE_METRICS)
-    for name, metric in metrics.items():
-        if name == "confusion":
-            _require_type(metric, dict, "test_metrics.confusion")
-        else:
-            _checked_estimate(metric, f"test_metrics.{name}")
-    return metrics
-
-
-def _checked_features(value: Any) -> list[dict[str, Any]]:
-    if isinstance(value, dict):
-        value = [{"feature": name, "importance": score} for name, score in value.items()]
-    _require_type(value, list, "top_features")
-    for i, item in enumerate(value):
-        _checked_mapping(item, f"top_features[{i}]", ("feature", "importance"))
-        if not _is_number(item["importance"]):
-            raise CardError(f"top_features[{i}].importance must be a number")
-    return sorted(value, key=lambda item: -abs(item["importance"]))
-
-
-def _checked_artifacts(value: Any) -> dict[str, str]:
-    _require_type(value, dict, "artifacts")
-    for name, digest in value.items():
-        if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
-            raise CardError(f"artifacts.{name} must be a lowercase hex sha256, got {digest!r}")
-    return value
 
 
 # Rendering ------------------------------------------------------------------------------------

@@ -1,0 +1,196 @@
+"""The training chain without any framework: splits, search, calibration, threshold,
+evaluation and registration, calling the same step functions the Dagster assets call one by one.
+
+`train_candidate` runs the whole chain on a training window (the benchmarks and the Adult script
+use it); `split`, `register` and `decide` (the champion decision after registration) are the
+steps that are more than one call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field
+
+from binclf.evaluate import steps as evaluation_steps
+from binclf.evaluate.steps import Evaluation, EvaluationSettings
+from binclf.register import candidate
+from binclf.register.candidate import RegisteredCandidate
+from binclf.register.gates import GateResult, evaluate_gates
+from binclf.register.promotion import challenge_champion
+from binclf.register.registry import Registry
+from binclf.spec import DatasetSpec
+from binclf.train import steps
+from binclf.train.outcomes import CalibrationOutcome, SearchOutcome
+from binclf.train.search import SearchSettings
+from binclf.train.settings import (
+    CalibrationSettings,
+    ScreeningSettings,
+    SplitSettings,
+    ThresholdSettings,
+)
+from binclf.train.splits import make_splits
+from binclf.train.threshold import ThresholdChoice
+
+StepTimer = Callable[[str], AbstractContextManager[object]]
+
+
+class PromotionSettings(BaseModel):
+    """How the challenger must compare with the champion on the same test rows."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    metric: Literal["pr_auc", "roc_auc", "log_loss", "brier"] = Field(
+        "pr_auc", description="pr_auc, roc_auc, log_loss or brier"
+    )
+    margin: float = Field(0.01, description="non-inferiority margin on the metric")
+    require_improvement: bool = Field(False, description="also require a proven improvement")
+    n_boot: int = 500
+    seed: int = 0
+
+
+class TrainingSettings(BaseModel):
+    """The settings of every step of the chain; each default is the step's own."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    splits: SplitSettings = SplitSettings()
+    screening: ScreeningSettings = ScreeningSettings()
+    search: SearchSettings = Field(default_factory=SearchSettings)
+    calibration: CalibrationSettings = CalibrationSettings()
+    threshold: ThresholdSettings = ThresholdSettings()
+    evaluation: EvaluationSettings = EvaluationSettings()
+
+
+@dataclass(frozen=True)
+class TrainedCandidate:
+    """What each step of the chain returned, and the gates' verdict on the candidate."""
+
+    splits: pl.DataFrame
+    search: SearchOutcome
+    calibration: CalibrationOutcome
+    threshold: ThresholdChoice
+    evaluation: Evaluation
+    registered: RegisteredCandidate
+    gates: list[GateResult] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(g.passed for g in self.gates)
+
+
+def split(window: pl.DataFrame, spec: DatasetSpec, settings: SplitSettings) -> pl.DataFrame:
+    """Disjoint train / validation / calibration / test rows, ordered by time."""
+    return make_splits(window, spec, fractions=settings.fractions, seed=settings.seed)
+
+
+def register(
+    registry: Registry,
+    spec: DatasetSpec,
+    *,
+    search: SearchOutcome,
+    calibration: CalibrationOutcome,
+    threshold: ThresholdChoice,
+    evaluation: Evaluation,
+    splits: pl.DataFrame,
+) -> tuple[RegisteredCandidate, list[GateResult]]:
+    """Register the candidate, judge it by the gates and record a rejection if one failed."""
+    registered = candidate.register_candidate(
+        registry,
+        spec,
+        search=search,
+        calibration=calibration,
+        threshold=threshold,
+        evaluation=evaluation,
+        splits=splits,
+    )
+    gates = evaluate_gates(evaluation.evidence, spec.gates)
+    if not all(g.passed for g in gates):
+        candidate.record_gate_rejection(registry, spec, registered.version, gates)
+    return registered, gates
+
+
+def decide(
+    registry: Registry,
+    spec: DatasetSpec,
+    version: str,
+    splits: pl.DataFrame,
+    settings: PromotionSettings,
+) -> dict[str, Any]:
+    """Promote the version if its stored evidence passes every gate and it holds up against
+    the champion on the same test rows; the decision record."""
+    evidence = candidate.stored_evidence(registry, spec, version)
+    test, y = evaluation_steps.test_rows(splits, spec)
+    return challenge_champion(
+        registry,
+        spec.name,
+        version,
+        test,
+        y,
+        gates=evaluate_gates(evidence, spec.gates),
+        metric=settings.metric,
+        margin=settings.margin,
+        require_improvement=settings.require_improvement,
+        n_boot=settings.n_boot,
+        seed=settings.seed,
+    )
+
+
+@contextmanager
+def _untimed(_: str) -> Iterator[None]:
+    yield
+
+
+def train_candidate(
+    spec: DatasetSpec,
+    window: pl.DataFrame | Callable[[], pl.DataFrame],
+    settings: TrainingSettings,
+    registry: Registry,
+    *,
+    storage: str,
+    timer: StepTimer = _untimed,
+) -> TrainedCandidate:
+    """Train, evaluate and register a candidate from a training window, step by step.
+
+    `window` is the frame or a function that reads it: then the chain holds it only until the
+    splits exist, as the Dagster run does. `storage` is the optuna storage URL of the search;
+    `timer(step)` wraps each step (named as the asset that runs it), e.g. to measure it.
+    """
+    if callable(window):
+        with timer("training_window"):
+            window = window()
+    with timer("training_splits"):
+        splits = split(window, spec, settings.splits)
+    del window
+    with timer("model_search"):
+        search = steps.search(
+            splits,
+            spec,
+            settings=settings.search,
+            storage=storage,
+            study_name=steps.study_name(spec, splits, settings.search, settings.screening),
+            screening=settings.screening,
+        )
+    with timer("calibration"):
+        calibration = steps.calibrate(search, splits, spec, settings=settings.calibration)
+    with timer("decision_threshold"):
+        threshold = steps.threshold(search, calibration, splits, spec, settings=settings.threshold)
+    with timer("candidate_evaluation"):
+        evaluation = evaluation_steps.evaluate(
+            search, calibration, threshold, splits, spec, settings=settings.evaluation
+        )
+    with timer("model_candidate"):
+        registered, gates = register(
+            registry,
+            spec,
+            search=search,
+            calibration=calibration,
+            threshold=threshold,
+            evaluation=evaluation,
+            splits=splits,
+        )
+    return TrainedCandidate(splits, search, calibration, threshold, evaluation, registered, gates)
