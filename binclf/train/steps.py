@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from binclf.io.atomic import json_bytes, to_json_safe
-from binclf.spec import DatasetSpec
 from binclf.stats.plots import (
     plot_reliability,
     png_markdown,
 )
+from binclf.io.atomic import json_bytes, to_json_safe
+from binclf.spec import DatasetSpec
 from binclf.train.bundle import ScoringBundle
 from binclf.train.calibration import Calibrator, choose_calibration
 from binclf.train.features import (
