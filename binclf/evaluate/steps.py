@@ -8,8 +8,6 @@ import numpy as np
 import polars as pl
 
 from binclf.evaluate.evidence import evaluate_candidate, explanations
-from binclf.io.atomic import to_json_safe
-from binclf.spec import DatasetSpec
 from binclf.stats.plots import (
     plot_feature_importance,
     plot_precision_recall,
@@ -18,6 +16,8 @@ from binclf.stats.plots import (
     plot_score_distribution,
     png_markdown,
 )
+from binclf.io.atomic import to_json_safe
+from binclf.spec import DatasetSpec
 from binclf.train.features import FeatureSchema, single_feature_aucs, target_vector, to_model_frame
 from binclf.train.inputs import split_frames
 from binclf.train.splits import SPLIT_COLUMN
