@@ -186,3 +186,28 @@ def run_failed_condition(
     return AlertCondition(
         "run_failed", run_id, "", "ticket", summary[:3000], runbook_link("run_failed", base_url)
     )
+
+
+def slo_check_name(slo_name: str, rule_name: str) -> str:
+    """The asset check of one SLO and burn rule, e.g. `recall_fast_burn`."""
+    return f"{slo_name}_{rule_name}_burn"
+
+
+def failed_check_condition(
+    asset: str, check: str, description: str | None, *, slo_asset: str, base_url: str = ""
+) -> AlertCondition:
+    """The condition of a failed check: an SLO burn on `slo_asset`, else a blocking check."""
+    for rule, severity in (("fast", "page"), ("slow", "ticket")):
+        suffix = f"_{rule}_burn"
+        if asset == slo_asset and check.endswith(suffix):
+            kind = f"slo_{rule}_burn"
+            summary = description or f"SLO {check.removesuffix(suffix)} is burning {rule}"
+            return AlertCondition(
+                kind,
+                check.removesuffix(suffix),
+                rule,
+                severity,
+                summary,
+                runbook_link(kind, base_url),
+            )
+    return check_failed_condition(asset, check, description, base_url=base_url)
