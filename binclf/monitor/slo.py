@@ -110,31 +110,95 @@ def allowed_error_rate(slo: SloDefinition) -> float:
     return 1.0 - slo.objective if slo.sli in HIGHER_IS_BETTER else slo.objective
 
 
+@dataclass(frozen=True)
+class DailyCounts:
+    """What the SLIs of one day are computed from, stored by the performance asset."""
+
+    day: date
+    n_rows: int
+    n_labeled: int
+    n_decided: int
+    true_positives: float
+    false_positives: float
+    false_negatives: float
+    true_negatives: float
+    kind: str
+    reliable: bool
+    ece: float | None = None
+    pr_auc: float | None = None
+
+    @classmethod
+    def from_performance(
+        cls,
+        day: date,
+        performance: PartitionPerformance,
+        *,
+        n_decided: int | None = None,
+        ece: float | None = None,
+        pr_auc: float | None = None,
+    ) -> DailyCounts:
+        """The blended counts: labeled rows with their labels, the rest as estimated."""
+        m = performance.blended
+        kind = "realized" if performance.labeled_share == 1 else m.kind
+        if performance.n_labeled == 0:
+            kind = "estimated"
+        return cls(
+            day,
+            performance.n_rows,
+            performance.n_labeled,
+            performance.n_rows if n_decided is None else n_decided,
+            m.true_positives,
+            m.false_positives,
+            m.false_negatives,
+            m.true_negatives,
+            kind,
+            performance.reliable,
+            ece,
+            pr_auc,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "day": self.day.isoformat()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DailyCounts:
+        return cls(**{**data, "day": date.fromisoformat(data["day"])})
+
+
+def observation(
+    slo: SloDefinition, counts: DailyCounts, *, costs: tuple[float, float]
+) -> SliObservation | None:
+    """A day of an SLO's SLI; None when the day says nothing about it (e.g. no labels for ECE)."""
+    c = counts
+    if slo.sli in ("ece", "pr_auc"):
+        value = c.ece if slo.sli == "ece" else c.pr_auc
+        if value is None:
+            return None
+        if slo.sli == "pr_auc":
+            return day_observation(c.day, met=value >= slo.objective)
+        return SliObservation(c.day, value * c.n_labeled, float(c.n_labeled), "realized")
+    if slo.sli == "scoring_freshness":
+        return None
+    table = {
+        "recall": (c.false_negatives, c.true_positives + c.false_negatives),
+        "false_negative_rate": (c.false_negatives, c.true_positives + c.false_negatives),
+        "precision": (c.false_positives, c.true_positives + c.false_positives),
+        "false_positive_rate": (c.false_positives, c.false_positives + c.true_negatives),
+        "expected_cost": (costs[0] * c.false_positives + costs[1] * c.false_negatives, c.n_rows),
+        "label_coverage": (c.n_rows - c.n_labeled, c.n_rows),
+        "decision_coverage": (c.n_rows - c.n_decided, c.n_rows),
+    }
+    bad, valid = table[slo.sli]
+    observed = slo.sli in ("label_coverage", "decision_coverage")
+    kind = "observed" if observed else c.kind
+    return SliObservation(c.day, float(bad), float(valid), kind, observed or c.reliable)
+
+
 def observation_from_performance(
     slo: SloDefinition, day: date, performance: PartitionPerformance, *, costs: tuple[float, float]
-) -> SliObservation:
-    """A day's recall, precision, FPR, FNR, expected cost or label coverage from its metrics.
-
-    The blended metrics are used: labeled rows count with their labels, the rest as estimated.
-    """
-    m = performance.blended
-    kind = "realized" if performance.labeled_share == 1 else m.kind
-    if performance.n_labeled == 0:
-        kind = "estimated"
-    counts = {
-        "recall": (m.false_negatives, m.true_positives + m.false_negatives),
-        "false_negative_rate": (m.false_negatives, m.true_positives + m.false_negatives),
-        "precision": (m.false_positives, m.true_positives + m.false_positives),
-        "false_positive_rate": (m.false_positives, m.false_positives + m.true_negatives),
-        "expected_cost": (costs[0] * m.false_positives + costs[1] * m.false_negatives, m.n_rows),
-        "label_coverage": (performance.n_rows - performance.n_labeled, performance.n_rows),
-    }
-    if slo.sli not in counts:
-        raise ValueError(f"SLI {slo.sli} is not computed from partition performance")
-    if slo.sli == "label_coverage":
-        kind = "observed"
-    bad, valid = counts[slo.sli]
-    return SliObservation(day, float(bad), float(valid), kind, performance.reliable)
+) -> SliObservation | None:
+    """A day's SLI straight from its partition performance (see `DailyCounts`)."""
+    return observation(slo, DailyCounts.from_performance(day, performance), costs=costs)
 
 
 def day_observation(day: date, *, met: bool) -> SliObservation:
@@ -224,3 +288,14 @@ def default_slos(card: Mapping[str, Any], *, min_label_coverage: float) -> list[
         SloDefinition(name="scoring_freshness", sli="scoring_freshness", objective=6),
     ]
     return slos
+
+
+DEFAULT_SLO_NAMES = (
+    "recall",
+    "precision",
+    "false_positive_rate",
+    "ece",
+    "label_coverage",
+    "decision_coverage",
+    "scoring_freshness",
+)
