@@ -22,6 +22,7 @@ from dagster import (
     build_sensor_context,
     materialize,
 )
+from test_ingest_assets import DAYS, ingest_definitions, materialize_profile
 
 from assets.ingest import ingest_assets
 from assets.partitions import daily_partitions
@@ -30,7 +31,6 @@ from binclf.monitor.slo import SliObservation, slo_status
 from binclf.spec import SloDefinition
 from pipelines.alert_sinks import FileAlertSink, WebhookAlertSink
 from pipelines.alerts import build_alert_sensor
-from tests.dagster.test_ingest_assets import DAYS, ingest_definitions, materialize_profile
 
 SLO = SloDefinition(name="recall", sli="recall", objective=0.9)
 START = date(2026, 3, 1)
