@@ -125,6 +125,51 @@ class Monitoring(_Strict):
     label_refresh_days: int = Field(30, ge=1)
 
 
+SliName = Literal[
+    "recall",
+    "precision",
+    "false_positive_rate",
+    "false_negative_rate",
+    "expected_cost",
+    "pr_auc",
+    "ece",
+    "label_coverage",
+    "decision_coverage",
+    "scoring_freshness",
+]
+HIGHER_IS_BETTER = frozenset(
+    {"recall", "precision", "pr_auc", "label_coverage", "decision_coverage"}
+)
+
+
+class SloDefinition(_Strict):
+    """One service-level objective over a daily SLI (see binclf/monitor/slo.py).
+
+    `objective` is a bound on the SLI (a lower bound for recall, precision, PR-AUC and the
+    coverages, an upper bound otherwise; for scoring_freshness the UTC hour by which yesterday's
+    scores exist). `bad_day_share` is the budget of the day-counted SLIs (pr_auc,
+    scoring_freshness); `min_volume` the events a window needs before it may alert.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+    sli: SliName
+    objective: float = Field(ge=0)
+    window_days: int = Field(28, ge=3, le=366)
+    bad_day_share: float = Field(0.1, gt=0, lt=1)
+    min_volume: float | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _objective_in_range(self) -> SloDefinition:
+        if self.sli == "scoring_freshness" and self.objective > 24:
+            raise ValueError("objective of scoring_freshness is an hour of the day, 0 to 24")
+        bounded = self.sli not in ("expected_cost", "scoring_freshness")
+        if bounded and not 0 < self.objective < 1:
+            raise ValueError(f"objective of {self.sli} must be strictly between 0 and 1")
+        if self.sli == "expected_cost" and self.objective <= 0:
+            raise ValueError("objective of expected_cost must be greater than 0")
+        return self
+
+
 class DatasetSpec(_Strict):
     """Everything the pipeline needs to know about one dataset."""
 
@@ -153,6 +198,7 @@ class DatasetSpec(_Strict):
     validation: ValidationRules = Field(default_factory=ValidationRules)
     monitoring: Monitoring = Field(default_factory=Monitoring)
     gates: GateThresholds = Field(default_factory=GateThresholds)
+    slos: list[SloDefinition] | None = None
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     @model_validator(mode="after")
@@ -173,6 +219,9 @@ class DatasetSpec(_Strict):
                 seen[column] = role
         if self.negative is not None and self.positive in self.negative:
             raise ValueError(f"positive value {self.positive!r} is also listed in negative")
+        names = [slo.name for slo in self.slos or []]
+        if len(names) != len(set(names)):
+            raise ValueError(f"slos: names must be unique, got {names}")
         if self.label_time_column and not self.time_column:
             raise ValueError("label_time_column needs time_column")
         return self

@@ -9,10 +9,13 @@ from assets.ingest import ingest_assets
 from assets.io_manager import ParquetJsonIOManager
 from assets.monitoring import monitoring_assets
 from assets.partitions import daily_partitions
+from assets.performance import performance_assets
 from assets.resources import StateResource
 from assets.training import training_assets
 from binclf.io import state
 from binclf.spec import DatasetSpec, load_spec
+from pipelines.alert_sinks import default_alert_sink
+from pipelines.alerts import build_alert_sensor
 from pipelines.jobs import asset_jobs, registry_jobs, schedules
 from pipelines.sensors import build_drift_sensor, build_label_sensor
 
@@ -39,7 +42,9 @@ def build_definitions(
             *training_assets(spec),
             *monitoring_assets(spec, partitions),
             *health_assets(spec),
+            *(performance_assets(spec, partitions) if spec.time_column else []),
         ]
+    sensors.append(build_alert_sensor(assets))
     return Definitions(
         assets=assets,
         jobs=[*jobs.values(), *registry_jobs(spec)],
@@ -51,6 +56,7 @@ def build_definitions(
         resources={
             "state": StateResource(root=str(root)),
             "io_manager": ParquetJsonIOManager(root=str(state.data_dir(root))),
+            "alert_sink": default_alert_sink(),  # the webhook when BINCLF_ALERT_WEBHOOK_URL is set
         },
     )
 

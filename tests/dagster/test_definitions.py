@@ -38,6 +38,7 @@ GROUPS = {
         "champion_decision",
     },
     "monitoring": {"scores", "drift", "label_status_report", "model_health"},
+    "performance": {"performance", "slo_status"},
 }
 DAILY_MONITORING = {"scores", "drift", "label_status_report"}  # model_health refreshes after them
 GATE_CHECKS = {
@@ -62,7 +63,11 @@ SCHEDULES = {
     "label_refresh_schedule": "labels_job",
     "weekly_retrain_schedule": "training_job",
 }
-SENSORS = {"drift_retrain_sensor": "training_job", "label_freshness_sensor": "training_job"}
+SENSORS = {
+    "drift_retrain_sensor": "training_job",
+    "label_freshness_sensor": "training_job",
+    "alert_sensor": None,  # sends alerts, launches nothing
+}
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +142,7 @@ def test_schedules_exist_for_their_jobs_and_start_stopped(defs: Definitions) -> 
 
 def test_sensors_exist_for_training_and_start_stopped(defs: Definitions) -> None:
     sensors = {s.name: s for s in defs.sensors}
-    assert {name: s.job_name for name, s in sensors.items()} == SENSORS
+    assert {n: s.job_name if s.has_jobs else None for n, s in sensors.items()} == SENSORS
     assert {s.default_status for s in sensors.values()} == {DefaultSensorStatus.STOPPED}
 
 

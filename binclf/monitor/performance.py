@@ -1,0 +1,54 @@
+"""One day of scored events to its estimated, realized and blended performance and SLI counts."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import numpy as np
+import polars as pl
+
+from binclf.monitor.estimation import PartitionPerformance, partition_performance
+from binclf.monitor.labels import average_precision
+from binclf.monitor.slo import DailyCounts
+from binclf.stats.metrics import expected_calibration_error
+
+MIN_LABELS_FOR_CURVES = 100
+
+
+def scored_performance(
+    frame: pl.DataFrame,
+    day: date,
+    *,
+    target: str,
+    positive: str | int | bool,
+    label_time_column: str | None,
+    as_of: datetime,
+    threshold: float,
+    costs: tuple[float, float],
+    seed: int = 0,
+) -> tuple[PartitionPerformance, DailyCounts]:
+    """A row counts as labeled when its target is set and, with label times, known by `as_of`.
+
+    ECE and PR-AUC of the labeled rows are kept for the SLOs once at least
+    `MIN_LABELS_FOR_CURVES` rows (and both classes) are labeled.
+    """
+    p = frame["probability"].fill_null(0.0).to_numpy().astype(float)
+    labeled = frame[target].is_not_null()
+    if label_time_column is not None:
+        cutoff = as_of if frame[label_time_column].dtype.time_zone else as_of.replace(tzinfo=None)  # type: ignore[attr-defined]
+        labeled = labeled & (frame[label_time_column] <= cutoff).fill_null(False)
+    known = labeled.to_numpy()
+    positive_rows = (frame[target] == positive).fill_null(False).to_numpy()
+    y = np.where(known, positive_rows.astype(float), np.nan)
+    performance = partition_performance(p, threshold, y=y, costs=costs, seed=seed)
+    ece = pr_auc = None
+    yk, pk = positive_rows[known].astype(int), p[known]
+    if yk.size >= MIN_LABELS_FOR_CURVES:
+        ece = expected_calibration_error(yk, pk, 10)
+        if 0 < yk.sum() < yk.size:
+            pr_auc = average_precision(yk, pk)
+    decided = int(frame["decision"].is_not_null().sum())
+    counts = DailyCounts.from_performance(
+        day, performance, n_decided=decided, ece=ece, pr_auc=pr_auc
+    )
+    return performance, counts
