@@ -179,8 +179,8 @@ def training_assets(spec: DatasetSpec) -> list[AssetsDefinition]:
             evaluation=candidate_evaluation,
             splits=training_splits,
         )
+        yield meta.candidate_output(registered)  # first: the checks then target this version
         yield from meta.gate_check_results(gates, GATE_CHECKS)
-        yield meta.candidate_output(registered)
 
     @asset(**group)
     def champion_decision(
@@ -192,7 +192,12 @@ def training_assets(spec: DatasetSpec) -> list[AssetsDefinition]:
     ) -> dict[str, Any]:
         """Promote the candidate if every gate passed and it holds up against the champion."""
         record = chain.decide(
-            state.registry(), spec, model_candidate.version, training_splits, config.settings()
+            state.registry(),
+            spec,
+            model_candidate.version,
+            training_splits,
+            config.settings(),
+            unchanged=model_candidate.unchanged,
         )
         context.add_output_metadata(meta.decision_metadata(record))
         return record

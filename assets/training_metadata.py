@@ -144,6 +144,7 @@ def candidate_output(registered: RegisteredCandidate) -> Output:
         registered,
         metadata={
             "version": registered.version,
+            "unchanged": MetadataValue.bool(registered.unchanged),
             "headline": card_headline(card),
             "card_json": MetadataValue.json(card),
             "card": MetadataValue.md(registered.card_markdown),

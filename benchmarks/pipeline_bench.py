@@ -287,7 +287,12 @@ def _plain_training(
         )
         with measured("training", "champion_decision", out):
             decision = decide(
-                registry, spec, trained.registered.version, trained.splits, PromotionSettings()
+                registry,
+                spec,
+                trained.registered.version,
+                trained.splits,
+                PromotionSettings(),
+                unchanged=trained.registered.unchanged,
             )
         total.notes.update(
             window_rows=trained.splits.height,

@@ -98,7 +98,9 @@ def register(
     evaluation: Evaluation,
     splits: pl.DataFrame,
 ) -> tuple[RegisteredCandidate, list[GateResult]]:
-    """Register the candidate, judge it by the gates and record a rejection if one failed."""
+    """Judge the candidate by the gates, then register it with the rejection (if one failed) in
+    the same registry change, so no killed run leaves a gate-failed version as a challenger."""
+    gates = evaluate_gates(evaluation.evidence, spec.gates)
     registered = candidate.register_candidate(
         registry,
         spec,
@@ -107,10 +109,8 @@ def register(
         threshold=threshold,
         evaluation=evaluation,
         splits=splits,
+        decision=candidate.gate_rejection(gates),
     )
-    gates = evaluate_gates(evaluation.evidence, spec.gates)
-    if not all(g.passed for g in gates):
-        candidate.record_gate_rejection(registry, spec, registered.version, gates)
     return registered, gates
 
 
@@ -120,9 +120,19 @@ def decide(
     version: str,
     splits: pl.DataFrame,
     settings: PromotionSettings,
+    *,
+    unchanged: bool = False,
 ) -> dict[str, Any]:
     """Promote the version if its stored evidence passes every gate and it holds up against
-    the champion on the same test rows; the decision record."""
+    the champion on the same test rows; the decision record. A candidate whose inputs were
+    registered before is `UNCHANGED`: nothing is compared or promoted."""
+    if unchanged:
+        return {
+            "decision": "unchanged",
+            "promote": False,
+            "reason_codes": ["UNCHANGED"],
+            "version": version,
+        }
     evidence = candidate.stored_evidence(registry, spec, version)
     test, y = evaluation_steps.test_rows(splits, spec)
     return challenge_champion(

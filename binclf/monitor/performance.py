@@ -6,9 +6,9 @@ from datetime import date, datetime
 
 import numpy as np
 import polars as pl
+from sklearn.metrics import average_precision_score
 
 from binclf.monitor.estimation import PartitionPerformance, partition_performance
-from binclf.monitor.labels import average_precision
 from binclf.monitor.slo import DailyCounts
 from binclf.stats.metrics import expected_calibration_error
 
@@ -46,7 +46,7 @@ def scored_performance(
     if yk.size >= MIN_LABELS_FOR_CURVES:
         ece = expected_calibration_error(yk, pk, 10)
         if 0 < yk.sum() < yk.size:
-            pr_auc = average_precision(yk, pk)
+            pr_auc = float(average_precision_score(yk, pk))
     decided = int(frame["decision"].is_not_null().sum())
     counts = DailyCounts.from_performance(
         day, performance, n_decided=decided, ece=ece, pr_auc=pr_auc

@@ -8,6 +8,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from importlib.metadata import version as package_version
 from typing import Any
 
 import polars as pl
@@ -89,13 +90,41 @@ class RegisteredCandidate:
     version: str
     card: dict[str, Any]
     card_markdown: str
+    unchanged: bool = False  # the same inputs were registered before as `version`
 
     def to_dict(self) -> dict[str, Any]:
-        return {"version": self.version, "card": self.card, "card_markdown": self.card_markdown}
+        return {
+            "version": self.version,
+            "card": self.card,
+            "card_markdown": self.card_markdown,
+            "unchanged": self.unchanged,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RegisteredCandidate:
-        return cls(data["version"], dict(data["card"]), data["card_markdown"])
+        return cls(
+            data["version"],
+            dict(data["card"]),
+            data["card_markdown"],
+            bool(data.get("unchanged", False)),
+        )
+
+
+def candidate_fingerprint(
+    bundle_files: Mapping[str, bytes], splits: pl.DataFrame, spec: DatasetSpec, study: str
+) -> str:
+    """What makes a candidate the same one: its data, the dataset spec (gates, costs, ...), the
+    search's study (its definition and settings), the code version and its scoring files.
+
+    Same rows, same code and same settings give byte-identical model files (searches are
+    seeded and resume their study), so a retrain on unchanged inputs finds its earlier version.
+    """
+    digest = hashlib.sha256()
+    digest.update(f"binclf {package_version('binclf')}\ndata {data_version(splits)}\n".encode())
+    digest.update(spec.model_dump_json().encode() + b"\0" + study.encode())
+    for name in sorted(bundle_files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(bundle_files[name]).digest())
+    return digest.hexdigest()
 
 
 def register_candidate(
@@ -107,8 +136,10 @@ def register_candidate(
     threshold: ThresholdChoice,
     evaluation: Evaluation,
     splits: pl.DataFrame,
+    decision: Mapping[str, Any] | None = None,
 ) -> RegisteredCandidate:
-    """Register the candidate as an immutable version with its card."""
+    """Register the candidate as an immutable version with its card (and `decision`, e.g. a gate
+    rejection, in the same registry change); unchanged inputs return the earlier version."""
     cutoff = label_cutoff(splits, spec)
     bundle = build_bundle(search, calibration, threshold.value)
     train = split_frames(splits, ("train",))["train"]
@@ -168,26 +199,37 @@ def register_candidate(
         )
 
     metrics = {k: evidence["test_metrics"][k]["value"] for k in ("roc_auc", "pr_auc", "log_loss")}
-    version = registry.register(
-        spec.name, files_for, metadata={"family": search.family, "metrics": metrics}
+    fingerprint = candidate_fingerprint(artifacts, splits, spec, search.study_name)
+    registration = registry.register_once(
+        spec.name,
+        files_for,
+        metadata={"family": search.family, "metrics": metrics},
+        fingerprint=fingerprint,
+        decision=decision,
     )
-    files = registry.open_files(spec.name, version)
-    return RegisteredCandidate(version, json.loads(files[CARD_FILE]), files["card.md"].decode())
+    version = registration.version
+    if not registration.created:
+        registry.record_unchanged(spec.name, version, fingerprint=fingerprint)
+    files = registry.open_files(spec.name, version, names=[CARD_FILE, "card.md"])
+    return RegisteredCandidate(
+        version,
+        json.loads(files[CARD_FILE]),
+        files["card.md"].decode(),
+        unchanged=not registration.created,
+    )
 
 
-def record_gate_rejection(
-    registry: Registry, spec: DatasetSpec, version: str, gates: list[GateResult]
-) -> dict[str, Any]:
-    """A failed gate is a decision too: record the rejection with every gate's evidence."""
-    record = {
+def gate_rejection(gates: list[GateResult]) -> dict[str, Any] | None:
+    """A failed gate is a decision too: the rejection with every gate's evidence (None if all
+    passed). It is registered with the version, in one registry change."""
+    if all(g.passed for g in gates):
+        return None
+    return {
         "decision": "reject",
         "promote": False,
         "reason_codes": [f"GATE_FAILED:{g.name}" for g in gates if not g.passed],
         "gates": [g.to_dict() for g in gates],
-        "version": version,
     }
-    registry.record_decision(spec.name, version, record)
-    return record
 
 
 def stored_evidence(registry: Registry, spec: DatasetSpec, version: str) -> dict[str, Any]:

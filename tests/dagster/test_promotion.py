@@ -176,6 +176,29 @@ def _edit_evidence(files: dict[str, bytes], path: tuple[str, ...]) -> dict[str, 
     return {**files, EVIDENCE_FILE: json.dumps(_without(evidence, path)).encode()}
 
 
+def _with_trials(search: dict[str, Any], n_trials: int) -> dict[str, Any]:
+    return {"config": {**search["config"], "n_trials": n_trials}}
+
+
+def test_retraining_on_unchanged_inputs_returns_the_existing_version_and_promotes_nothing(
+    fresh_world: PipelineWorld,
+) -> None:
+    world = fresh_world
+    before = [info.version for info in world.registry.versions(DATASET)]
+
+    result = world.train()
+
+    assert result.success, failures(result)
+    assert [info.version for info in world.registry.versions(DATASET)] == before == [CHAMPION]
+    assert world.latest_metadata("model_candidate")["version"] == CHAMPION
+    assert world.latest_metadata("model_candidate")["unchanged"] is True
+    assert world.latest_metadata("champion_decision")["reason_codes"] == "UNCHANGED"
+    assert [d["decision"]["reason_codes"] for d in world.registry.decisions(DATASET, CHAMPION)][
+        -1
+    ] == ["UNCHANGED"]
+    assert world.registry.champion(DATASET) == CHAMPION
+
+
 def test_evidence_edited_after_registration_stops_the_champion_decision(
     fresh_world: PipelineWorld,
 ) -> None:
@@ -190,7 +213,11 @@ def test_evidence_edited_after_registration_stops_the_champion_decision(
         resources=world.defs.resources,
         run_config={
             **QUIET,
-            "ops": {op: c for op, c in SMALL_TRAINING.items() if op != "champion_decision"},
+            "ops": {
+                **{op: c for op, c in SMALL_TRAINING.items() if op != "champion_decision"},
+                # a changed budget makes a new candidate: the same inputs would be UNCHANGED
+                "model_search": _with_trials(SMALL_TRAINING["model_search"], 4),
+            },
         },
     )
     assert registered.success, failures(registered)
