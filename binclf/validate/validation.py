@@ -147,7 +147,7 @@ class ValidationReport:
         ]
 
 
-def _expectations(spec: DatasetSpec, profile: ValidationProfile, *, rows: int) -> list[Any]:
+def suite_expectations(spec: DatasetSpec, profile: ValidationProfile, *, rows: int) -> list[Any]:
     """The suite; partition-dependent bounds are the parameters day_start, day_end and now."""
     import great_expectations.expectations as gxe
 
@@ -201,6 +201,17 @@ def _expectations(spec: DatasetSpec, profile: ValidationProfile, *, rows: int) -
     return suite
 
 
+def expected_detail(kwargs: dict[str, Any]) -> dict[str, str]:
+    """What a rule expected, as short text: its value set, bounds, `mostly` and types."""
+    detail: dict[str, str] = {}
+    for key in ("value_set", "min_value", "max_value", "mostly", "type_list"):
+        if kwargs.get(key) is not None:
+            value = kwargs[key]
+            text = ", ".join(map(str, value)) if isinstance(value, list | set) else str(value)
+            detail[f"expected_{key}"] = text[:200]
+    return detail
+
+
 def _failure(partition: str, result: Any) -> Failure:
     config = result.expectation_config
     outcome = result.result or {}
@@ -212,11 +223,7 @@ def _failure(partition: str, result: Any) -> Failure:
     samples = outcome.get("partial_unexpected_list")
     if samples:
         detail["sample_values"] = ", ".join(str(v) for v in samples[:5])
-    for key in ("value_set", "min_value", "max_value", "mostly", "type_list"):
-        if config.kwargs.get(key) is not None:
-            value = config.kwargs[key]
-            text = ", ".join(map(str, value)) if isinstance(value, list | set) else str(value)
-            detail[f"expected_{key}"] = text[:200]
+    detail.update(expected_detail(config.kwargs))
     column = config.kwargs.get("column")
     if config.type == "expect_column_to_exist":
         detail = {"error": f"column {column!r} is missing"}
@@ -246,7 +253,7 @@ class PartitionValidator:
 
         if has_rows not in self._suites:
             suite = gx.ExpectationSuite(name=f"{self.spec.name}-{'rows' if has_rows else 'empty'}")
-            for expectation in _expectations(self.spec, self.profile, rows=int(has_rows)):
+            for expectation in suite_expectations(self.spec, self.profile, rows=int(has_rows)):
                 suite.add_expectation(expectation)
             self._suites[has_rows] = suite
         return self._suites[has_rows]

@@ -1,0 +1,271 @@
+"""Validation of many partitions in one great-expectations call.
+
+Each rule of the per-partition suite is measured per partition in polars (row count, null and
+unseen shares, duplicate ids, values out of range, time bounds, column kinds) into one row of an
+aggregate table. great-expectations then judges that table, one expectation per rule, and every
+failing row is attributed to its partition, column and rule exactly as the per-partition path
+reports it. The measures reproduce great-expectations' arithmetic on pandas (NaN counts as null,
+`mostly` is judged on the same ratio), so both paths give the same verdicts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+
+from binclf.partitions import day_bounds, partition_day
+from binclf.spec import DatasetSpec
+from binclf.validate.validation import (
+    Failure,
+    ValidationProfile,
+    ValidationReport,
+    expected_detail,
+    suite_expectations,
+)
+
+PARTITION = "partition"
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """One expectation of the per-partition suite and the measure that stands for it."""
+
+    index: int
+    rule: str
+    column: str | None
+    kwargs: dict[str, Any]
+
+    @property
+    def measure(self) -> str:
+        return f"m{self.index}"
+
+
+def _pandas_nulls(series: pl.Series) -> int:
+    """Nulls as pandas sees them: NaN is null too."""
+    nulls = series.null_count()
+    if series.dtype.is_float():
+        nulls += int(series.is_nan().sum() or 0)
+    return nulls
+
+
+def _type_ok(series: pl.Series, type_list: list[str]) -> bool:
+    """great-expectations' type-list verdict on the pandas form of `series`.
+
+    pandas object columns (text, booleans with nulls) are judged by their values' Python types;
+    categoricals never match; integers with nulls become float64.
+    """
+    dtype = series.dtype
+    if isinstance(dtype, pl.Categorical | pl.Enum):
+        return False
+    all_null = series.null_count() == series.len()
+    if dtype == pl.Null or (all_null and dtype in (pl.String, pl.Boolean)):
+        return True
+    if dtype == pl.String:
+        return bool({"str", "string"} & set(type_list))
+    if dtype == pl.Boolean:
+        names = {"bool", "boolean"} if series.null_count() else {"bool"}
+        return bool(names & set(type_list))
+    if dtype.is_integer() and series.null_count():
+        return "float64" in type_list
+    return series.head(0).to_pandas().dtype.name in type_list
+
+
+def _compatible(levels: list[Any], dtype: pl.DataType) -> list[Any] | None:
+    """Levels that pandas `isin` could match in a column of `dtype`; None if not comparable."""
+    if dtype == pl.String:
+        return [v for v in levels if isinstance(v, str)]
+    if dtype == pl.Boolean:
+        return [v for v in levels if isinstance(v, bool)]
+    if dtype.is_numeric():
+        return [v for v in levels if isinstance(v, int | float) and not isinstance(v, bool)]
+    return None
+
+
+def _ratio(considered: int, unexpected: int) -> float | None:
+    """The success ratio great-expectations compares with `mostly`; None when vacuous."""
+    if considered == 0:
+        return None
+    return (float(considered) - float(unexpected)) / float(considered)
+
+
+def _outside(series: pl.Series, low: Any, high: Any, *, strict_max: bool) -> int | None:
+    """Values outside [low, high] (or [low, high)), None when the column cannot be compared."""
+    if not (series.dtype.is_numeric() or isinstance(series.dtype, pl.Datetime)):
+        return None
+    values = series.drop_nulls()
+    if values.dtype.is_float():
+        values = values.filter(~values.is_nan())
+    bad = pl.repeat(False, values.len(), eager=True)
+    if low is not None:
+        bad = bad | (values < low)
+    if high is not None:
+        bad = bad | ((values >= high) if strict_max else (values > high))
+    return int(bad.sum())
+
+
+class BatchValidator:
+    """Measures partitions one at a time, then judges them all in one great-expectations call."""
+
+    def __init__(self, spec: DatasetSpec, profile: ValidationProfile) -> None:
+        self.spec = spec
+        self.profile = profile
+        configs = [e.configuration for e in suite_expectations(spec, profile, rows=1)]
+        self._rules = [
+            _Rule(i, c.type, c.kwargs.get("column"), dict(c.kwargs)) for i, c in enumerate(configs)
+        ]
+        self._evaluated = {
+            True: len(self._rules),
+            False: len(suite_expectations(spec, profile, rows=0)),
+        }
+        self._rows: list[dict[str, Any]] = []
+        self._details: dict[tuple[str, int], dict[str, Any]] = {}
+
+    def measure(self, frame: pl.DataFrame, partition_key: str, *, now: datetime) -> None:
+        """Measure every rule on one partition; the frame is not kept."""
+        start, end = day_bounds(partition_day(partition_key))
+        row: dict[str, Any] = {PARTITION: partition_key, "rows": frame.height}
+        for rule in self._rules:
+            value, detail = self._measure(rule, frame, start=start, end=end, now=now)
+            row[rule.measure] = value
+            if detail:
+                self._details[(partition_key, rule.index)] = detail
+        self._rows.append(row)
+
+    def _measure(
+        self, rule: _Rule, frame: pl.DataFrame, *, start: datetime, end: datetime, now: datetime
+    ) -> tuple[Any, dict[str, Any]]:
+        kwargs = rule.kwargs
+        if rule.rule == "expect_table_row_count_to_be_between":
+            return frame.height, {"observed_value": str(frame.height)}
+        if rule.column not in frame.columns:
+            return (False if rule.rule == "expect_column_to_exist" else None), {}
+        series = frame[rule.column]
+        if rule.rule == "expect_column_to_exist":
+            return True, {}
+        if rule.rule == "expect_column_values_to_be_in_type_list":
+            return _type_ok(series, kwargs["type_list"]), {}
+        if rule.rule == "expect_column_values_to_not_be_null":
+            nulls = _pandas_nulls(series)
+            return _ratio(series.len(), nulls), {"unexpected_count": str(nulls)}
+        nonnull = series.len() - _pandas_nulls(series)
+        if rule.rule == "expect_column_values_to_be_in_set":
+            if isinstance(series.dtype, pl.Categorical | pl.Enum):
+                series = series.cast(pl.String)  # pandas compares the labels
+            levels = _compatible(list(kwargs["value_set"]), series.dtype)
+            values = series.drop_nulls()
+            if values.dtype.is_float():
+                values = values.filter(~values.is_nan())
+            unexpected = values.len() if levels is None else int((~values.is_in(levels)).sum())
+            ratio = _ratio(nonnull, unexpected)
+            return (1.0 if ratio is None else ratio), {"unexpected_count": str(unexpected)}
+        if rule.rule == "expect_column_values_to_be_unique":
+            duplicated = int(series.drop_nulls().is_duplicated().sum())
+            return duplicated, {"unexpected_count": str(duplicated)}
+        if rule.rule == "expect_column_values_to_be_between":
+            low, high = kwargs.get("min_value"), kwargs.get("max_value")
+            if isinstance(low, dict):
+                low, high = start, end
+            outside = _outside(series, low, high, strict_max=bool(kwargs.get("strict_max")))
+            if outside is None:
+                return 1, {"error": "values cannot be compared with the bounds"}
+            return outside, {"unexpected_count": str(outside)}
+        if rule.rule == "expect_column_max_to_be_between":
+            latest = series.max()
+            late = latest is not None and latest > now
+            return int(late), {"observed_value": str(latest)}
+        raise ValueError(f"no batch measure for rule {rule.rule}")
+
+    def _suite(self) -> Any:
+        """One expectation per rule, over the measure column of the aggregate table."""
+        import great_expectations as gx
+        import great_expectations.expectations as gxe
+
+        suite = gx.ExpectationSuite(name=f"{self.spec.name}-partitions")
+        for rule in self._rules:
+            column = rule.measure
+            if rule.rule == "expect_table_row_count_to_be_between":
+                expectation = gxe.ExpectColumnValuesToBeBetween(
+                    column=column, min_value=rule.kwargs.get("min_value")
+                )
+            elif rule.rule in ("expect_column_to_exist", "expect_column_values_to_be_in_type_list"):
+                expectation = gxe.ExpectColumnValuesToBeInSet(column=column, value_set=[True])
+            elif rule.rule in (
+                "expect_column_values_to_not_be_null",
+                "expect_column_values_to_be_in_set",
+            ):
+                expectation = gxe.ExpectColumnValuesToBeBetween(
+                    column=column, min_value=float(rule.kwargs.get("mostly", 1.0))
+                )
+            else:  # counts of offending values, or 1 for a maximum past now
+                expectation = gxe.ExpectColumnValuesToBeBetween(column=column, max_value=0)
+            suite.add_expectation(expectation)
+        return suite
+
+    def reports(self) -> list[ValidationReport]:
+        """Judge every measured partition in one great-expectations call."""
+        if not self._rows:
+            return []
+        import great_expectations as gx
+        import pandas as pd
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        logging.getLogger("great_expectations").setLevel(logging.ERROR)
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        batches = (
+            context.data_sources.add_pandas("binclf")
+            .add_dataframe_asset("partitions")
+            .add_batch_definition_whole_dataframe("whole")
+        )
+        table = pd.DataFrame(self._rows).astype({r.measure: object for r in self._rules})
+        outcome = batches.get_batch(batch_parameters={"dataframe": table}).validate(
+            self._suite(),
+            result_format={
+                "result_format": "COMPLETE",
+                "unexpected_index_column_names": [PARTITION],
+            },
+        )
+        failed: dict[str, list[Failure]] = {row[PARTITION]: [] for row in self._rows}
+        for rule, result in zip(self._rules, outcome.results, strict=True):
+            if result.success:
+                continue
+            for hit in (result.result or {}).get("unexpected_index_list") or []:
+                key = hit[PARTITION]
+                detail = {**self._details.get((key, rule.index), {})}
+                detail.update(expected_detail(rule.kwargs))
+                if rule.rule == "expect_column_to_exist":
+                    detail = {"error": f"column {rule.column!r} is missing"}
+                failed[key].append(Failure(key, rule.column, rule.rule, detail))
+        return [self._report(row, failed[row[PARTITION]]) for row in self._rows]
+
+    def _report(self, row: dict[str, Any], failures: list[Failure]) -> ValidationReport:
+        missing = {f.column for f in failures if f.rule == "expect_column_to_exist"}
+        kept = [
+            f for f in failures if f.column not in missing or f.rule == "expect_column_to_exist"
+        ]
+        return ValidationReport(
+            partition=row[PARTITION],
+            rows=row["rows"],
+            evaluated=self._evaluated[row["rows"] > 0],
+            failures=sorted(kept, key=lambda f: (f.column or "", f.rule)),
+        )
+
+
+def validate_partitions(
+    spec: DatasetSpec,
+    profile: ValidationProfile,
+    frames: Mapping[str, pl.DataFrame],
+    *,
+    now: datetime | None = None,
+) -> list[ValidationReport]:
+    """Validate a run's partitions together; one report per partition, in the given order."""
+    validator = BatchValidator(spec, profile)
+    moment = now or datetime.now(UTC)
+    for key, frame in frames.items():
+        validator.measure(frame, key, now=moment)
+    return validator.reports()
