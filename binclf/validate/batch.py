@@ -11,6 +11,7 @@ reports it. The measures reproduce great-expectations' arithmetic on pandas (NaN
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +30,8 @@ from binclf.validate.validation import (
 )
 
 PARTITION = "partition"
+RULE = "rule"
+RATIO_RULES = ("expect_column_values_to_not_be_null", "expect_column_values_to_be_in_set")
 
 
 @dataclass(frozen=True)
@@ -180,38 +183,46 @@ class BatchValidator:
             return int(late), {"observed_value": str(latest)}
         raise ValueError(f"no batch measure for rule {rule.rule}")
 
-    def _suite(self) -> Any:
-        """One expectation per rule, over the measure column of the aggregate table."""
-        import great_expectations as gx
-        import great_expectations.expectations as gxe
+    @staticmethod
+    def _bounds(rule: _Rule) -> tuple[float, float]:
+        """The closed interval a rule's measure must lie in."""
+        if rule.rule == "expect_table_row_count_to_be_between":
+            return float(rule.kwargs.get("min_value") or 0), math.inf
+        if rule.rule in ("expect_column_to_exist", "expect_column_values_to_be_in_type_list"):
+            return 1.0, math.inf
+        if rule.rule in (
+            "expect_column_values_to_not_be_null",
+            "expect_column_values_to_be_in_set",
+        ):
+            return float(rule.kwargs.get("mostly", 1.0)), math.inf
+        return -math.inf, 0.0  # counts of offending values, or 1 for a maximum past now
 
-        suite = gx.ExpectationSuite(name=f"{self.spec.name}-partitions")
-        for rule in self._rules:
-            column = rule.measure
-            if rule.rule == "expect_table_row_count_to_be_between":
-                expectation = gxe.ExpectColumnValuesToBeBetween(
-                    column=column, min_value=rule.kwargs.get("min_value")
-                )
-            elif rule.rule in ("expect_column_to_exist", "expect_column_values_to_be_in_type_list"):
-                expectation = gxe.ExpectColumnValuesToBeInSet(column=column, value_set=[True])
-            elif rule.rule in (
-                "expect_column_values_to_not_be_null",
-                "expect_column_values_to_be_in_set",
-            ):
-                expectation = gxe.ExpectColumnValuesToBeBetween(
-                    column=column, min_value=float(rule.kwargs.get("mostly", 1.0))
-                )
-            else:  # counts of offending values, or 1 for a maximum past now
-                expectation = gxe.ExpectColumnValuesToBeBetween(column=column, max_value=0)
-            suite.add_expectation(expectation)
-        return suite
+    def _table(self) -> Any:
+        """One row per partition and rule: the measure and the bounds it must lie within."""
+        import pandas as pd
+
+        bounds = [self._bounds(rule) for rule in self._rules]
+        records = [
+            (
+                row[PARTITION],
+                rule.index,
+                math.nan if row[rule.measure] is None else float(row[rule.measure]),
+                low,
+                high,
+            )
+            for row in self._rows
+            for rule, (low, high) in zip(self._rules, bounds, strict=True)
+        ]
+        return pd.DataFrame.from_records(
+            records, columns=[PARTITION, RULE, "measure", "lowest", "highest"]
+        )
 
     def reports(self) -> list[ValidationReport]:
-        """Judge every measured partition in one great-expectations call."""
+        """Judge every measured partition and rule in one great-expectations call."""
         if not self._rows:
             return []
         import great_expectations as gx
-        import pandas as pd
+        import great_expectations.expectations as gxe
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
         logging.getLogger("great_expectations").setLevel(logging.ERROR)
@@ -222,25 +233,36 @@ class BatchValidator:
             .add_dataframe_asset("partitions")
             .add_batch_definition_whole_dataframe("whole")
         )
-        table = pd.DataFrame(self._rows).astype({r.measure: object for r in self._rules})
-        outcome = batches.get_batch(batch_parameters={"dataframe": table}).validate(
-            self._suite(),
+        suite = gx.ExpectationSuite(name=f"{self.spec.name}-partitions")
+        for column_a, column_b in (("measure", "lowest"), ("highest", "measure")):
+            suite.add_expectation(
+                gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                    column_A=column_a,
+                    column_B=column_b,
+                    or_equal=True,
+                    ignore_row_if="either_value_is_missing",  # a rule on a missing column
+                )
+            )
+        outcome = batches.get_batch(batch_parameters={"dataframe": self._table()}).validate(
+            suite,
             result_format={
                 "result_format": "COMPLETE",
-                "unexpected_index_column_names": [PARTITION],
+                "unexpected_index_column_names": [PARTITION, RULE],
             },
         )
+        hits = {
+            (hit[PARTITION], int(hit[RULE]))
+            for result in outcome.results
+            if not result.success
+            for hit in (result.result or {}).get("unexpected_index_list") or []
+        }
         failed: dict[str, list[Failure]] = {row[PARTITION]: [] for row in self._rows}
-        for rule, result in zip(self._rules, outcome.results, strict=True):
-            if result.success:
-                continue
-            for hit in (result.result or {}).get("unexpected_index_list") or []:
-                key = hit[PARTITION]
-                detail = {**self._details.get((key, rule.index), {})}
-                detail.update(expected_detail(rule.kwargs))
-                if rule.rule == "expect_column_to_exist":
-                    detail = {"error": f"column {rule.column!r} is missing"}
-                failed[key].append(Failure(key, rule.column, rule.rule, detail))
+        for key, index in sorted(hits):
+            rule = self._rules[index]
+            detail = {**self._details.get((key, index), {}), **expected_detail(rule.kwargs)}
+            if rule.rule == "expect_column_to_exist":
+                detail = {"error": f"column {rule.column!r} is missing"}
+            failed[key].append(Failure(key, rule.column, rule.rule, detail))
         return [self._report(row, failed[row[PARTITION]]) for row in self._rows]
 
     def _report(self, row: dict[str, Any], failures: list[Failure]) -> ValidationReport:
