@@ -25,9 +25,10 @@ from binclf.ingest.sources import read_partition, rows_without_time
 from binclf.io.atomic import write_json_atomic
 from binclf.spec import DatasetSpec
 from binclf.stats.summaries import markdown_table
+from binclf.validate.batch import BatchValidator
+from binclf.validate.summary import run_description, summarize
 from binclf.validate.validation import (
     PartitionValidationError,
-    PartitionValidator,
     ValidationProfile,
     ValidationReport,
     build_profile,
@@ -89,32 +90,48 @@ def ingest_assets(
         context: AssetExecutionContext, state: StateResource, validation_profile: dict[str, Any]
     ) -> Iterator[Output | AssetCheckResult]:
         """Events of each day as the source has them, validated before anything reads them."""
-        validator = PartitionValidator(spec, ValidationProfile.from_dict(validation_profile))
-        reports: list[ValidationReport] = []
+        validator = BatchValidator(spec, ValidationProfile.from_dict(validation_profile))
 
-        def read_and_validate(key: str) -> pl.DataFrame:
+        def read_and_measure(key: str) -> pl.DataFrame:
             frame = read_partition(spec, key)
-            reports.append(validator.validate(frame, key))
+            validator.measure(frame, key)
             # Until this run has stored the partition, no report may vouch for the old file.
             _report_path(state, key).unlink(missing_ok=True)
             return frame
 
-        # The IO manager reads and validates one partition at a time as it stages them, and
-        # stores them all before the reports are written.
-        yield Output(FramesOnDemand(context.partition_keys, read_and_validate))
+        # The IO manager reads and measures one partition at a time as it stages them, and
+        # stores them all before one great-expectations call judges them and the reports are
+        # written.
+        yield Output(FramesOnDemand(context.partition_keys, read_and_measure))
+        reports: list[ValidationReport] = validator.reports()
         for report in reports:
             write_json_atomic(_report_path(state, report.partition), report_to_dict(report))
         failed = [r for r in reports if not r.success]
-        for report in failed:
-            context.log.error(report.summary())
+        rules = summarize(spec, reports)
+        for rule in rules:
+            context.log.error(rule.describe())
+        description = run_description(spec, reports)
         yield AssetCheckResult(
             check_name=VALIDATION_CHECK,
             passed=not failed,
             severity=AssetCheckSeverity.ERROR,
-            description="; ".join(r.summary() for r in failed)[:2000] or None,
+            description=description[:2000] if description else None,
             metadata={
                 "partitions_checked": len(reports),
                 "partitions_failed": len(failed),
+                "rules_broken": MetadataValue.md(
+                    markdown_table(
+                        [
+                            {
+                                "column": r.column or "",
+                                "rule": r.rule,
+                                "partitions": len(r.partitions),
+                                "fix": r.fix,
+                            }
+                            for r in rules
+                        ]
+                    )
+                ),
                 "failed_partitions": ", ".join(r.partition for r in failed) or "none",
                 "failures": MetadataValue.md(
                     markdown_table([row for r in failed for row in r.failures_table()][:200])

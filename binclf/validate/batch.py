@@ -14,7 +14,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import polars as pl
@@ -27,6 +27,7 @@ from binclf.validate.validation import (
     ValidationReport,
     expected_detail,
     suite_expectations,
+    validation_time,
 )
 
 PARTITION = "partition"
@@ -126,10 +127,14 @@ class BatchValidator:
             False: len(suite_expectations(spec, profile, rows=0)),
         }
         self._rows: list[dict[str, Any]] = []
+        self._now = validation_time()
         self._details: dict[tuple[str, int], dict[str, Any]] = {}
 
-    def measure(self, frame: pl.DataFrame, partition_key: str, *, now: datetime) -> None:
+    def measure(
+        self, frame: pl.DataFrame, partition_key: str, *, now: datetime | None = None
+    ) -> None:
         """Measure every rule on one partition; the frame is not kept."""
+        now = now or self._now
         start, end = day_bounds(partition_day(partition_key))
         row: dict[str, Any] = {PARTITION: partition_key, "rows": frame.height}
         for rule in self._rules:
@@ -287,7 +292,6 @@ def validate_partitions(
 ) -> list[ValidationReport]:
     """Validate a run's partitions together; one report per partition, in the given order."""
     validator = BatchValidator(spec, profile)
-    moment = now or datetime.now(UTC)
     for key, frame in frames.items():
-        validator.measure(frame, key, now=moment)
+        validator.measure(frame, key, now=now)
     return validator.reports()

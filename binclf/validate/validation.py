@@ -201,6 +201,11 @@ def suite_expectations(spec: DatasetSpec, profile: ValidationProfile, *, rows: i
     return suite
 
 
+def validation_time() -> datetime:
+    """The instant a validation judges "in the future" against: now, in UTC."""
+    return datetime.now(UTC)
+
+
 def expected_detail(kwargs: dict[str, Any]) -> dict[str, str]:
     """What a rule expected, as short text: its value set, bounds, `mostly` and types."""
     detail: dict[str, str] = {}
@@ -269,7 +274,7 @@ class PartitionValidator:
             expectation_parameters={
                 "day_start": start,
                 "day_end": end,
-                "now": now or datetime.now(UTC),
+                "now": now or validation_time(),
             },
             result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
         )
