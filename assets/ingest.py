@@ -20,6 +20,7 @@ from dagster import (
 )
 
 from assets.io_manager import FramesOnDemand, SamePartitionOf
+from assets.metadata import PreviewPolicy
 from assets.resources import StateResource
 from binclf.ingest.sources import read_partition, rows_without_time
 from binclf.io.atomic import write_json_atomic
@@ -47,6 +48,10 @@ def ingest_assets(
     spec: DatasetSpec, partitions: DailyPartitionsDefinition
 ) -> list[AssetsDefinition]:
     """The ingest group for one dataset."""
+    previews = PreviewPolicy(
+        shown=spec.validation.metadata_previews,
+        hidden=frozenset(c for c in (spec.id_column, *spec.sensitive) if c),
+    ).definition()
 
     @asset(group_name="ingest")
     def validation_profile(context: AssetExecutionContext) -> dict[str, Any]:
@@ -77,6 +82,7 @@ def ingest_assets(
         group_name="ingest",
         partitions_def=partitions,
         backfill_policy=BackfillPolicy.single_run(),
+        metadata=previews,
         check_specs=[
             AssetCheckSpec(
                 VALIDATION_CHECK,
@@ -143,6 +149,7 @@ def ingest_assets(
         group_name="ingest",
         partitions_def=partitions,
         backfill_policy=BackfillPolicy.single_run(),
+        metadata=previews,
         deps=[raw_events],
     )
     def validated_events(

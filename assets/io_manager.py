@@ -21,7 +21,7 @@ from typing import Any
 import polars as pl
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 
-from assets.metadata import PartitionsMetadata
+from assets.metadata import PartitionsMetadata, PreviewPolicy
 from binclf.io.atomic import write_json_atomic
 from binclf.io.partition_store import PartitionStore, Staging
 
@@ -96,7 +96,8 @@ class ParquetJsonIOManager(ConfigurableIOManager):
                     "{partition_key: value} for exactly those partitions"
                 )
             values = {keys[0]: obj}
-        summary = PartitionsMetadata(newest=keys[-1])
+        policy = PreviewPolicy.from_definition(context.definition_metadata)
+        summary = PartitionsMetadata(newest=keys[-1], policy=policy)
         with self._store().staging() as staging:
             for key in keys:
                 self._stage(staging, asset, key, values[key], summary)

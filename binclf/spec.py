@@ -102,6 +102,7 @@ class ValidationRules(_Strict):
     allowed_categories: dict[str, list[str]] = Field(default_factory=dict)
     numeric_ranges: dict[str, tuple[float | None, float | None]] = Field(default_factory=dict)
     reference_days: int = Field(14, ge=1)
+    metadata_previews: bool = False  # never shows id_column or sensitive columns
 
 
 class Monitoring(_Strict):

@@ -217,7 +217,7 @@ def expected_detail(kwargs: dict[str, Any]) -> dict[str, str]:
     return detail
 
 
-def _failure(partition: str, result: Any) -> Failure:
+def _failure(partition: str, result: Any, *, private: set[str]) -> Failure:
     config = result.expectation_config
     outcome = result.result or {}
     detail: dict[str, Any] = {}
@@ -226,7 +226,7 @@ def _failure(partition: str, result: Any) -> Failure:
             value = outcome[key]
             detail[key] = round(value, 3) if isinstance(value, float) else str(value)
     samples = outcome.get("partial_unexpected_list")
-    if samples:
+    if samples and config.kwargs.get("column") not in private:  # ids and sensitive values stay out
         detail["sample_values"] = ", ".join(str(v) for v in samples[:5])
     detail.update(expected_detail(config.kwargs))
     column = config.kwargs.get("column")
@@ -278,7 +278,10 @@ class PartitionValidator:
             },
             result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
         )
-        failures = [_failure(partition_key, r) for r in outcome.results if not r.success]
+        private = {c for c in (self.spec.id_column, *self.spec.sensitive) if c}
+        failures = [
+            _failure(partition_key, r, private=private) for r in outcome.results if not r.success
+        ]
         missing = {f.column for f in failures if f.rule == "expect_column_to_exist"}
         failures = [
             f for f in failures if f.column not in missing or f.rule == "expect_column_to_exist"
