@@ -305,3 +305,32 @@ def test_boolean_categories_accept_the_booleans_they_were_learned_from() -> None
     assert profile.categories["flag"] == [False, True]
     report = PartitionValidator(spec, profile).validate(frame, "2024-01-01")
     assert report.success, report.summary()
+
+
+def test_failures_of_id_and_sensitive_columns_carry_no_sample_values(
+    events: pl.DataFrame, make_spec_dict
+) -> None:
+    spec = spec_from_dict(
+        make_spec_dict(
+            sensitive=["region"],
+            validation={"min_rows": 10, "max_unseen_category_share": 0.05},
+        )
+    )
+    reference = pl.concat([_day(events, d) for d in REFERENCE_DAYS])
+    validator = PartitionValidator(spec, build_profile(reference, spec))
+    bad = _day(events, DAY).with_columns(
+        region=pl.when(_first_rows(5)).then(pl.lit("secret-region")).otherwise("region"),
+        event_id=pl.when(_first_rows(2)).then(pl.lit(987_654_321)).otherwise("event_id"),
+        channel=pl.when(_first_rows(5)).then(pl.lit("teleport")).otherwise("channel"),
+    )
+
+    report = validator.validate(bad, DAY)
+
+    assert _failures(report) == [
+        ("channel", "expect_column_values_to_be_in_set"),
+        ("event_id", "expect_column_values_to_be_unique"),
+        ("region", "expect_column_values_to_be_in_set"),
+    ]
+    text = json.dumps(report_to_dict(report))
+    assert "teleport" in text  # a feature's samples help to find the fault
+    assert "secret-region" not in text and "987654321" not in text
