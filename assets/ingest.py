@@ -71,7 +71,14 @@ def ingest_assets(
                 "rows_without_event_time": orphans,
                 "categories": MetadataValue.md(
                     markdown_table(
-                        [{"column": c, "levels": len(v)} for c, v in profile.categories.items()]
+                        [
+                            {"column": c, "levels": len(v), "set": "closed"}
+                            for c, v in profile.categories.items()
+                        ]
+                        + [
+                            {"column": c, "levels": "", "set": f"open: {why}"}
+                            for c, why in profile.open_categories.items()
+                        ]
                     )
                 ),
             }

@@ -100,6 +100,7 @@ class ValidationRules(_Strict):
     null_share_overrides: dict[str, float] = Field(default_factory=dict)
     max_unseen_category_share: float = Field(0.01, ge=0, le=1)
     allowed_categories: dict[str, list[str]] = Field(default_factory=dict)
+    open_categories: list[str] = Field(default_factory=list)  # free text: no closed-set rule
     numeric_ranges: dict[str, tuple[float | None, float | None]] = Field(default_factory=dict)
     reference_days: int = Field(14, ge=1)
     metadata_previews: bool = False  # never shows id_column or sensitive columns

@@ -334,3 +334,38 @@ def test_failures_of_id_and_sensitive_columns_carry_no_sample_values(
     text = json.dumps(report_to_dict(report))
     assert "teleport" in text  # a feature's samples help to find the fault
     assert "secret-region" not in text and "987654321" not in text
+
+
+def test_a_growing_vocabulary_is_an_open_set_and_new_levels_every_day_pass(
+    make_events, make_spec_dict
+) -> None:
+    events = make_events(days=6).with_columns(
+        merchant=pl.format(
+            "shop {}", pl.col("event_time").dt.day() * 100 + pl.int_range(pl.len()) % 7
+        )
+    )
+    spec = spec_from_dict(
+        make_spec_dict(validation={"min_rows": 10, "max_unseen_category_share": 0.01})
+    )
+    reference = events.filter(pl.col("event_time").dt.day() <= 4)
+
+    profile = build_profile(reference, spec)
+
+    assert "merchant" not in profile.categories
+    assert profile.open_categories == {
+        "merchant": "50% of its levels first appeared in the later half of the reference days"
+    }
+    assert profile.categories["channel"] == ["app", "store", "web"]  # a closed set stays closed
+    report = PartitionValidator(spec, profile).validate(_day(events, "2026-03-06"), "2026-03-06")
+    assert report.success, report.summary()
+
+
+def test_the_spec_marks_a_column_open_by_hand(events: pl.DataFrame, make_spec_dict) -> None:
+    spec = spec_from_dict(
+        make_spec_dict(validation={"min_rows": 10, "open_categories": ["channel"]})
+    )
+    profile = build_profile(pl.concat([_day(events, d) for d in REFERENCE_DAYS]), spec)
+    new_channel = _day(events, DAY).with_columns(channel=pl.lit("teleport"))
+
+    assert profile.open_categories == {"channel": "validation.open_categories"}
+    assert PartitionValidator(spec, profile).validate(new_channel, DAY).success
