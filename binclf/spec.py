@@ -103,6 +103,8 @@ class ValidationRules(_Strict):
     open_categories: list[str] = Field(default_factory=list)  # free text: no closed-set rule
     numeric_ranges: dict[str, tuple[float | None, float | None]] = Field(default_factory=dict)
     reference_days: int = Field(14, ge=1)
+    rate_test: Literal["binomial", "share"] | None = None  # None: binomial unless a share is set
+    rate_alpha: float = Field(0.001, gt=0, lt=0.5)
     metadata_previews: bool = False  # never shows id_column or sensitive columns
 
 

@@ -26,6 +26,7 @@ from binclf.validate.validation import (
     ValidationProfile,
     ValidationReport,
     expected_detail,
+    rate_limits,
     suite_expectations,
     validation_time,
 )
@@ -126,6 +127,8 @@ class BatchValidator:
             True: len(self._rules),
             False: len(suite_expectations(spec, profile, rows=0)),
         }
+        self._limits = rate_limits(spec, profile)
+        self._considered: dict[int, int] = {}  # values each rate rule judged, this partition
         self._rows: list[dict[str, Any]] = []
         self._now = validation_time()
         self._details: dict[tuple[str, int], dict[str, Any]] = {}
@@ -137,9 +140,11 @@ class BatchValidator:
         now = now or self._now
         start, end = day_bounds(partition_day(partition_key))
         row: dict[str, Any] = {PARTITION: partition_key, "rows": frame.height}
+        self._considered: dict[int, int] = {}
         for rule in self._rules:
             value, detail = self._measure(rule, frame, start=start, end=end, now=now)
             row[rule.measure] = value
+            row[f"n{rule.index}"] = self._considered.get(rule.index, 0)
             if detail:
                 self._details[(partition_key, rule.index)] = detail
         self._rows.append(row)
@@ -159,6 +164,7 @@ class BatchValidator:
             return _type_ok(series, kwargs["type_list"]), {}
         if rule.rule == "expect_column_values_to_not_be_null":
             nulls = _pandas_nulls(series)
+            self._considered[rule.index] = series.len()
             return _ratio(series.len(), nulls), {"unexpected_count": str(nulls)}
         nonnull = series.len() - _pandas_nulls(series)
         if rule.rule == "expect_column_values_to_be_in_set":
@@ -169,6 +175,7 @@ class BatchValidator:
             if values.dtype.is_float():
                 values = values.filter(~values.is_nan())
             unexpected = values.len() if levels is None else int((~values.is_in(levels)).sum())
+            self._considered[rule.index] = nonnull
             ratio = _ratio(nonnull, unexpected)
             return (1.0 if ratio is None else ratio), {"unexpected_count": str(unexpected)}
         if rule.rule == "expect_column_values_to_be_unique":
@@ -188,35 +195,32 @@ class BatchValidator:
             return int(late), {"observed_value": str(latest)}
         raise ValueError(f"no batch measure for rule {rule.rule}")
 
-    @staticmethod
-    def _bounds(rule: _Rule) -> tuple[float, float]:
-        """The closed interval a rule's measure must lie in."""
+    def _bounds(self, rule: _Rule, considered: int) -> tuple[float, float]:
+        """The closed interval a rule's measure must lie in, for a partition's value count."""
         if rule.rule == "expect_table_row_count_to_be_between":
             return float(rule.kwargs.get("min_value") or 0), math.inf
         if rule.rule in ("expect_column_to_exist", "expect_column_values_to_be_in_type_list"):
             return 1.0, math.inf
-        if rule.rule in (
-            "expect_column_values_to_not_be_null",
-            "expect_column_values_to_be_in_set",
-        ):
-            return float(rule.kwargs.get("mostly", 1.0)), math.inf
+        if rule.rule in RATIO_RULES:
+            mostly = rule.kwargs.get("mostly", 1.0)
+            if isinstance(mostly, dict):  # a binomial limit: it depends on the partition's size
+                return self._limits[mostly["$PARAMETER"]].mostly(considered), math.inf
+            return float(mostly), math.inf
         return -math.inf, 0.0  # counts of offending values, or 1 for a maximum past now
 
     def _table(self) -> Any:
         """One row per partition and rule: the measure and the bounds it must lie within."""
         import pandas as pd
 
-        bounds = [self._bounds(rule) for rule in self._rules]
         records = [
             (
                 row[PARTITION],
                 rule.index,
                 math.nan if row[rule.measure] is None else float(row[rule.measure]),
-                low,
-                high,
+                *self._bounds(rule, row[f"n{rule.index}"]),
             )
             for row in self._rows
-            for rule, (low, high) in zip(self._rules, bounds, strict=True)
+            for rule in self._rules
         ]
         return pd.DataFrame.from_records(
             records, columns=[PARTITION, RULE, "measure", "lowest", "highest"]

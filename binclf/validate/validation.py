@@ -16,6 +16,7 @@ import polars as pl
 
 from binclf.partitions import day_bounds, partition_day
 from binclf.spec import DatasetSpec
+from binclf.validate.bounds import RateLimit, null_limit, unseen_limit
 
 MAX_CATEGORY_LEVELS = 200
 # A vocabulary with more than this share of its levels new in the later reference days is open.
@@ -187,6 +188,45 @@ class ValidationReport:
         ]
 
 
+def _mostly(limit: RateLimit) -> float | dict[str, str]:
+    """A fixed `mostly`, or a parameter set per partition from its size (binomial limits)."""
+    return {"$PARAMETER": limit.parameter} if limit.binomial else 1.0 - limit.limit
+
+
+def rate_limits(spec: DatasetSpec, profile: ValidationProfile) -> dict[str, RateLimit]:
+    """The rate rules of the suite by parameter name: null shares, then unseen shares."""
+    not_features = {spec.target, spec.id_column, spec.time_column, spec.label_time_column}
+    limits = [null_limit(spec, c) for c in profile.kinds if c not in not_features]
+    limits += [unseen_limit(spec, c) for c in profile.categories]
+    return {limit.parameter: limit for limit in limits}
+
+
+def pandas_nonnull(frame: pl.DataFrame, column: str) -> int:
+    """Values pandas counts as present (NaN is missing there)."""
+    series = frame[column]
+    missing = series.null_count()
+    if series.dtype.is_float():
+        missing += int(series.is_nan().sum() or 0)
+    return series.len() - missing
+
+
+def rate_parameters(
+    frame: pl.DataFrame, spec: DatasetSpec, profile: ValidationProfile
+) -> dict[str, float]:
+    """The `mostly` of every binomial rate rule for this partition's row and value counts."""
+    parameters: dict[str, float] = {}
+    for name, limit in rate_limits(spec, profile).items():
+        if not limit.binomial:
+            continue
+        column = name.split("_", 2)[2]
+        if name.startswith("mostly_null_"):
+            considered = frame.height
+        else:
+            considered = pandas_nonnull(frame, column) if column in frame.columns else 0
+        parameters[name] = limit.mostly(considered)
+    return parameters
+
+
 def suite_expectations(spec: DatasetSpec, profile: ValidationProfile, *, rows: int) -> list[Any]:
     """The suite; partition-dependent bounds are the parameters day_start, day_end and now."""
     import great_expectations.expectations as gxe
@@ -210,13 +250,12 @@ def suite_expectations(spec: DatasetSpec, profile: ValidationProfile, *, rows: i
     for column in expected:
         if column in not_features:
             continue
-        limit = rules.null_share_overrides.get(column, rules.max_null_share)
-        suite.append(gxe.ExpectColumnValuesToNotBeNull(column=column, mostly=1.0 - limit))
+        mostly = _mostly(null_limit(spec, column))
+        suite.append(gxe.ExpectColumnValuesToNotBeNull(column=column, mostly=mostly))
     for column, levels in profile.categories.items():
+        mostly = _mostly(unseen_limit(spec, column))
         suite.append(
-            gxe.ExpectColumnValuesToBeInSet(
-                column=column, value_set=levels, mostly=1.0 - rules.max_unseen_category_share
-            )
+            gxe.ExpectColumnValuesToBeInSet(column=column, value_set=levels, mostly=mostly)
         )
     for column, (low, high) in rules.numeric_ranges.items():
         suite.append(
@@ -315,6 +354,7 @@ class PartitionValidator:
                 "day_start": start,
                 "day_end": end,
                 "now": now or validation_time(),
+                **rate_parameters(frame, self.spec, self.profile),
             },
             result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
         )

@@ -160,3 +160,30 @@ def test_batch_failures_carry_counts_and_expected_values(spec, profile, days) ->
     assert failure.detail["unexpected_count"] == "4"
     assert failure.detail["expected_value_set"] == "app, store, web"
     assert "teleport" not in failure.describe()
+
+
+def test_both_paths_agree_with_binomial_rate_limits_on_every_fault(make_spec_dict, days) -> None:
+    spec = spec_from_dict(
+        make_spec_dict(
+            validation={
+                "min_rows": 10,
+                "rate_test": "binomial",
+                "numeric_ranges": {"amount": [0, 1e6]},
+            }
+        )
+    )
+    profile = build_profile(pl.concat([days[d] for d in REFERENCE_DAYS]), spec)
+    frames = {d: days[d] for d in RUN_DAYS[:2]}
+    for index, fault in enumerate(FAULTS):
+        day = (date(2026, 3, 3) + timedelta(days=index)).isoformat()
+        moved = days[RUN_DAYS[-1]].with_columns(
+            pl.col("event_time") + (date.fromisoformat(day) - date.fromisoformat(RUN_DAYS[-1]))
+        )
+        frames[day] = FAULTS[fault](moved)
+
+    single, batch = _both(
+        spec, profile, PartitionValidator(spec, profile), frames, now=NOW + timedelta(days=60)
+    )
+
+    assert batch == single
+    assert not all(ok for _, _, ok, _ in batch)

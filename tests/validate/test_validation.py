@@ -369,3 +369,56 @@ def test_the_spec_marks_a_column_open_by_hand(events: pl.DataFrame, make_spec_di
 
     assert profile.open_categories == {"channel": "validation.open_categories"}
     assert PartitionValidator(spec, profile).validate(new_channel, DAY).success
+
+
+def _closed_column_day(rows: int, new: int) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "colour": ["red", "blue"] * (rows // 2 - new // 2)
+            + ["violet"] * (new - new % 2)
+            + ["red"] * (rows % 2)
+            + ["violet"] * (new % 2),
+            "label": ["yes", "no"] * (rows // 2) + ["no"] * (rows % 2),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def colour_validator() -> PartitionValidator:
+    spec = spec_from_dict(
+        {
+            "name": "colours",
+            "source": {"kind": "csv", "path": "x.csv"},
+            "target": "label",
+            "positive": "yes",
+            "negative": ["no"],
+        }
+    )
+    reference = pl.DataFrame({"colour": ["red", "blue"] * 500, "label": ["yes", "no"] * 500})
+    return PartitionValidator(spec, build_profile(reference, spec))
+
+
+def test_one_new_value_in_a_15_row_day_passes_the_binomial_limit(colour_validator) -> None:
+    day = _closed_column_day(15, 1)
+    assert day["colour"].to_list().count("violet") == 1 and day.height == 15
+
+    assert colour_validator.validate(day, "2024-01-01").success  # 6.7 % against a 1 % limit
+
+
+def test_five_percent_new_values_in_a_10k_row_day_fail_a_closed_column(colour_validator) -> None:
+    day = _closed_column_day(10_000, 500)
+    assert day["colour"].to_list().count("violet") == 500 and day.height == 10_000
+
+    report = colour_validator.validate(day, "2024-01-01")
+
+    assert _failures(report) == [("colour", "expect_column_values_to_be_in_set")]
+
+
+def test_an_unknown_target_value_blocks_even_a_15_row_day(colour_validator) -> None:
+    day = _closed_column_day(15, 0).with_columns(
+        label=pl.when(_first_rows(1)).then(pl.lit("maybe")).otherwise("label")
+    )
+
+    assert _failures(colour_validator.validate(day, "2024-01-01")) == [
+        ("label", "expect_column_values_to_be_in_set")
+    ]
