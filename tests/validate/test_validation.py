@@ -372,13 +372,11 @@ def test_the_spec_marks_a_column_open_by_hand(events: pl.DataFrame, make_spec_di
 
 
 def _closed_column_day(rows: int, new: int) -> pl.DataFrame:
+    """A day of a red/blue column with `new` rows of a colour the reference never saw."""
     return pl.DataFrame(
         {
-            "colour": ["red", "blue"] * (rows // 2 - new // 2)
-            + ["violet"] * (new - new % 2)
-            + ["red"] * (rows % 2)
-            + ["violet"] * (new % 2),
-            "label": ["yes", "no"] * (rows // 2) + ["no"] * (rows % 2),
+            "colour": ["violet"] * new + [("red", "blue")[i % 2] for i in range(rows - new)],
+            "label": [("yes", "no")[i % 2] for i in range(rows)],
         }
     )
 
