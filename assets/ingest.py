@@ -27,6 +27,7 @@ from binclf.io.atomic import write_json_atomic
 from binclf.spec import DatasetSpec
 from binclf.stats.summaries import markdown_table
 from binclf.validate.batch import BatchValidator
+from binclf.validate.spec_checks import check_spec_against
 from binclf.validate.summary import run_description, summarize
 from binclf.validate.validation import (
     PartitionValidationError,
@@ -58,6 +59,7 @@ def ingest_assets(
         """What valid data looks like: column kinds, categories and target values of early days."""
         keys = partitions.get_partition_keys()[: spec.validation.reference_days]
         reference = pl.concat([read_partition(spec, k) for k in keys], how="diagonal_relaxed")
+        check_spec_against(reference, spec, where=f"the reference days {keys[0]} … {keys[-1]}")
         profile = build_profile(reference, spec, partitions=keys)
         orphans = rows_without_time(spec)
         if orphans:
