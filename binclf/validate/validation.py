@@ -8,6 +8,7 @@ with the partition, the column, the rule broken, counts and sample values.
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -227,6 +228,22 @@ def rate_parameters(
     return parameters
 
 
+def numeric_bounds(
+    spec: DatasetSpec, profile: ValidationProfile
+) -> dict[str, tuple[float | None, float | None]]:
+    """The spec's ranges, and every numeric feature bounded to finite values (inf blocks)."""
+    not_features = {spec.target, spec.id_column, spec.time_column, spec.label_time_column}
+    bounds = dict(spec.validation.numeric_ranges)
+    for column, kind in profile.kinds.items():
+        if kind == "numeric" and column not in not_features:
+            low, high = bounds.get(column, (None, None))
+            bounds[column] = (
+                -sys.float_info.max if low is None else low,
+                sys.float_info.max if high is None else high,
+            )
+    return bounds
+
+
 def suite_expectations(spec: DatasetSpec, profile: ValidationProfile, *, rows: int) -> list[Any]:
     """The suite; partition-dependent bounds are the parameters day_start, day_end and now."""
     import great_expectations.expectations as gxe
@@ -257,7 +274,7 @@ def suite_expectations(spec: DatasetSpec, profile: ValidationProfile, *, rows: i
         suite.append(
             gxe.ExpectColumnValuesToBeInSet(column=column, value_set=levels, mostly=mostly)
         )
-    for column, (low, high) in rules.numeric_ranges.items():
+    for column, (low, high) in numeric_bounds(spec, profile).items():
         suite.append(
             gxe.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high)
         )

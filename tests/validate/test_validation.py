@@ -420,3 +420,21 @@ def test_an_unknown_target_value_blocks_even_a_15_row_day(colour_validator) -> N
     assert _failures(colour_validator.validate(day, "2024-01-01")) == [
         ("label", "expect_column_values_to_be_in_set")
     ]
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf")])
+def test_a_non_finite_feature_value_fails_even_without_a_range(
+    events: pl.DataFrame, make_spec_dict, value: float
+) -> None:
+    spec = spec_from_dict(make_spec_dict(validation={"min_rows": 10}))
+    validator = PartitionValidator(
+        spec, build_profile(pl.concat([_day(events, d) for d in REFERENCE_DAYS]), spec)
+    )
+    bad = _day(events, DAY).with_columns(
+        amount=pl.when(_first_rows(1)).then(value).otherwise("amount")
+    )
+
+    assert validator.validate(_day(events, DAY), DAY).success
+    assert _failures(validator.validate(bad, DAY)) == [
+        ("amount", "expect_column_values_to_be_between")
+    ]
