@@ -437,3 +437,34 @@ def test_no_log_metadata_or_report_holds_a_value_of_the_id_column(world: IngestW
     )
     assert any("expect_column_values_to_be_unique" in text for text in texts)
     assert not [text for text in texts if str(secret_id) in text]
+
+
+def test_an_empty_day_is_validated_with_zero_rows_when_the_spec_sets_no_minimum(
+    tmp_path: Path, make_events, make_file_spec
+) -> None:
+    events = make_events()
+    spec = make_file_spec(
+        tmp_path,
+        events.filter(~_on_day(DAYS[2])),
+        validation={"reference_days": 2, "max_unseen_category_share": 0.05},
+    )
+    assert spec.validation.min_rows == 0
+    defs = ingest_definitions(spec, tmp_path / "state")
+    instance = DagsterInstance.ephemeral()
+    assert materialize_profile(defs, instance).success
+
+    result = defs.resolve_job_def("ingest_job").execute_in_process(
+        instance=instance,
+        tags={ASSET_PARTITION_RANGE_START_TAG: DAYS[0], ASSET_PARTITION_RANGE_END_TAG: DAYS[-1]},
+    )
+
+    assert result.success
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert evaluation.passed
+    empty = tmp_path / "state" / "data" / "validated_events" / f"{DAYS[2]}.parquet"
+    assert pl.read_parquet(empty).height == 0
+    assert f"| {DAYS[2]} | 0 |" in next(
+        e.materialization.metadata["rows_per_partition"].value
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == AssetKey("validated_events")
+    )
