@@ -121,7 +121,8 @@ class BatchValidator:
         self.profile = profile
         configs = [e.configuration for e in suite_expectations(spec, profile, rows=1)]
         self._rules = [
-            _Rule(i, c.type, c.kwargs.get("column"), dict(c.kwargs)) for i, c in enumerate(configs)
+            _Rule(i, c.type, c.kwargs.get("column") or c.kwargs.get("column_A"), dict(c.kwargs))
+            for i, c in enumerate(configs)
         ]
         self._evaluated = {
             True: len(self._rules),
@@ -189,6 +190,16 @@ class BatchValidator:
             if outside is None:
                 return 1, {"error": "values cannot be compared with the bounds"}
             return outside, {"unexpected_count": str(outside)}
+        if rule.rule == "expect_column_pair_values_a_to_be_greater_than_b":
+            earlier = kwargs["column_B"]
+            if earlier not in frame.columns:
+                return None, {}
+            pairs = frame.select(rule.column, earlier).drop_nulls()
+            try:
+                before = int((pairs[rule.column] < pairs[earlier]).sum())
+            except pl.exceptions.PolarsError:
+                return 1, {"error": f"{rule.column!r} cannot be compared with {earlier!r}"}
+            return before, {"unexpected_count": str(before)}
         if rule.rule == "expect_column_max_to_be_between":
             latest = series.max()
             late = latest is not None and latest > now

@@ -288,6 +288,15 @@ def suite_expectations(spec: DatasetSpec, profile: ValidationProfile, *, rows: i
                 strict_max=True,
             )
         )
+        if spec.label_time_column:  # a label cannot be known before its event happened
+            suite.append(
+                gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                    column_A=spec.label_time_column,
+                    column_B=spec.time_column,
+                    or_equal=True,
+                    ignore_row_if="either_value_is_missing",
+                )
+            )
         if rows:  # the maximum of no events is undefined; the row count reports the gap
             suite.append(
                 gxe.ExpectColumnMaxToBeBetween(
@@ -325,7 +334,7 @@ def _failure(partition: str, result: Any, *, private: set[str]) -> Failure:
     if samples and config.kwargs.get("column") not in private:  # ids and sensitive values stay out
         detail["sample_values"] = ", ".join(str(v) for v in samples[:5])
     detail.update(expected_detail(config.kwargs))
-    column = config.kwargs.get("column")
+    column = config.kwargs.get("column") or config.kwargs.get("column_A")
     if config.type == "expect_column_to_exist":
         detail = {"error": f"column {column!r} is missing"}
     return Failure(partition=partition, column=column, rule=config.type, detail=detail)

@@ -187,3 +187,23 @@ def test_both_paths_agree_with_binomial_rate_limits_on_every_fault(make_spec_dic
 
     assert batch == single
     assert not all(ok for _, _, ok, _ in batch)
+
+
+def test_a_label_time_before_its_event_time_fails_on_both_paths(make_spec_dict, days) -> None:
+    spec = spec_from_dict(make_spec_dict(label_time_column="label_time"))
+    labelled = {
+        d: f.with_columns(label_time=pl.col("event_time") + timedelta(hours=1))
+        for d, f in days.items()
+    }
+    profile = build_profile(pl.concat([labelled[d] for d in REFERENCE_DAYS]), spec)
+    last = RUN_DAYS[-1]
+    labelled[last] = labelled[last].with_columns(
+        _when_first(1, "label_time", pl.col("event_time") - timedelta(seconds=1)),
+    )
+
+    single, batch = _both(spec, profile, PartitionValidator(spec, profile), labelled)
+
+    assert batch == single
+    assert [failures for *_, failures in batch] == [[]] * 4 + [
+        [("label_time", "expect_column_pair_values_a_to_be_greater_than_b")]
+    ]
