@@ -1,10 +1,12 @@
 """Validation of many partitions in one great-expectations call.
 
 Each rule of the per-partition suite is measured per partition in polars (row count, null and
-unseen shares, duplicate ids, values out of range, time bounds, column kinds) into one row of an
-aggregate table. great-expectations then judges that table, one expectation per rule, and every
-failing row is attributed to its partition, column and rule exactly as the per-partition path
-reports it. The measures reproduce great-expectations' arithmetic on pandas (NaN counts as null,
+unseen shares, duplicate ids, values out of range or not finite, time bounds, labels before
+events, column kinds). The measures form one long table, a row per partition and rule with the
+bounds the measure must lie within, and great-expectations judges it with two rules (measure at
+least its lower bound, at most its upper one). Every failing row is attributed to its partition,
+column and rule exactly as the per-partition path reports it; failures keep counts, never
+values. The measures reproduce great-expectations' arithmetic on pandas (NaN counts as null,
 `mostly` is judged on the same ratio), so both paths give the same verdicts.
 """
 

@@ -2,7 +2,9 @@
 
 The suite is built from the dataset spec (roles, target domain, limits) and from a profile of
 reference days (columns, their kinds, allowed categories). Each failed expectation is reported
-with the partition, the column, the rule broken, counts and sample values.
+with the partition, the column, the rule broken, counts and sample values (never values of the
+id or sensitive columns). A run over many partitions uses `binclf.validate.batch` instead, which
+gives the same verdicts in one call.
 """
 
 from __future__ import annotations
