@@ -29,7 +29,7 @@ from typing import Any
 import polars as pl
 from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputContext
 
-from assets.metadata import PartitionsMetadata
+from assets.metadata import PartitionsMetadata, PreviewPolicy
 from binclf.evaluate.steps import Evaluation
 from binclf.io.atomic import to_json_safe, write_directory_atomic, write_json_atomic
 from binclf.io.partition_store import PartitionStore, Staging
@@ -178,7 +178,8 @@ class ParquetJsonIOManager(ConfigurableIOManager):
                     "{partition_key: value} for exactly those partitions"
                 )
             values = {keys[0]: obj}
-        summary = PartitionsMetadata(newest=keys[-1])
+        policy = PreviewPolicy.from_definition(context.definition_metadata)
+        summary = PartitionsMetadata(newest=keys[-1], policy=policy)
         with self._store().staging() as staging:
             for key in keys:
                 self._stage(staging, asset, key, values[key], summary)

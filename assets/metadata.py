@@ -1,7 +1,13 @@
-"""Metadata the Dagster UI shows for frames: rows, null shares, a preview."""
+"""Metadata the Dagster UI shows for frames: rows, null shares, a preview.
+
+An asset decides about its preview in its definition metadata: `PREVIEW_KEY` set to "off" shows
+none, `PREVIEW_HIDDEN_KEY` names columns (ids, sensitive ones) never shown.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -9,19 +15,50 @@ from dagster import MetadataValue
 
 from binclf.stats.summaries import markdown_table, null_shares, preview
 
+PREVIEW_KEY = "binclf/preview"
+PREVIEW_HIDDEN_KEY = "binclf/preview_hidden_columns"
 
-def frame_metadata(frame: pl.DataFrame) -> dict[str, Any]:
-    """Row count, columns, null shares and the first rows of one frame."""
+
+@dataclass(frozen=True)
+class PreviewPolicy:
+    """Whether a frame's first rows are shown, and which columns never are."""
+
+    shown: bool = True
+    hidden: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_definition(cls, metadata: Mapping[str, Any] | None) -> PreviewPolicy:
+        def text(key: str) -> str:
+            value = (metadata or {}).get(key, "")
+            return str(getattr(value, "value", value) or "")
+
+        hidden = frozenset(c for c in text(PREVIEW_HIDDEN_KEY).split(",") if c)
+        return cls(shown=text(PREVIEW_KEY) != "off", hidden=hidden)
+
+    def definition(self) -> dict[str, str]:
+        """The definition metadata of an asset that follows this policy."""
+        return {
+            PREVIEW_KEY: "on" if self.shown else "off",
+            PREVIEW_HIDDEN_KEY: ",".join(sorted(self.hidden)),
+        }
+
+
+def frame_metadata(frame: pl.DataFrame, policy: PreviewPolicy | None = None) -> dict[str, Any]:
+    """Row count, columns, null shares and, if the policy allows, the first rows of one frame."""
+    policy = policy or PreviewPolicy()
     shares = null_shares(frame)
     worst = sorted(shares.items(), key=lambda kv: -kv[1])[:10]
-    return {
+    metadata: dict[str, Any] = {
         "rows": MetadataValue.int(frame.height),
         "columns": MetadataValue.int(frame.width),
         "null_shares": MetadataValue.md(
             markdown_table([{"column": c, "null_share": s} for c, s in worst])
         ),
-        "preview": MetadataValue.md(preview(frame)),
     }
+    if policy.shown:
+        shown = frame.select([c for c in frame.columns if c not in policy.hidden])
+        metadata["preview"] = MetadataValue.md(preview(shown))
+    return metadata
 
 
 class PartitionsMetadata:
@@ -30,8 +67,9 @@ class PartitionsMetadata:
     Partitions are added one at a time, so no more than one of them need be in memory.
     """
 
-    def __init__(self, newest: str) -> None:
+    def __init__(self, newest: str, policy: PreviewPolicy | None = None) -> None:
         self._newest = newest
+        self._policy = policy
         self._rows: dict[str, int] = {}
         self._newest_metadata: dict[str, Any] = {}
 
@@ -39,7 +77,7 @@ class PartitionsMetadata:
         """Count a partition's rows; describe it in full if it is the newest."""
         if key == self._newest:
             frame = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
-            self._newest_metadata = frame_metadata(frame)
+            self._newest_metadata = frame_metadata(frame, self._policy)
         if isinstance(frame, pl.LazyFrame):
             self._rows[key] = frame.select(pl.len()).collect().item()
         else:

@@ -102,13 +102,26 @@ class Partitioning(_Strict):
 
 
 class ValidationRules(_Strict):
-    min_rows: int = Field(1, ge=1)
+    min_rows: int = Field(0, ge=0)  # 0: a day without rows is validated as empty
     max_null_share: float = Field(0.5, ge=0, le=1)
     null_share_overrides: dict[str, float] = Field(default_factory=dict)
     max_unseen_category_share: float = Field(0.01, ge=0, le=1)
     allowed_categories: dict[str, list[str]] = Field(default_factory=dict)
+    open_categories: list[str] = Field(default_factory=list)  # free text: no closed-set rule
     numeric_ranges: dict[str, tuple[float | None, float | None]] = Field(default_factory=dict)
     reference_days: int = Field(14, ge=1)
+    rate_test: Literal["binomial", "share"] | None = None  # None: binomial unless a share is set
+    rate_alpha: float = Field(0.001, gt=0, lt=0.5)
+    metadata_previews: bool = False  # never shows id_column or sensitive columns
+
+    @model_validator(mode="after")
+    def _ranges_are_ordered(self) -> ValidationRules:
+        for column, (low, high) in self.numeric_ranges.items():
+            if low is not None and high is not None and low > high:
+                raise ValueError(
+                    f"numeric_ranges.{column}: [{low}, {high}] is reversed; write [{high}, {low}]"
+                )
+        return self
 
 
 class Monitoring(_Strict):

@@ -6,7 +6,9 @@ partition, keyed by `partitions.snapshot_date`.
 
 from __future__ import annotations
 
+import csv
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import TypeVar
 
 import polars as pl
@@ -35,6 +37,18 @@ def _utc_time(column: str, schema: pl.Schema) -> pl.Expr:
     return expr.dt.convert_time_zone("UTC").alias(column)
 
 
+def _refuse_duplicate_headers(path: Path) -> None:
+    """A CSV header that names a column twice is an error, not a column `x_duplicated_0`."""
+    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+        header = next(csv.reader(handle), [])
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise SpecError(
+            f"source.path: {path} names column(s) {', '.join(map(repr, repeated))} more than "
+            "once in its header; rename or drop the duplicates"
+        )
+
+
 def _file_scans(spec: DatasetSpec, source: FileSource) -> list[pl.LazyFrame]:
     """One lazy scan per file, time columns normalized to UTC.
 
@@ -47,6 +61,7 @@ def _file_scans(spec: DatasetSpec, source: FileSource) -> list[pl.LazyFrame]:
         if source.kind == "parquet":
             lazy = pl.scan_parquet(path)
         else:
+            _refuse_duplicate_headers(path)
             lazy = pl.scan_csv(path, try_parse_dates=True)
         schema = lazy.collect_schema()
         if spec.time_column and spec.time_column not in schema:

@@ -2,13 +2,16 @@
 
 The suite is built from the dataset spec (roles, target domain, limits) and from a profile of
 reference days (columns, their kinds, allowed categories). Each failed expectation is reported
-with the partition, the column, the rule broken, counts and sample values.
+with the partition, the column, the rule broken, counts and sample values (never values of the
+id or sensitive columns). A run over many partitions uses `binclf.validate.batch` instead, which
+gives the same verdicts in one call.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,8 +19,14 @@ import polars as pl
 
 from binclf.partitions import day_bounds, partition_day
 from binclf.spec import DatasetSpec
+from binclf.validate.bounds import RateLimit, null_limit, unseen_limit
+from binclf.validate.profile import (  # noqa: F401 (the profile is part of this module's API)
+    MAX_CATEGORY_LEVELS,
+    ValidationProfile,
+    build_profile,
+    target_domain,
+)
 
-MAX_CATEGORY_LEVELS = 200
 KIND_DTYPES = {
     "numeric": [
         "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
@@ -31,80 +40,6 @@ KIND_DTYPES = {
 
 class PartitionValidationError(ValueError):
     """A partition that broke blocking validation rules."""
-
-
-def _kind(dtype: pl.DataType) -> str:
-    if dtype == pl.Boolean:
-        return "boolean"
-    if dtype.is_numeric():
-        return "numeric"
-    if isinstance(dtype, pl.Datetime | pl.Date):
-        return "datetime"
-    return "string"
-
-
-@dataclass(frozen=True)
-class ValidationProfile:
-    """What reference data looks like: column kinds, category levels, target values."""
-
-    kinds: dict[str, str]
-    categories: dict[str, list[Any]]
-    target_values: list[Any]
-    reference_rows: int
-    reference_partitions: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kinds": self.kinds,
-            "categories": self.categories,
-            "target_values": self.target_values,
-            "reference_rows": self.reference_rows,
-            "reference_partitions": self.reference_partitions,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ValidationProfile:
-        return cls(**data)
-
-
-def build_profile(
-    reference: pl.DataFrame, spec: DatasetSpec, *, partitions: list[str] | None = None
-) -> ValidationProfile:
-    """Profile reference rows; spec-given categories take precedence over observed ones."""
-    kinds = {name: _kind(dtype) for name, dtype in reference.schema.items()}
-    categorical = set(spec.categorical) | {
-        c for c, k in kinds.items() if k in ("string", "boolean") and c not in spec.role_columns
-    }
-    categories: dict[str, list[Any]] = {}
-    for column in sorted(categorical & set(reference.columns)):
-        if column in spec.validation.allowed_categories:
-            categories[column] = sorted(map(str, spec.validation.allowed_categories[column]))
-            continue
-        values = reference[column].drop_nulls()
-        if isinstance(values.dtype, pl.Categorical | pl.Enum):
-            values = values.cast(pl.String)  # pandas gives the labels; booleans stay booleans
-        levels = values.unique()
-        if 0 < levels.len() <= MAX_CATEGORY_LEVELS:
-            categories[column] = sorted(levels.to_list(), key=str)
-    target_values = (
-        sorted(reference[spec.target].drop_nulls().unique().to_list(), key=str)
-        if spec.target in reference.columns
-        else []
-    )
-    return ValidationProfile(
-        kinds=kinds,
-        categories=categories,
-        target_values=target_values,
-        reference_rows=reference.height,
-        reference_partitions=partitions or [],
-    )
-
-
-def target_domain(spec: DatasetSpec, profile: ValidationProfile) -> list[Any]:
-    """Allowed target values: positive plus the spec's negatives (else the reference's values)."""
-    negatives = spec.negative if spec.negative is not None else profile.target_values
-    values = [spec.positive, *negatives]
-    return sorted({v for v in values}, key=str)
 
 
 @dataclass(frozen=True)
@@ -147,7 +82,62 @@ class ValidationReport:
         ]
 
 
-def _expectations(spec: DatasetSpec, profile: ValidationProfile, *, rows: int) -> list[Any]:
+def _mostly(limit: RateLimit) -> float | dict[str, str]:
+    """A fixed `mostly`, or a parameter set per partition from its size (binomial limits)."""
+    return {"$PARAMETER": limit.parameter} if limit.binomial else 1.0 - limit.limit
+
+
+def rate_limits(spec: DatasetSpec, profile: ValidationProfile) -> dict[str, RateLimit]:
+    """The rate rules of the suite by parameter name: null shares, then unseen shares."""
+    not_features = {spec.target, spec.id_column, spec.time_column, spec.label_time_column}
+    limits = [null_limit(spec, c) for c in profile.kinds if c not in not_features]
+    limits += [unseen_limit(spec, c) for c in profile.categories]
+    return {limit.parameter: limit for limit in limits}
+
+
+def pandas_nonnull(frame: pl.DataFrame, column: str) -> int:
+    """Values pandas counts as present (NaN is missing there)."""
+    series = frame[column]
+    missing = series.null_count()
+    if series.dtype.is_float():
+        missing += int(series.is_nan().sum() or 0)
+    return series.len() - missing
+
+
+def rate_parameters(
+    frame: pl.DataFrame, spec: DatasetSpec, profile: ValidationProfile
+) -> dict[str, float]:
+    """The `mostly` of every binomial rate rule for this partition's row and value counts."""
+    parameters: dict[str, float] = {}
+    for name, limit in rate_limits(spec, profile).items():
+        if not limit.binomial:
+            continue
+        column = name.split("_", 2)[2]
+        if name.startswith("mostly_null_"):
+            considered = frame.height
+        else:
+            considered = pandas_nonnull(frame, column) if column in frame.columns else 0
+        parameters[name] = limit.mostly(considered)
+    return parameters
+
+
+def numeric_bounds(
+    spec: DatasetSpec, profile: ValidationProfile
+) -> dict[str, tuple[float | None, float | None]]:
+    """The spec's ranges, and every numeric feature bounded to finite values (inf blocks)."""
+    not_features = {spec.target, spec.id_column, spec.time_column, spec.label_time_column}
+    bounds = dict(spec.validation.numeric_ranges)
+    for column, kind in profile.kinds.items():
+        if kind == "numeric" and column not in not_features:
+            low, high = bounds.get(column, (None, None))
+            bounds[column] = (
+                -sys.float_info.max if low is None else low,
+                sys.float_info.max if high is None else high,
+            )
+    return bounds
+
+
+def suite_expectations(spec: DatasetSpec, profile: ValidationProfile, *, rows: int) -> list[Any]:
     """The suite; partition-dependent bounds are the parameters day_start, day_end and now."""
     import great_expectations.expectations as gxe
 
@@ -170,15 +160,14 @@ def _expectations(spec: DatasetSpec, profile: ValidationProfile, *, rows: int) -
     for column in expected:
         if column in not_features:
             continue
-        limit = rules.null_share_overrides.get(column, rules.max_null_share)
-        suite.append(gxe.ExpectColumnValuesToNotBeNull(column=column, mostly=1.0 - limit))
+        mostly = _mostly(null_limit(spec, column))
+        suite.append(gxe.ExpectColumnValuesToNotBeNull(column=column, mostly=mostly))
     for column, levels in profile.categories.items():
+        mostly = _mostly(unseen_limit(spec, column))
         suite.append(
-            gxe.ExpectColumnValuesToBeInSet(
-                column=column, value_set=levels, mostly=1.0 - rules.max_unseen_category_share
-            )
+            gxe.ExpectColumnValuesToBeInSet(column=column, value_set=levels, mostly=mostly)
         )
-    for column, (low, high) in rules.numeric_ranges.items():
+    for column, (low, high) in numeric_bounds(spec, profile).items():
         suite.append(
             gxe.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high)
         )
@@ -192,6 +181,15 @@ def _expectations(spec: DatasetSpec, profile: ValidationProfile, *, rows: int) -
                 strict_max=True,
             )
         )
+        if spec.label_time_column:  # a label cannot be known before its event happened
+            suite.append(
+                gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                    column_A=spec.label_time_column,
+                    column_B=spec.time_column,
+                    or_equal=True,
+                    ignore_row_if="either_value_is_missing",
+                )
+            )
         if rows:  # the maximum of no events is undefined; the row count reports the gap
             suite.append(
                 gxe.ExpectColumnMaxToBeBetween(
@@ -201,7 +199,23 @@ def _expectations(spec: DatasetSpec, profile: ValidationProfile, *, rows: int) -
     return suite
 
 
-def _failure(partition: str, result: Any) -> Failure:
+def validation_time() -> datetime:
+    """The instant a validation judges "in the future" against: now, in UTC."""
+    return datetime.now(UTC)
+
+
+def expected_detail(kwargs: dict[str, Any]) -> dict[str, str]:
+    """What a rule expected, as short text: its value set, bounds, `mostly` and types."""
+    detail: dict[str, str] = {}
+    for key in ("value_set", "min_value", "max_value", "mostly", "type_list"):
+        if kwargs.get(key) is not None:
+            value = kwargs[key]
+            text = ", ".join(map(str, value)) if isinstance(value, list | set) else str(value)
+            detail[f"expected_{key}"] = text[:200]
+    return detail
+
+
+def _failure(partition: str, result: Any, *, private: set[str]) -> Failure:
     config = result.expectation_config
     outcome = result.result or {}
     detail: dict[str, Any] = {}
@@ -210,14 +224,10 @@ def _failure(partition: str, result: Any) -> Failure:
             value = outcome[key]
             detail[key] = round(value, 3) if isinstance(value, float) else str(value)
     samples = outcome.get("partial_unexpected_list")
-    if samples:
+    if samples and config.kwargs.get("column") not in private:  # ids and sensitive values stay out
         detail["sample_values"] = ", ".join(str(v) for v in samples[:5])
-    for key in ("value_set", "min_value", "max_value", "mostly", "type_list"):
-        if config.kwargs.get(key) is not None:
-            value = config.kwargs[key]
-            text = ", ".join(map(str, value)) if isinstance(value, list | set) else str(value)
-            detail[f"expected_{key}"] = text[:200]
-    column = config.kwargs.get("column")
+    detail.update(expected_detail(config.kwargs))
+    column = config.kwargs.get("column") or config.kwargs.get("column_A")
     if config.type == "expect_column_to_exist":
         detail = {"error": f"column {column!r} is missing"}
     return Failure(partition=partition, column=column, rule=config.type, detail=detail)
@@ -246,7 +256,7 @@ class PartitionValidator:
 
         if has_rows not in self._suites:
             suite = gx.ExpectationSuite(name=f"{self.spec.name}-{'rows' if has_rows else 'empty'}")
-            for expectation in _expectations(self.spec, self.profile, rows=int(has_rows)):
+            for expectation in suite_expectations(self.spec, self.profile, rows=int(has_rows)):
                 suite.add_expectation(expectation)
             self._suites[has_rows] = suite
         return self._suites[has_rows]
@@ -262,11 +272,15 @@ class PartitionValidator:
             expectation_parameters={
                 "day_start": start,
                 "day_end": end,
-                "now": now or datetime.now(UTC),
+                "now": now or validation_time(),
+                **rate_parameters(frame, self.spec, self.profile),
             },
             result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
         )
-        failures = [_failure(partition_key, r) for r in outcome.results if not r.success]
+        private = {c for c in (self.spec.id_column, *self.spec.sensitive) if c}
+        failures = [
+            _failure(partition_key, r, private=private) for r in outcome.results if not r.success
+        ]
         missing = {f.column for f in failures if f.rule == "expect_column_to_exist"}
         failures = [
             f for f in failures if f.column not in missing or f.rule == "expect_column_to_exist"

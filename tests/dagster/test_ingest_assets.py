@@ -8,6 +8,7 @@ not run, and every partition file written before must keep its bytes and modific
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -366,3 +367,104 @@ def test_dataset_without_time_column_is_ingested_as_one_snapshot_partition(
         tmp_path / "state" / "data" / "validated_events" / f"{snapshot}.parquet"
     )
     assert stored.equals(table)
+
+
+def _range_ingest(world: IngestWorld) -> Any:
+    return world.defs.resolve_job_def("ingest_job").execute_in_process(
+        instance=world.instance,
+        tags={ASSET_PARTITION_RANGE_START_TAG: DAYS[0], ASSET_PARTITION_RANGE_END_TAG: DAYS[-1]},
+        raise_on_error=False,
+    )
+
+
+def _error_lines(result: Any, instance: DagsterInstance) -> list[str]:
+    return [
+        entry.user_message
+        for entry in instance.all_logs(result.run_id)
+        if entry.level >= logging.ERROR and entry.dagster_event is None
+    ]
+
+
+def test_a_rule_broken_in_several_partitions_is_logged_once_with_the_count_and_the_fix(
+    world: IngestWorld,
+) -> None:
+    bad_days = DAYS[2:]
+    for day in bad_days:
+        world.write_day(
+            day, BAD_INPUTS["unseen_category_share_over_limit"].plant(world.good_day(day))
+        )
+
+    result = _range_ingest(world)
+
+    assert not result.success
+    lines = [line for line in _error_lines(result, world.instance) if "broke" in line]
+    assert lines == [
+        "column 'channel' broke expect_column_values_to_be_in_set in 3 of 5 partitions "
+        f"({bad_days[0]} … {bad_days[-1]}) — unseen categories: list the levels in "
+        "validation.allowed_categories or raise validation.max_unseen_category_share"
+    ]
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert evaluation.description.splitlines()[0] == lines[0]
+    assert evaluation.metadata["failed_partitions"].value == ", ".join(bad_days)
+    assert "| channel | expect_column_values_to_be_in_set | 3 |" in (
+        evaluation.metadata["rules_broken"].value
+    )
+    for day in bad_days:
+        assert f"| {day} | channel | expect_column_values_to_be_in_set |" in (
+            evaluation.metadata["failures"].value
+        )
+
+
+def test_no_log_metadata_or_report_holds_a_value_of_the_id_column(world: IngestWorld) -> None:
+    secret_id = 987_654_321
+    world.write_day(
+        BAD_DAY,
+        world.good_day(BAD_DAY).with_columns(
+            pl.when(_first_rows(2)).then(pl.lit(secret_id)).otherwise("event_id").alias("event_id")
+        ),
+    )
+
+    result = world.ingest(BAD_DAY)
+
+    assert not result.success
+    texts = [entry.user_message for entry in world.instance.all_logs(result.run_id)]
+    for evaluation in result.get_asset_check_evaluations():
+        texts += [evaluation.description or "", *map(str, evaluation.metadata.values())]
+    for event in result.get_asset_materialization_events():
+        texts += map(str, event.materialization.metadata.values())
+    texts.append(
+        (world.folder / "state" / "reports" / "validation" / f"{BAD_DAY}.json").read_text()
+    )
+    assert any("expect_column_values_to_be_unique" in text for text in texts)
+    assert not [text for text in texts if str(secret_id) in text]
+
+
+def test_an_empty_day_is_validated_with_zero_rows_when_the_spec_sets_no_minimum(
+    tmp_path: Path, make_events, make_file_spec
+) -> None:
+    events = make_events()
+    spec = make_file_spec(
+        tmp_path,
+        events.filter(~_on_day(DAYS[2])),
+        validation={"reference_days": 2, "max_unseen_category_share": 0.05},
+    )
+    assert spec.validation.min_rows == 0
+    defs = ingest_definitions(spec, tmp_path / "state")
+    instance = DagsterInstance.ephemeral()
+    assert materialize_profile(defs, instance).success
+
+    result = defs.resolve_job_def("ingest_job").execute_in_process(
+        instance=instance,
+        tags={ASSET_PARTITION_RANGE_START_TAG: DAYS[0], ASSET_PARTITION_RANGE_END_TAG: DAYS[-1]},
+    )
+
+    assert result.success
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert evaluation.passed
+    empty = tmp_path / "state" / "data" / "validated_events" / f"{DAYS[2]}.parquet"
+    assert pl.read_parquet(empty).height == 0
+    assert f"| {DAYS[2]} | 0 |" in next(
+        e.materialization.metadata["rows_per_partition"].value
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == AssetKey("validated_events")
+    )

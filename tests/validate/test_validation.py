@@ -305,3 +305,136 @@ def test_boolean_categories_accept_the_booleans_they_were_learned_from() -> None
     assert profile.categories["flag"] == [False, True]
     report = PartitionValidator(spec, profile).validate(frame, "2024-01-01")
     assert report.success, report.summary()
+
+
+def test_failures_of_id_and_sensitive_columns_carry_no_sample_values(
+    events: pl.DataFrame, make_spec_dict
+) -> None:
+    spec = spec_from_dict(
+        make_spec_dict(
+            sensitive=["region"],
+            validation={"min_rows": 10, "max_unseen_category_share": 0.05},
+        )
+    )
+    reference = pl.concat([_day(events, d) for d in REFERENCE_DAYS])
+    validator = PartitionValidator(spec, build_profile(reference, spec))
+    bad = _day(events, DAY).with_columns(
+        region=pl.when(_first_rows(5)).then(pl.lit("secret-region")).otherwise("region"),
+        event_id=pl.when(_first_rows(2)).then(pl.lit(987_654_321)).otherwise("event_id"),
+        channel=pl.when(_first_rows(5)).then(pl.lit("teleport")).otherwise("channel"),
+    )
+
+    report = validator.validate(bad, DAY)
+
+    assert _failures(report) == [
+        ("channel", "expect_column_values_to_be_in_set"),
+        ("event_id", "expect_column_values_to_be_unique"),
+        ("region", "expect_column_values_to_be_in_set"),
+    ]
+    text = json.dumps(report_to_dict(report))
+    assert "teleport" in text  # a feature's samples help to find the fault
+    assert "secret-region" not in text and "987654321" not in text
+
+
+def test_a_growing_vocabulary_is_an_open_set_and_new_levels_every_day_pass(
+    make_events, make_spec_dict
+) -> None:
+    events = make_events(days=6).with_columns(
+        merchant=pl.format(
+            "shop {}", pl.col("event_time").dt.day() * 100 + pl.int_range(pl.len()) % 7
+        )
+    )
+    spec = spec_from_dict(
+        make_spec_dict(validation={"min_rows": 10, "max_unseen_category_share": 0.01})
+    )
+    reference = events.filter(pl.col("event_time").dt.day() <= 4)
+
+    profile = build_profile(reference, spec)
+
+    assert "merchant" not in profile.categories
+    assert profile.open_categories == {
+        "merchant": "50% of its levels first appeared in the later half of the reference days"
+    }
+    assert profile.categories["channel"] == ["app", "store", "web"]  # a closed set stays closed
+    report = PartitionValidator(spec, profile).validate(_day(events, "2026-03-06"), "2026-03-06")
+    assert report.success, report.summary()
+
+
+def test_the_spec_marks_a_column_open_by_hand(events: pl.DataFrame, make_spec_dict) -> None:
+    spec = spec_from_dict(
+        make_spec_dict(validation={"min_rows": 10, "open_categories": ["channel"]})
+    )
+    profile = build_profile(pl.concat([_day(events, d) for d in REFERENCE_DAYS]), spec)
+    new_channel = _day(events, DAY).with_columns(channel=pl.lit("teleport"))
+
+    assert profile.open_categories == {"channel": "validation.open_categories"}
+    assert PartitionValidator(spec, profile).validate(new_channel, DAY).success
+
+
+def _closed_column_day(rows: int, new: int) -> pl.DataFrame:
+    """A day of a red/blue column with `new` rows of a colour the reference never saw."""
+    return pl.DataFrame(
+        {
+            "colour": ["violet"] * new + [("red", "blue")[i % 2] for i in range(rows - new)],
+            "label": [("yes", "no")[i % 2] for i in range(rows)],
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def colour_validator() -> PartitionValidator:
+    spec = spec_from_dict(
+        {
+            "name": "colours",
+            "source": {"kind": "csv", "path": "x.csv"},
+            "target": "label",
+            "positive": "yes",
+            "negative": ["no"],
+        }
+    )
+    reference = pl.DataFrame({"colour": ["red", "blue"] * 500, "label": ["yes", "no"] * 500})
+    return PartitionValidator(spec, build_profile(reference, spec))
+
+
+def test_one_new_value_in_a_15_row_day_passes_the_binomial_limit(colour_validator) -> None:
+    day = _closed_column_day(15, 1)
+    assert day["colour"].to_list().count("violet") == 1 and day.height == 15
+
+    assert colour_validator.validate(day, "2024-01-01").success  # 6.7 % against a 1 % limit
+
+
+def test_five_percent_new_values_in_a_10k_row_day_fail_a_closed_column(colour_validator) -> None:
+    day = _closed_column_day(10_000, 500)
+    assert day["colour"].to_list().count("violet") == 500 and day.height == 10_000
+
+    report = colour_validator.validate(day, "2024-01-01")
+
+    assert _failures(report) == [("colour", "expect_column_values_to_be_in_set")]
+
+
+def test_an_unknown_target_value_blocks_even_a_15_row_day(colour_validator) -> None:
+    day = _closed_column_day(15, 0).with_columns(
+        label=pl.when(_first_rows(1)).then(pl.lit("maybe")).otherwise("label")
+    )
+
+    assert _failures(colour_validator.validate(day, "2024-01-01")) == [
+        ("label", "expect_column_values_to_be_in_set")
+    ]
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf")])
+def test_a_non_finite_feature_value_fails_even_without_a_range(
+    events: pl.DataFrame, make_spec_dict, value: float
+) -> None:
+    spec = spec_from_dict(make_spec_dict(validation={"min_rows": 10}))
+    validator = PartitionValidator(
+        spec, build_profile(pl.concat([_day(events, d) for d in REFERENCE_DAYS]), spec)
+    )
+    bad = _day(events, DAY).with_columns(
+        amount=pl.when(_first_rows(1)).then(value).otherwise("amount")
+    )
+
+    assert validator.validate(_day(events, DAY), DAY).success
+    assert _failures(validator.validate(bad, DAY)) == [
+        ("amount", "expect_column_values_to_be_between")
+    ]

@@ -1,0 +1,44 @@
+"""The validation keys of the spec: defaults that admit empty days, ordered ranges, rate tests."""
+
+from pathlib import Path
+
+import pytest
+
+from binclf.ingest.sources import scan_source
+from binclf.spec import SpecError, spec_from_dict
+from binclf.validate.bounds import uses_binomial
+
+
+def test_empty_days_are_allowed_unless_the_spec_demands_a_minimum(make_spec_dict) -> None:
+    spec = spec_from_dict({**make_spec_dict(), "validation": {}})
+    assert spec.validation.min_rows == 0
+    with pytest.raises(SpecError, match=r"validation\.min_rows"):
+        spec_from_dict(make_spec_dict(validation={"min_rows": -1}))
+
+
+def test_a_reversed_numeric_range_is_an_error_that_shows_the_fix(make_spec_dict) -> None:
+    with pytest.raises(SpecError, match=r"numeric_ranges\.amount: \[10\.0, 0\.0\] is reversed"):
+        spec_from_dict(make_spec_dict(validation={"numeric_ranges": {"amount": [10, 0]}}))
+
+
+def test_rates_are_judged_binomially_unless_a_share_is_set(make_spec_dict) -> None:
+    def spec(**validation):
+        return spec_from_dict({**make_spec_dict(), "validation": validation})
+
+    assert uses_binomial(spec())
+    assert not uses_binomial(spec(max_null_share=0.2))
+    assert uses_binomial(spec(max_null_share=0.2, rate_test="binomial"))
+    assert not uses_binomial(spec(rate_test="share"))
+    with pytest.raises(SpecError, match=r"validation\.rate_test"):
+        spec(rate_test="exact")
+
+
+def test_a_duplicate_csv_header_is_an_error_naming_the_file(tmp_path: Path, make_spec_dict) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text("event_id,event_time,label,amount,amount\n1,2026-03-01T10:00:00,no,1.0,2.0\n")
+    spec = spec_from_dict(
+        make_spec_dict(source={"kind": "csv", "path": "events.csv"}), base_dir=tmp_path
+    )
+
+    with pytest.raises(SpecError, match=r"events\.csv names column\(s\) 'amount' more than once"):
+        scan_source(spec)
