@@ -30,7 +30,6 @@ import polars as pl
 from assets.io_manager import read_json_value
 from binclf.chain import PromotionSettings, TrainingSettings, decide, train_candidate
 from binclf.ingest.sources import (
-    fresh_labels,
     keys_in_window,
     observed_at,
     partition_range,
@@ -40,7 +39,8 @@ from binclf.io import state
 from binclf.io.atomic import to_json_safe, write_json_atomic
 from binclf.io.partition_store import PartitionStore
 from binclf.monitor.drift import drift_statistics
-from binclf.monitor.labels import label_status
+from binclf.monitor.drift_days import VersionCache, drift_by_day
+from binclf.monitor.label_days import label_status_by_day
 from binclf.register.loading import load_champion, load_version
 from binclf.register.registry import Registry
 from binclf.score.scoring import score_events, training_cutoff
@@ -324,41 +324,26 @@ def _plain_monitoring(
                 store.write("scores", scored, key)
                 rows += scored.height
             scoring.notes["rows"] = rows
+        scores = {key: store.scan("scores", [key]) for key in keys}
         with measured("monitoring", "drift", out):
-            models: dict[str, Any] = {}
-            for key in keys:
-                frame = store.read("scores", key)
-                version = frame["model_version"][0]
-                if version not in models:
-                    models[version] = load_version(registry, spec.name, version)
-                result = drift_statistics(
-                    models[version].reference,
-                    frame,
-                    alpha=settings.drift_alpha,
-                    min_effect=settings.drift_min_effect,
-                    share_threshold=spec.monitoring.drift_share_threshold,
-                ).to_dict()
-                _write_result(store, "drift", key, {**result, "model_version": version})
+            days = drift_by_day(
+                scores,
+                VersionCache(lambda version: load_version(registry, spec.name, version)),
+                alpha=settings.drift_alpha,
+                min_effect=settings.drift_min_effect,
+                share_threshold=spec.monitoring.drift_share_threshold,
+            )
+            for day in days:
+                _write_result(store, "drift", day.partition_key, day.to_dict())
         with measured("monitoring", "label_status_report", out):
-            as_of = observed_at(spec)
-            cutoff = training_cutoff(champion)
-            for key in keys:
-                frame = store.read("scores", key)
-                labels = fresh_labels(spec, key)
-                if labels is not None:
-                    frame = frame.drop(labels.columns[1:]).join(
-                        labels, on=spec.id_column, how="left"
-                    )
-                status = label_status(
-                    frame,
-                    target=spec.target,
-                    positive=spec.positive,
-                    time_column=spec.time_column,
-                    label_time_column=spec.label_time_column,
-                    as_of=as_of,
-                    since=cutoff,
-                    tolerated_unlabeled_share=settings.tolerated_unlabeled_share,
-                )
+            statuses = label_status_by_day(
+                spec,
+                scores,
+                lambda version: training_cutoff(load_version(registry, spec.name, version)),
+                as_of=observed_at(spec),
+                tolerated_unlabeled_share=settings.tolerated_unlabeled_share,
+            )
+            for key, status in statuses.items():
                 _write_result(store, "label_status_report", key, status)
 
 
