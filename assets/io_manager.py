@@ -6,7 +6,8 @@ itself. An asset over several partitions returns `{partition_key: value}`; a val
 JSON value, or `SamePartitionOf(asset)`: that asset's stored file, hard-linked, not rewritten.
 With `FramesOnDemand` each frame is computed only when it is stored, so a run over a range holds
 one partition in memory at a time. Frames are staged as temporary files and renamed into place
-once all of them are written, so a failure part way replaces none; the output metadata counts
+once all of them are written and switched all at once (JSON values too), so a failure or a
+kill part way replaces none; the output metadata counts
 the rows of each partition and describes the newest. Partitioned inputs arrive as
 `{partition_key: pl.LazyFrame}`.
 """
@@ -20,9 +21,9 @@ from typing import Any
 
 import polars as pl
 from dagster import ConfigurableIOManager, InputContext, OutputContext
+from pydantic import Field
 
 from assets.metadata import PartitionsMetadata
-from binclf.io.atomic import write_json_atomic
 from binclf.io.partition_store import PartitionStore, Staging
 
 
@@ -56,19 +57,25 @@ class SamePartitionOf:
 
 
 class ParquetJsonIOManager(ConfigurableIOManager):
-    """Parquet for frames, JSON for plain values; atomic writes under `root`."""
+    """Parquet for frames, JSON for plain values; atomic writes under `root`.
+
+    Assets named in `run_scoped` are stored per run (`<asset>/runs/<run id>/`), so two runs never
+    read each other's intermediates; the values of the newest `keep_runs` runs are kept.
+    """
 
     root: str
+    run_scoped: list[str] = Field(default_factory=list)
+    keep_runs: int = 5
 
     def _store(self) -> PartitionStore:
-        return PartitionStore(self.root)
+        return PartitionStore.open(self.root)
 
     def _write(self, asset: str, value: Any, key: str | None) -> None:
-        store = self._store()
-        if isinstance(value, pl.DataFrame):
-            store.write(asset, value, key)
-        else:
-            write_json_atomic(store.path(asset, key).with_suffix(".json"), value)
+        with self._store().staging() as staging:
+            if isinstance(value, pl.DataFrame):
+                staging.write(asset, value, key)
+            else:
+                staging.write_json(asset, value, key)
 
     def _stage(
         self, staging: Staging, asset: str, key: str, value: Any, summary: PartitionsMetadata
@@ -80,12 +87,15 @@ class ParquetJsonIOManager(ConfigurableIOManager):
             staging.link(asset, value.asset, key)
             summary.add(key, pl.scan_parquet(self._store().path(value.asset, key)))
         else:
-            self._write(asset, value, key)
+            staging.write_json(asset, value, key)
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         asset = context.asset_key.to_python_identifier()
         if not context.has_asset_partitions:
-            self._write(asset, obj, None)
+            if asset in self.run_scoped:
+                self._write_for_run(asset, obj, context.run_id)
+            else:
+                self._write(asset, obj, None)
             return
         keys = sorted(context.asset_partition_keys)
         values = obj if isinstance(obj, Mapping) and set(obj) == set(keys) else None
@@ -103,12 +113,38 @@ class ParquetJsonIOManager(ConfigurableIOManager):
         if metadata := summary.metadata():
             context.add_output_metadata(metadata)
 
-    def _read(self, asset: str, key: str | None) -> Any:
+    def _write_for_run(self, asset: str, value: Any, run_id: str) -> None:
+        """Store a value of this run only; `<asset>/data.*` becomes a link to the newest run's.
+
+        Older runs' values are pruned, the newest `keep_runs` kept.
+        """
         store = self._store()
+        with store.for_run(run_id).staging() as staging:
+            if isinstance(value, pl.DataFrame):
+                own = staging.write(asset, value)
+            else:
+                own = staging.write_json(asset, value)
+        with store.staging() as staging:
+            staging.link_file(own, store.path(asset).with_suffix(own.suffix))
+        store.prune_runs(keep=self.keep_runs, current=run_id)
+
+    def _run_store(self, store: PartitionStore, asset: str, context: InputContext) -> Any:
+        """The store of the run that made this input: this run, or the parent of a re-execution;
+        for an asset no run of this lineage made, the newest value."""
+        upstream = context.upstream_output
+        for run_id in (upstream.run_id if upstream else None, context.run_id):
+            if not run_id:
+                continue
+            own = store.for_run(run_id)
+            if own.path(asset).is_file() or own.json_path(asset).is_file():
+                return own
+        return store
+
+    def _read(self, store: PartitionStore, asset: str, key: str | None) -> Any:
         path = store.path(asset, key)
         if path.is_file():
             return pl.scan_parquet(str(path)) if key else pl.read_parquet(path)
-        json_path = path.with_suffix(".json")
+        json_path = store.json_path(asset, key)
         if json_path.is_file():
             return json.loads(json_path.read_text())
         where = f"partition {key}" if key else "its value"
@@ -116,6 +152,9 @@ class ParquetJsonIOManager(ConfigurableIOManager):
 
     def load_input(self, context: InputContext) -> Any:
         asset = context.asset_key.to_python_identifier()
+        store = self._store()
         if not context.has_asset_partitions:
-            return self._read(asset, None)
-        return {key: self._read(asset, key) for key in context.asset_partition_keys}
+            if asset in self.run_scoped:
+                return self._read(self._run_store(store, asset, context), asset, None)
+            return self._read(store, asset, None)
+        return {key: self._read(store, asset, key) for key in context.asset_partition_keys}

@@ -33,10 +33,13 @@ def build_definitions(
         sensors.append(build_label_sensor(spec, jobs["training_job"]))
     else:  # a snapshot has no label times: nothing to refresh, no label sensor
         jobs.pop("labels_job")
+    training = training_assets(spec)
+    # Training intermediates are kept per run, so two training runs never read each other's.
+    run_scoped = sorted(key.to_python_identifier() for a in training for key in a.keys)
     return Definitions(
         assets=[
             *ingest_assets(spec, partitions),
-            *training_assets(spec),
+            *training,
             *monitoring_assets(spec, partitions),
         ],
         jobs=[*jobs.values(), *registry_jobs(spec)],
@@ -47,7 +50,9 @@ def build_definitions(
         executor=executor,
         resources={
             "state": StateResource(root=str(root)),
-            "io_manager": ParquetJsonIOManager(root=str(state.data_dir(root))),
+            "io_manager": ParquetJsonIOManager(
+                root=str(state.data_dir(root)), run_scoped=run_scoped
+            ),
         },
     )
 

@@ -144,7 +144,7 @@ def test_file_source_without_start_date_is_a_spec_error_that_reads_no_data(
 ) -> None:
     spec = make_file_spec(tmp_path / "empty", None, partitions={})
 
-    with pytest.raises(SpecError, match="partitions.start_date"):
+    with pytest.raises(SpecError, match=r"partitions\.start_date"):
         partition_range(spec)
 
 
