@@ -129,13 +129,11 @@ class ParquetJsonIOManager(ConfigurableIOManager):
         store.prune_runs(keep=self.keep_runs, current=run_id)
 
     def _run_store(self, store: PartitionStore, asset: str, context: InputContext) -> Any:
-        """The store of the run that made this input: this run, or the parent of a re-execution;
-        for an asset no run of this lineage made, the newest value."""
+        """The store of the run that made this input (this run, or the parent run of a
+        re-execution); for an asset this run did not make, the newest stored value."""
         upstream = context.upstream_output
-        for run_id in (upstream.run_id if upstream else None, context.run_id):
-            if not run_id:
-                continue
-            own = store.for_run(run_id)
+        if upstream is not None and upstream.run_id:
+            own = store.for_run(upstream.run_id)
             if own.path(asset).is_file() or own.json_path(asset).is_file():
                 return own
         return store

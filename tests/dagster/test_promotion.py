@@ -216,10 +216,7 @@ def test_evidence_edited_after_registration_stops_the_champion_decision(
     assert not refused.success
     (failure,) = refused.get_step_failure_events()
     assert failure.step_failure_data.error.cause.cls_name == "IntegrityError"
-    assert (
-        f"file '{EVIDENCE_FILE}' does not match"
-        in failure.step_failure_data.error.cause.message
-    )
+    assert f"file '{EVIDENCE_FILE}' does not match" in failure.step_failure_data.error.cause.message
     assert world.registry.champion(DATASET) == CHAMPION
     assert world.registry.decisions(DATASET, candidate) == []
     with pytest.raises(IntegrityError, match=EVIDENCE_FILE):
