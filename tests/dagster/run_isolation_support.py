@@ -1,7 +1,7 @@
 """A two-step training-like job for the run-isolation test, run by separate processes.
 
 `training_splits` stores a frame naming its run; `evaluation` waits until the other run has
-stored its splits too (both run folders exist), then reads the splits it is given.
+stored its splits too, then reads the splits it is given and records whose they are.
 """
 
 import os
@@ -31,18 +31,31 @@ def training_splits(context: AssetExecutionContext) -> pl.DataFrame:
     return pl.DataFrame({"run": [context.run_id]})
 
 
-@asset
-def evaluation(training_splits: pl.DataFrame) -> dict[str, str]:
-    runs = Path(os.environ[ROOT_ENV]) / "runs"
+@asset(deps=[training_splits])
+def splits_stored(context: AssetExecutionContext) -> None:
+    """Mark that this run's splits are stored."""
+    _arrivals().mkdir(parents=True, exist_ok=True)
+    (_arrivals() / context.run_id).touch()
+
+
+def _arrivals() -> Path:
+    return Path(os.environ[ROOT_ENV]).parent / "arrivals"
+
+
+@asset(deps=[splits_stored])
+def evaluation(context: AssetExecutionContext, training_splits: pl.DataFrame) -> dict[str, str]:
     deadline = time.monotonic() + 120
-    while len(list(runs.iterdir())) < 2 and time.monotonic() < deadline:
+    while len(list(_arrivals().iterdir())) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
-    return {"splits_of": training_splits["run"][0]}
+    seen = training_splits["run"][0]
+    (_arrivals().parent / "seen").mkdir(exist_ok=True)
+    (_arrivals().parent / "seen" / context.run_id).write_text(seen)
+    return {"splits_of": seen}
 
 
 def training_job() -> object:
     defs = Definitions(
-        assets=[training_splits, evaluation],
+        assets=[training_splits, splits_stored, evaluation],
         jobs=[define_asset_job("train", executor_def=in_process_executor)],
         resources={
             "io_manager": ParquetJsonIOManager(

@@ -289,8 +289,10 @@ def test_two_runs_launched_together_each_read_their_own_intermediate(tmp_path: P
     runs = [subprocess.Popen(command, env=env) for _ in range(2)]
 
     assert [run.wait(timeout=300) for run in runs] == [0, 0]
-    run_ids = sorted(p.name for p in (data / "runs").iterdir())
+    run_ids = sorted(p.name for p in (tmp_path / "arrivals").iterdir())
     assert len(run_ids) == 2
+    seen = {run_id: (tmp_path / "seen" / run_id).read_text() for run_id in run_ids}
+    assert seen == {run_id: run_id for run_id in run_ids}  # each evaluated its own splits
     for run_id in run_ids:
         own = PartitionStore(data / "runs" / run_id)
         assert own.read("training_splits")["run"].to_list() == [run_id]
