@@ -59,8 +59,9 @@ class SamePartitionOf:
 class ParquetJsonIOManager(ConfigurableIOManager):
     """Parquet for frames, JSON for plain values; atomic writes under `root`.
 
-    Assets named in `run_scoped` are stored per run (`<asset>/runs/<run id>/`), so two runs never
-    read each other's intermediates; the values of the newest `keep_runs` runs are kept.
+    Assets named in `run_scoped` are stored per run (`runs/<run id>/<asset>/`), so two runs never
+    read each other's intermediates; the values of the newest `keep_runs` runs are kept, and
+    `<asset>/data.*` links to the newest value for readers outside a run.
     """
 
     root: str
@@ -128,7 +129,9 @@ class ParquetJsonIOManager(ConfigurableIOManager):
             staging.link_file(own, store.path(asset).with_suffix(own.suffix))
         store.prune_runs(keep=self.keep_runs, current=run_id)
 
-    def _run_store(self, store: PartitionStore, asset: str, context: InputContext) -> Any:
+    def _run_store(
+        self, store: PartitionStore, asset: str, context: InputContext
+    ) -> PartitionStore:
         """The store of the run that made this input (this run, or the parent run of a
         re-execution); for an asset this run did not make, the newest stored value."""
         upstream = context.upstream_output

@@ -283,6 +283,8 @@ def test_two_runs_launched_together_each_read_their_own_intermediate(tmp_path: P
     home, data = tmp_path / "home", tmp_path / "data"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    with DagsterInstance.from_config(str(home)):
+        pass  # the storage exists before two processes open it at once
     env = {**os.environ, "DAGSTER_HOME": str(home), ROOT_ENV: str(data)}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
     command = [sys.executable, "-m", "tests.dagster.run_isolation_support"]
