@@ -6,98 +6,27 @@ itself. An asset over several partitions returns `{partition_key: value}`; a val
 JSON value, or `SamePartitionOf(asset)`: that asset's stored file, hard-linked, not rewritten.
 With `FramesOnDemand` each frame is computed only when it is stored, so a run over a range holds
 one partition in memory at a time. Frames are staged as temporary files and renamed into place
-once all of them are written, so a failure part way replaces none; the output metadata counts
+once all of them are written and switched all at once (JSON values too), so a failure or a
+kill part way replaces none; the output metadata counts
 the rows of each partition and describes the newest. Partitioned inputs arrive as
-`{partition_key: pl.LazyFrame}`.
-
-A typed value (one of `TYPED_VALUES`: a step's result with `to_dict`/`from_dict`) is stored as
-JSON that names its type, and loaded back as that type. Its `plots` (PNG bytes) become files in
-a folder named by their content next to the JSON, written before the JSON that points at them, so
-JSON and plots switch at once; the output metadata links each plot file.
+`{partition_key: pl.LazyFrame}`. Typed step results are stored as `assets.typed_values` says,
+and the output metadata links each of their plot files.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import shutil
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputContext
+from pydantic import Field
 
 from assets.metadata import PartitionsMetadata, PreviewPolicy
-from binclf.evaluate.steps import Evaluation
-from binclf.io.atomic import to_json_safe, write_directory_atomic, write_json_atomic
+from assets.typed_values import is_typed, read_json_value, typed_json
 from binclf.io.partition_store import PartitionStore, Staging
-from binclf.register.candidate import RegisteredCandidate
-from binclf.train.outcomes import CalibrationOutcome, SearchOutcome
-from binclf.train.threshold import ThresholdChoice
-
-TYPED_VALUES: dict[str, type] = {
-    kind.__name__: kind
-    for kind in (
-        SearchOutcome,
-        CalibrationOutcome,
-        ThresholdChoice,
-        Evaluation,
-        RegisteredCandidate,
-    )
-}
-TYPE_KEY = "binclf_type"
-
-
-def _typed_json(json_path: Path, value: Any) -> tuple[dict[str, Any], dict[str, Path]]:
-    """The JSON of a typed value, after its plots were written; and where each plot is."""
-    plots: Mapping[str, bytes] = getattr(value, "plots", None) or {}
-    paths: dict[str, Path] = {}
-    if plots:
-        digest = hashlib.sha256()
-        for name in sorted(plots):
-            digest.update(name.encode() + b"\0" + hashlib.sha256(plots[name]).digest())
-        folder = json_path.parent / "plots" / f"{json_path.stem}-{digest.hexdigest()[:16]}"
-        if not folder.is_dir():
-            write_directory_atomic(folder, {f"{name}.png": png for name, png in plots.items()})
-        paths = {name: folder / f"{name}.png" for name in plots}
-    data = {
-        TYPE_KEY: type(value).__name__,
-        "value": to_json_safe(value.to_dict()),
-        "plots": {
-            name: path.relative_to(json_path.parent).as_posix() for name, path in paths.items()
-        },
-    }
-    return data, paths
-
-
-def _drop_stale_plots(json_path: Path, keep: set[Path]) -> None:
-    """Plot folders of this value that its current JSON no longer points at."""
-    plots = json_path.parent / "plots"
-    for folder in plots.glob(f"{json_path.stem}-*") if plots.is_dir() else ():
-        if folder not in keep:
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def write_typed(json_path: Path, value: Any) -> dict[str, Path]:
-    """Store a typed value and its plots; returns where each plot file is."""
-    data, paths = _typed_json(json_path, value)
-    write_json_atomic(json_path, data)
-    _drop_stale_plots(json_path, {path.parent for path in paths.values()})
-    return paths
-
-
-def read_json_value(json_path: Path) -> Any:
-    """A stored JSON value: a typed value back as its type (with its plots), else plain JSON."""
-    data = json.loads(json_path.read_text())
-    if not (isinstance(data, dict) and TYPE_KEY in data):
-        return data
-    value = TYPED_VALUES[data[TYPE_KEY]].from_dict(data["value"])
-    if data["plots"]:
-        plots = {name: (json_path.parent / rel).read_bytes() for name, rel in data["plots"].items()}
-        value = replace(value, plots=plots)
-    return value
 
 
 class FramesOnDemand(Mapping[str, pl.DataFrame]):
@@ -130,23 +59,32 @@ class SamePartitionOf:
 
 
 class ParquetJsonIOManager(ConfigurableIOManager):
-    """Parquet for frames, JSON for plain values; atomic writes under `root`."""
+    """Parquet for frames, JSON for plain values; atomic writes under `root`.
+
+    Assets named in `run_scoped` are stored per run (`runs/<run id>/<asset>/`), so two runs never
+    read each other's intermediates; the values of the newest `keep_runs` runs are kept, and
+    `<asset>/data.*` links to the newest value for readers outside a run.
+    """
 
     root: str
+    run_scoped: list[str] = Field(default_factory=list)
+    keep_runs: int = 5
 
     def _store(self) -> PartitionStore:
-        return PartitionStore(self.root)
+        return PartitionStore.open(self.root)
 
     def _write(self, asset: str, value: Any, key: str | None) -> dict[str, Path]:
+        """Store one value; returns where the plot files of a typed value are."""
         store = self._store()
-        json_path = store.path(asset, key).with_suffix(".json")
-        if isinstance(value, pl.DataFrame):
-            store.write(asset, value, key)
-        elif isinstance(value, tuple(TYPED_VALUES.values())):
-            return write_typed(json_path, value)
-        else:
-            write_json_atomic(json_path, value)
-        return {}
+        plots: dict[str, Path] = {}
+        if is_typed(value):
+            value, plots = typed_json(store.json_path(asset, key), Path(self.root), value)
+        with store.staging() as staging:
+            if isinstance(value, pl.DataFrame):
+                staging.write(asset, value, key)
+            else:
+                staging.write_json(asset, value, key)
+        return plots
 
     def _stage(
         self, staging: Staging, asset: str, key: str, value: Any, summary: PartitionsMetadata
@@ -158,12 +96,15 @@ class ParquetJsonIOManager(ConfigurableIOManager):
             staging.link(asset, value.asset, key)
             summary.add(key, pl.scan_parquet(self._store().path(value.asset, key)))
         else:
-            self._write(asset, value, key)
+            staging.write_json(asset, value, key)
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         asset = context.asset_key.to_python_identifier()
         if not context.has_asset_partitions:
-            plots = self._write(asset, obj, None)
+            if asset in self.run_scoped:
+                plots = self._write_for_run(asset, obj, context.run_id)
+            else:
+                plots = self._write(asset, obj, None)
             if plots:
                 context.add_output_metadata(
                     {f"plot_{name}_file": MetadataValue.path(str(p)) for name, p in plots.items()}
@@ -186,19 +127,53 @@ class ParquetJsonIOManager(ConfigurableIOManager):
         if metadata := summary.metadata():
             context.add_output_metadata(metadata)
 
-    def _read(self, asset: str, key: str | None) -> Any:
+    def _write_for_run(self, asset: str, value: Any, run_id: str) -> dict[str, Path]:
+        """Store a value of this run only; `<asset>/data.*` becomes a link to the newest run's.
+
+        Older runs' values are pruned, the newest `keep_runs` kept.
+        """
         store = self._store()
+        run_store = store.for_run(run_id)
+        plots: dict[str, Path] = {}
+        if is_typed(value):
+            value, plots = typed_json(run_store.json_path(asset), Path(self.root), value)
+        with run_store.staging() as staging:
+            if isinstance(value, pl.DataFrame):
+                own = staging.write(asset, value)
+            else:
+                own = staging.write_json(asset, value)
+        with store.staging() as staging:
+            staging.link_file(own, store.path(asset).with_suffix(own.suffix))
+        store.prune_runs(keep=self.keep_runs, current=run_id)
+        return plots
+
+    def _run_store(
+        self, store: PartitionStore, asset: str, context: InputContext
+    ) -> PartitionStore:
+        """The store of the run that made this input (this run, or the parent run of a
+        re-execution); for an asset this run did not make, the newest stored value."""
+        upstream = context.upstream_output
+        if upstream is not None and upstream.run_id:
+            own = store.for_run(upstream.run_id)
+            if own.path(asset).is_file() or own.json_path(asset).is_file():
+                return own
+        return store
+
+    def _read(self, store: PartitionStore, asset: str, key: str | None) -> Any:
         path = store.path(asset, key)
         if path.is_file():
             return pl.scan_parquet(str(path)) if key else pl.read_parquet(path)
-        json_path = path.with_suffix(".json")
+        json_path = store.json_path(asset, key)
         if json_path.is_file():
-            return read_json_value(json_path)
+            return read_json_value(json_path, Path(self.root))
         where = f"partition {key}" if key else "its value"
         raise FileNotFoundError(f"asset {asset!r} has no stored {where}; materialize it first")
 
     def load_input(self, context: InputContext) -> Any:
         asset = context.asset_key.to_python_identifier()
+        store = self._store()
         if not context.has_asset_partitions:
-            return self._read(asset, None)
-        return {key: self._read(asset, key) for key in context.asset_partition_keys}
+            if asset in self.run_scoped:
+                return self._read(self._run_store(store, asset, context), asset, None)
+            return self._read(store, asset, None)
+        return {key: self._read(store, asset, key) for key in context.asset_partition_keys}

@@ -21,7 +21,7 @@ class StateResource(ConfigurableResource):
         return state.state_root(self.root)
 
     def store(self) -> PartitionStore:
-        return PartitionStore(state.data_dir(self.path))
+        return PartitionStore.open(state.data_dir(self.path))
 
     def registry(self) -> Registry:
         return Registry(state.registry_dir(self.path))

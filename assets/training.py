@@ -49,7 +49,8 @@ GATE_CHECKS = {
 
 def training_assets(spec: DatasetSpec) -> list[AssetsDefinition]:
     """The training group for one dataset."""
-    group = {"group_name": "training"}
+    # One training run of a dataset at a time: its steps share a pool of one (dagster.yaml).
+    group = {"group_name": "training", "pool": f"training_{spec.name}"}
 
     @asset(**group, deps=["validated_events"])
     def training_window(

@@ -94,7 +94,12 @@ class Costs(_Strict):
 
 
 class Partitioning(_Strict):
-    """Daily partitions by event time; a dataset without time is one snapshot partition."""
+    """Daily partitions by event time; a dataset without time is one snapshot partition.
+
+    `start_date` is the first partition (required for a file source with a time column; a
+    synthetic source starts at its own `start_date`). Without `end_date` the partitions grow:
+    every finished UTC day is one. Set `end_date` (exclusive) only to replay a closed period.
+    """
 
     start_date: date | None = None
     end_date: date | None = None

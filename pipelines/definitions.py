@@ -34,12 +34,15 @@ def build_definitions(
         sensors.append(build_label_sensor(spec, jobs["training_job"]))
     else:  # a snapshot has no label times: nothing to refresh, no label sensor
         jobs.pop("labels_job")
+    training = training_assets(spec)
+    # Training intermediates are kept per run, so two training runs never read each other's.
+    run_scoped = sorted(key.to_python_identifier() for a in training for key in a.keys)
     with warnings.catch_warnings():
         # backfill_policy is marked beta; single-run backfills are how this project ingests ranges.
         warnings.simplefilter("ignore", BetaWarning)
         assets = [
             *ingest_assets(spec, partitions),
-            *training_assets(spec),
+            *training,
             *monitoring_assets(spec, partitions),
             *health_assets(spec),
             *(performance_assets(spec, partitions) if spec.time_column else []),
@@ -55,7 +58,9 @@ def build_definitions(
         executor=executor,
         resources={
             "state": StateResource(root=str(root)),
-            "io_manager": ParquetJsonIOManager(root=str(state.data_dir(root))),
+            "io_manager": ParquetJsonIOManager(
+                root=str(state.data_dir(root)), run_scoped=run_scoped
+            ),
             "alert_sink": default_alert_sink(),  # the webhook when BINCLF_ALERT_WEBHOOK_URL is set
         },
     )

@@ -85,8 +85,15 @@ def scan_source(spec: DatasetSpec) -> pl.LazyFrame:
     return _stack(_file_scans(spec, spec.source))
 
 
-def partition_range(spec: DatasetSpec) -> tuple[date, date]:
-    """First day and the day after the last: the spec's dates, else the source's time range."""
+def partition_range(spec: DatasetSpec) -> tuple[date, date | None]:
+    """First day and the day after the last (None: open, the partitions grow with time).
+
+    Reads no data, so it is safe when the code location loads. A snapshot is one day. A synthetic
+    stream starts at its first day and ends after its `days` unless the spec says otherwise. A
+    file source starts at `partitions.start_date`, which it must set, and has an open end: every
+    finished day is a partition, so tomorrow's file needs no restart. `partitions.end_date` fixes
+    the end, for replays of a closed period only.
+    """
     if spec.is_snapshot:
         first = spec.partitions.snapshot_date
         return first, first + timedelta(days=1)
@@ -94,23 +101,31 @@ def partition_range(spec: DatasetSpec) -> tuple[date, date]:
         first = spec.partitions.start_date or spec.source.start_date
         last = spec.partitions.end_date or spec.source.start_date + timedelta(days=spec.source.days)
         return first, last
-    start, end = spec.partitions.start_date, spec.partitions.end_date
-    if start is None or end is None:
-        assert spec.time_column
-        bounds = (
-            scan_source(spec)
-            .select(
-                pl.col(spec.time_column).min().alias("lo"),
-                pl.col(spec.time_column).max().alias("hi"),
-            )
-            .collect()
+    if spec.partitions.start_date is None:
+        raise SpecError(
+            "partitions.start_date: a file source with a time_column needs the first day of its "
+            "partitions (the code location reads no data when it loads; `source_time_range` "
+            "reports the first and last day the files hold)"
         )
-        lo, hi = bounds["lo"][0], bounds["hi"][0]
-        if lo is None:
-            raise SpecError(f"time_column {spec.time_column!r} has no values to partition by")
-        start = start or lo.date()
-        end = end or hi.date() + timedelta(days=1)
-    return start, end
+    return spec.partitions.start_date, spec.partitions.end_date
+
+
+def source_time_range(spec: DatasetSpec) -> tuple[date, date]:
+    """First day and the day after the last that a file source's events cover (reads them all)."""
+    if not isinstance(spec.source, FileSource) or not spec.time_column:
+        raise SpecError("source_time_range reads the time column of a file source")
+    bounds = (
+        scan_source(spec)
+        .select(
+            pl.col(spec.time_column).min().alias("lo"),
+            pl.col(spec.time_column).max().alias("hi"),
+        )
+        .collect()
+    )
+    lo, hi = bounds["lo"][0], bounds["hi"][0]
+    if lo is None:
+        raise SpecError(f"time_column {spec.time_column!r} has no values to partition by")
+    return lo.date(), hi.date() + timedelta(days=1)
 
 
 def read_partition(spec: DatasetSpec, partition_key: str) -> pl.DataFrame:

@@ -4,7 +4,7 @@ Keys must be plain ISO dates, so no key can name a path outside the root. A part
 written to a hidden temporary file, flushed to disk and renamed into place: a reader sees the old
 file or the new one, never half of either. Files are never changed in place, so one file may be
 hard-linked as the partition of two assets. `PartitionStore.staging` writes many partitions one
-at a time and renames them into place only once all of them were written.
+at a time and switches them into place all at once, only once all of them were written.
 """
 
 from __future__ import annotations
@@ -12,19 +12,23 @@ from __future__ import annotations
 import errno
 import os
 import re
-import secrets
 import shutil
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import polars as pl
 
-from binclf.io.atomic import FILE_MODE, fsync_directory
+from binclf.io.atomic import FILE_MODE, json_bytes
+from binclf.io.switch import BeforeRename, Writer, recover, sweep
 from binclf.partitions import partition_day
 
 UNPARTITIONED = "data"
+RUNS = "runs"
+_RUN_ID = re.compile(r"^[A-Za-z0-9_-]+$")
+_SWEPT: set[Path] = set()
 _ASSET_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
 
@@ -35,8 +39,43 @@ class MissingPartitionsError(FileNotFoundError):
 class PartitionStore:
     """Parquet storage of asset values, one file per daily partition."""
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str], writer_root: str | os.PathLike[str] | None = None
+    ) -> None:
         self.root = Path(root)
+        # Where writers claim their files: the root of the whole store, for a store of one run.
+        self.writer_root = Path(writer_root or root)
+
+    def for_run(self, run_id: str) -> PartitionStore:
+        """The store of one run's own values, `<root>/runs/<run id>/`."""
+        if not _RUN_ID.match(run_id):
+            raise ValueError(f"run id {run_id!r} is not a plain identifier")
+        return PartitionStore(self.root / RUNS / run_id, writer_root=self.writer_root)
+
+    def prune_runs(self, keep: int, current: str) -> list[str]:
+        """Remove the values of all but the newest `keep` runs (never `current`'s)."""
+        folder = self.root / RUNS
+        if not folder.is_dir():
+            return []
+        runs = sorted(folder.iterdir(), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+        old = [p for p in runs[keep:] if p.name != current and p.is_dir()]
+        for path in old:
+            shutil.rmtree(path, ignore_errors=True)
+        return [p.name for p in old]
+
+    @classmethod
+    def open(cls, root: str | os.PathLike[str]) -> PartitionStore:
+        """The store at `root`, after rolling back any switch a killed writer left half done.
+
+        The first open of a root in a process also removes leftovers of killed writes.
+        """
+        store = cls(root)
+        if store.root not in _SWEPT:
+            sweep(store.root)
+            _SWEPT.add(store.root)
+        else:
+            recover(store.root)
+        return store
 
     def path(self, asset: str, partition_key: str | None = None) -> Path:
         """Where an asset's partition (or its only value) lives."""
@@ -45,14 +84,18 @@ class PartitionStore:
         name = UNPARTITIONED if partition_key is None else partition_day(partition_key).isoformat()
         return self.root / asset / f"{name}.parquet"
 
+    def json_path(self, asset: str, partition_key: str | None = None) -> Path:
+        """Where an asset's partition (or its only value) lives when it is a JSON value."""
+        return self.path(asset, partition_key).with_suffix(".json")
+
     def write(self, asset: str, frame: pl.DataFrame, partition_key: str | None = None) -> Path:
         """Replace one partition atomically; other partitions are untouched."""
         with self.staging() as staging:
             return staging.write(asset, frame, partition_key)
 
-    def staging(self) -> Staging:
+    def staging(self, before_rename: BeforeRename | None = None) -> Staging:
         """Partitions to write together: see `Staging`."""
-        return Staging(self)
+        return Staging(self, before_rename)
 
     def exists(self, asset: str, partition_key: str | None = None) -> bool:
         return self.path(asset, partition_key).is_file()
@@ -103,20 +146,24 @@ def _removed_on_failure(path: Path) -> Iterator[None]:
 
 
 class Staging:
-    """Partitions staged as hidden temporary files, renamed into place together.
+    """Partitions staged as hidden temporary files, switched into place together.
 
-    Use it as a context manager. Leaving the block normally renames every staged file over its
-    partition (each rename is atomic); leaving it by an exception removes the staged files, so a
+    Use it as a context manager. Leaving the block normally switches every staged file over its
+    partition all at once (see `binclf.io.switch`: a crash during the renames is rolled back
+    when the store is next opened); leaving it by an exception removes the staged files, so a
     failure part way through a range replaces no partition at all.
     """
 
-    def __init__(self, store: PartitionStore) -> None:
+    def __init__(self, store: PartitionStore, before_rename: BeforeRename | None = None) -> None:
         self._store = store
         self._staged: list[tuple[Path, Path]] = []
+        self._writer: Writer | None = None
+        self._before_rename = before_rename
 
     def _temporary(self, target: Path) -> Path:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        return target.with_name(f".{target.stem}.{secrets.token_hex(8)}.tmp")
+        if self._writer is None:
+            self._writer = Writer(self._store.writer_root)
+        return self._writer.temporary(target)
 
     def write(self, asset: str, frame: pl.DataFrame, partition_key: str | None = None) -> Path:
         """Stage a frame as a partition; return where it will live."""
@@ -128,13 +175,29 @@ class Staging:
         self._staged.append((temporary, target))
         return target
 
+    def write_json(self, asset: str, value: Any, partition_key: str | None = None) -> Path:
+        """Stage a JSON value as a partition (`<key>.json`); return where it will live."""
+        target = self._store.json_path(asset, partition_key)
+        data = json_bytes(value)
+        temporary = self._temporary(target)
+        with _removed_on_failure(temporary), open(temporary, "xb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fchmod(handle.fileno(), FILE_MODE)
+            os.fsync(handle.fileno())
+        self._staged.append((temporary, target))
+        return target
+
     def link(self, asset: str, source: str, partition_key: str) -> Path:
         """Stage the stored partition of asset `source` as the same partition of `asset`.
 
         The file is hard-linked, not rewritten (copied where links are impossible).
         """
         origin = self._store.path(source, partition_key)
-        target = self._store.path(asset, partition_key)
+        return self.link_file(origin, self._store.path(asset, partition_key))
+
+    def link_file(self, origin: Path, target: Path) -> Path:
+        """Stage file `origin` at `target`, hard-linked where possible, else copied."""
         temporary = self._temporary(target)
         try:
             os.link(origin, temporary)
@@ -157,12 +220,11 @@ class Staging:
         traceback: TracebackType | None,
     ) -> None:
         staged, self._staged = self._staged, []
+        writer, self._writer = self._writer, None
+        if writer is None:
+            return
         try:
             if kind is None:
-                for temporary, target in staged:
-                    os.replace(temporary, target)
-                for folder in {target.parent for _, target in staged}:
-                    fsync_directory(folder)
+                writer.commit(staged, self._before_rename)
         finally:
-            for temporary, _ in staged:
-                temporary.unlink(missing_ok=True)
+            writer.release()

@@ -6,9 +6,15 @@ schedule that would start by itself on deployment must fail this file.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
+import polars as pl
 import pytest
+import yaml
 from dagster import (
     AssetCheckKey,
     AssetKey,
@@ -22,8 +28,9 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
+from binclf.ingest.sources import read_partition
 from binclf.register.gates import evaluate_gates
-from binclf.spec import GateThresholds, load_spec
+from binclf.spec import DATASET_ENV, GateThresholds, load_spec, spec_from_dict
 
 GROUPS = {
     "ingest": {"validation_profile", "raw_events", "validated_events"},
@@ -163,3 +170,90 @@ def test_model_health_refreshes_eagerly_after_the_monitoring_assets(defs: Defini
     assert {k.to_user_string() for k in health.parent_keys} == DAILY_MONITORING
     assert health.automation_condition is not None
     assert health.automation_condition.get_label() == "eager"
+
+
+def _file_spec_on_empty_folder(folder: Path, spec_dict: dict, **partitions: str) -> Path:
+    """A spec file for a Parquet folder that holds no file yet."""
+    (folder / "events").mkdir(parents=True)
+    data = spec_dict("events", partitions={"start_date": "2026-03-01", **partitions})
+    path = folder / "spec.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_definitions_load_on_an_empty_source_folder(tmp_path: Path, make_spec_dict) -> None:
+    from pipelines.definitions import build_definitions
+
+    spec = load_spec(_file_spec_on_empty_folder(tmp_path, make_spec_dict))
+    defs = build_definitions(spec, state_root=str(tmp_path / "state"))
+
+    Definitions.validate_loadable(defs)
+    partitions = defs.resolve_job_def("daily_job").partitions_def
+    assert partitions.end is None
+
+
+def test_dagster_definitions_validate_passes_on_an_empty_source_folder(
+    tmp_path: Path, make_spec_dict
+) -> None:
+    spec_path = _file_spec_on_empty_folder(tmp_path, make_spec_dict)
+    env = {**os.environ, DATASET_ENV: str(spec_path), "BINCLF_STATE": str(tmp_path / "state")}
+    env["DAGSTER_HOME"] = str(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-m", "pipelines.definitions"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_file_added_after_load_is_a_partition_without_reload(
+    tmp_path: Path, make_spec_dict, make_events
+) -> None:
+    from pipelines.definitions import build_definitions
+
+    spec = load_spec(_file_spec_on_empty_folder(tmp_path, make_spec_dict))
+    defs = build_definitions(spec, state_root=str(tmp_path / "state"))
+    partitions = defs.resolve_job_def("daily_job").partitions_def
+    before = partitions.get_partition_keys(current_time=datetime(2026, 3, 3, 9, tzinfo=UTC))
+    assert before == ["2026-03-01", "2026-03-02"]
+
+    day = make_events(days=3).filter(pl.col("event_time").dt.date() == date(2026, 3, 3))
+    day.write_parquet(tmp_path / "events" / "2026-03-03.parquet")
+
+    now = datetime(2026, 3, 4, 2, 5, tzinfo=UTC)
+    assert partitions.get_partition_keys(current_time=now)[-1] == "2026-03-03"
+    schedule = defs.get_schedule_def("daily_job_schedule")
+    context = build_schedule_context(scheduled_execution_time=datetime(2026, 3, 4, 2, tzinfo=UTC))
+    request = next(iter(schedule.evaluate_tick(context).run_requests))
+    assert request.partition_key == "2026-03-03"
+    assert read_partition(spec, "2026-03-03").equals(day)
+
+
+def test_a_replay_end_date_closes_the_partitions(tmp_path: Path, make_spec_dict) -> None:
+    from pipelines.definitions import build_definitions
+
+    spec = load_spec(_file_spec_on_empty_folder(tmp_path, make_spec_dict, end_date="2026-03-03"))
+    partitions = (
+        build_definitions(spec, str(tmp_path / "state")).resolve_job_def("daily_job").partitions_def
+    )
+
+    later = datetime(2026, 6, 1, tzinfo=UTC)
+    assert partitions.get_partition_keys(current_time=later) == ["2026-03-01", "2026-03-02"]
+
+
+def test_a_snapshot_dataset_is_one_partition(tmp_path: Path, make_spec_dict, make_events) -> None:
+    from pipelines.definitions import build_definitions
+
+    make_events().drop("event_time").write_parquet(tmp_path / "table.parquet")
+    data = make_spec_dict(
+        "table.parquet", time_column=None, partitions={"snapshot_date": "2025-06-30"}
+    )
+    spec = spec_from_dict(data, base_dir=tmp_path)
+    defs = build_definitions(spec, state_root=str(tmp_path / "state"))
+
+    partitions = defs.resolve_job_def("daily_job").partitions_def
+    assert partitions.get_partition_keys(current_time=datetime(2027, 1, 1, tzinfo=UTC)) == [
+        "2025-06-30"
+    ]

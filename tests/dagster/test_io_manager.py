@@ -7,7 +7,11 @@ stored in the output metadata.
 """
 
 import gc
+import json
 import os
+import subprocess
+import sys
+import time
 import weakref
 from pathlib import Path
 from typing import Any
@@ -23,6 +27,8 @@ from dagster import (
     DailyPartitionsDefinition,
     Definitions,
     asset,
+    build_input_context,
+    build_output_context,
     define_asset_job,
 )
 from dagster._core.storage.tags import (
@@ -38,6 +44,8 @@ from assets.io_manager import (
     write_typed,
 )
 from binclf.evaluate.steps import Evaluation
+from binclf.io.partition_store import PartitionStore
+from tests.dagster.run_isolation_support import ROOT_ENV
 
 DAYS = ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04"]
 PARTITIONS = DailyPartitionsDefinition(start_date=DAYS[0], end_date="2026-03-05", timezone="UTC")
@@ -241,3 +249,88 @@ def test_plain_json_values_are_stored_as_they_are(tmp_path: Path) -> None:
     root.mkdir()
     (root / "data.json").write_text('{"binclf": 1, "value": [1, 2]}')
     assert read_json_value(root / "data.json") == {"binclf": 1, "value": [1, 2]}
+
+
+def test_a_failure_part_way_through_json_partitions_stores_none_of_them(
+    tmp_path: Path, instance: DagsterInstance
+) -> None:
+    def report(key: str, fail_on: str | None) -> dict[str, Any]:
+        if key == fail_on:
+            raise RuntimeError(f"partition {key} cannot be measured")
+        return {"day": key, "drift_share": 0.1}
+
+    def run(fail_on: str | None) -> Any:
+        @asset(**DAILY)
+        def drift(context: AssetExecutionContext) -> FramesOnDemand:
+            return FramesOnDemand(context.partition_keys, lambda k: report(k, fail_on))
+
+        defs = Definitions(
+            assets=[drift],
+            jobs=[define_asset_job("range", partitions_def=PARTITIONS)],
+            resources={"io_manager": ParquetJsonIOManager(root=str(tmp_path))},
+        )
+        return defs.resolve_job_def("range").execute_in_process(
+            instance=instance,
+            tags={
+                ASSET_PARTITION_RANGE_START_TAG: DAYS[0],
+                ASSET_PARTITION_RANGE_END_TAG: DAYS[-1],
+            },
+            raise_on_error=False,
+        )
+
+    assert run(None).success
+    before = files(tmp_path)
+    assert sorted(before) == [f"drift/{key}.json" for key in DAYS]
+
+    assert not run(DAYS[2]).success
+    assert files(tmp_path) == before
+
+
+def _output(run_id: str) -> Any:
+    return build_output_context(asset_key=AssetKey("training_splits"), run_id=run_id)
+
+
+def test_run_scoped_values_are_read_by_their_own_run_and_old_runs_are_pruned(
+    tmp_path: Path,
+) -> None:
+    manager = ParquetJsonIOManager(root=str(tmp_path), run_scoped=["training_splits"], keep_runs=2)
+    frames = {run: day_frame(DAYS[i], rows=5) for i, run in enumerate(["ra", "rb", "rc"])}
+
+    for run, frame in frames.items():
+        manager.handle_output(_output(run), frame)
+        time.sleep(0.01)  # distinct modification times order the runs
+
+    def load(run: str) -> pl.DataFrame:
+        context = build_input_context(
+            asset_key=AssetKey("training_splits"), upstream_output=_output(run)
+        )
+        return manager.load_input(context)
+
+    assert load("rb").equals(frames["rb"]) and load("rc").equals(frames["rc"])
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["rb", "rc"]
+    # The newest value is also at the asset's own path, for readers outside a run.
+    assert pl.read_parquet(tmp_path / "training_splits" / "data.parquet").equals(frames["rc"])
+    assert load("ra").equals(frames["rc"])  # a pruned run's value: the newest stands in
+
+
+def test_two_runs_launched_together_each_read_their_own_intermediate(tmp_path: Path) -> None:
+    home, data = tmp_path / "home", tmp_path / "data"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    with DagsterInstance.from_config(str(home)):
+        pass  # the storage exists before two processes open it at once
+    env = {**os.environ, "DAGSTER_HOME": str(home), ROOT_ENV: str(data)}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    command = [sys.executable, "-m", "tests.dagster.run_isolation_support"]
+    runs = [subprocess.Popen(command, env=env) for _ in range(2)]
+
+    assert [run.wait(timeout=300) for run in runs] == [0, 0]
+    run_ids = sorted(p.name for p in (tmp_path / "arrivals").iterdir())
+    assert len(run_ids) == 2
+    seen = {run_id: (tmp_path / "seen" / run_id).read_text() for run_id in run_ids}
+    assert seen == {run_id: run_id for run_id in run_ids}  # each evaluated its own splits
+    for run_id in run_ids:
+        own = PartitionStore(data / "runs" / run_id)
+        assert own.read("training_splits")["run"].to_list() == [run_id]
+        evaluation = json.loads(own.json_path("evaluation").read_text())
+        assert evaluation == {"splits_of": run_id}

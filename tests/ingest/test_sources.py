@@ -4,7 +4,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from binclf.ingest.sources import partition_range, read_partition, rows_without_time, scan_source
+from binclf.ingest.sources import (
+    partition_range,
+    read_partition,
+    rows_without_time,
+    scan_source,
+    source_time_range,
+)
 from binclf.ingest.synthetic import generate_day
 from binclf.partitions import partition_day
 from binclf.spec import SpecError, spec_from_dict
@@ -127,12 +133,25 @@ def test_partition_range_comes_from_the_spec_dates(tmp_path, make_events, make_f
     assert partition_range(spec) == (date(2026, 3, 1), date(2026, 3, 6))
 
 
-def test_partition_range_without_dates_spans_the_data(
-    tmp_path, make_events, make_file_spec
-) -> None:
+def test_source_time_range_spans_the_data(tmp_path, make_events, make_file_spec) -> None:
     spec = make_file_spec(tmp_path, make_events(days=3), partitions={})
 
-    assert partition_range(spec) == (date(2026, 3, 1), date(2026, 3, 4))
+    assert source_time_range(spec) == (date(2026, 3, 1), date(2026, 3, 4))
+
+
+def test_file_source_without_start_date_is_a_spec_error_that_reads_no_data(
+    tmp_path, make_file_spec
+) -> None:
+    spec = make_file_spec(tmp_path / "empty", None, partitions={})
+
+    with pytest.raises(SpecError, match=r"partitions\.start_date"):
+        partition_range(spec)
+
+
+def test_file_source_partitions_are_open_ended_without_end_date(tmp_path, make_file_spec) -> None:
+    spec = make_file_spec(tmp_path / "empty", None, partitions={"start_date": "2026-03-01"})
+
+    assert partition_range(spec) == (date(2026, 3, 1), None)
 
 
 def test_dataset_without_time_column_is_one_snapshot_partition(
