@@ -13,7 +13,6 @@ from pathlib import Path
 import jsonschema
 from pipeline_support import DATASET, SMALL_TRAINING, TrainedTemplate
 
-from assets.io_manager import read_json_value
 from assets.training_config import (
     CalibrationConfig,
     EvaluationConfig,
@@ -21,6 +20,7 @@ from assets.training_config import (
     SplitConfig,
     ThresholdConfig,
 )
+from assets.typed_values import read_json_value
 from binclf.chain import TrainingSettings, train_candidate
 from binclf.evaluate.steps import Evaluation
 from binclf.io.partition_store import PartitionStore
@@ -98,7 +98,7 @@ def test_step_results_are_stored_typed_with_their_plots_as_png_files(
         "decision_threshold": ThresholdChoice,
         "candidate_evaluation": Evaluation,
     }
-    values = {asset: read_json_value(data / asset / "data.json") for asset in kinds}
+    values = {asset: read_json_value(data / asset / "data.json", data) for asset in kinds}
     for asset, kind in kinds.items():
         assert type(values[asset]) is kind
     assert "base64" not in (data / "candidate_evaluation" / "data.json").read_text()
@@ -115,7 +115,8 @@ def test_step_results_are_stored_typed_with_their_plots_as_png_files(
     for name, png in {**evaluation.plots, **calibration.plots}.items():
         assert png.startswith(b"\x89PNG")
         assert version[f"plots/{name}.png"] == png
-    (folder,) = (data / "candidate_evaluation" / "plots").iterdir()
+    stored = json.loads((data / "candidate_evaluation" / "data.json").read_text())
+    (folder,) = {(data / path).parent for path in stored["plots"].values()}  # the run's folder
     assert sorted(p.name for p in folder.iterdir()) == sorted(f"{n}.png" for n in evaluation.plots)
     model = values["model_search"].model()
     assert model.to_files()[LIGHTGBM_MODEL_FILE] == version[LIGHTGBM_MODEL_FILE]

@@ -40,10 +40,10 @@ from assets.io_manager import (
     FramesOnDemand,
     ParquetJsonIOManager,
     SamePartitionOf,
-    read_json_value,
-    write_typed,
 )
+from assets.typed_values import read_json_value, typed_json
 from binclf.evaluate.steps import Evaluation
+from binclf.io.atomic import write_json_atomic
 from binclf.io.partition_store import PartitionStore
 from tests.dagster.run_isolation_support import ROOT_ENV
 
@@ -227,16 +227,22 @@ def test_a_run_over_several_partitions_must_return_each_of_them(
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
+def _write_typed(path: Path, root: Path, value: Evaluation) -> dict[str, Path]:
+    data, plots = typed_json(path, root, value)
+    write_json_atomic(path, data)
+    return plots
+
+
 def test_a_typed_value_comes_back_as_its_type_with_its_plots_as_files(tmp_path: Path) -> None:
     path = tmp_path / "candidate_evaluation" / "data.json"
     first = Evaluation({"test_rows": 3, "slices": []}, plots={"roc": PNG + b"1"})
     second = Evaluation({"test_rows": 4, "slices": []}, plots={"roc": PNG + b"2", "pr": PNG})
 
-    write_typed(path, first)
+    _write_typed(path, tmp_path, first)
     (old_folder,) = (path.parent / "plots").iterdir()
-    plots = write_typed(path, second)
+    plots = _write_typed(path, tmp_path, second)
 
-    assert read_json_value(path) == second
+    assert read_json_value(path, tmp_path) == second
     assert {name: p.read_bytes() for name, p in plots.items()} == second.plots
     (folder,) = (path.parent / "plots").iterdir()  # the first value's plots are gone
     assert folder != old_folder
@@ -248,7 +254,7 @@ def test_plain_json_values_are_stored_as_they_are(tmp_path: Path) -> None:
     root = tmp_path / "report"
     root.mkdir()
     (root / "data.json").write_text('{"binclf": 1, "value": [1, 2]}')
-    assert read_json_value(root / "data.json") == {"binclf": 1, "value": [1, 2]}
+    assert read_json_value(root / "data.json", tmp_path) == {"binclf": 1, "value": [1, 2]}
 
 
 def test_a_failure_part_way_through_json_partitions_stores_none_of_them(
