@@ -17,6 +17,7 @@ import polars as pl
 from binclf.io import state
 from binclf.io.partition_store import PartitionStore
 from binclf.register.registry import Registry
+from binclf.validate.validation import ValidationReport, report_from_dict
 
 LEFTOVER_SUFFIXES = (".tmp",)
 LEFTOVER_PREFIXES = (".staging-",)
@@ -35,9 +36,9 @@ def _invariant(name: str, problems: list[str]) -> Invariant:
     return Invariant(name, not problems, problems[:20])
 
 
-def _validation_report(root: Path, key: str) -> dict | None:
+def _validation_report(root: Path, key: str) -> ValidationReport | None:
     path = state.reports_dir(root) / "validation" / f"{key}.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    return report_from_dict(json.loads(path.read_text())) if path.is_file() else None
 
 
 def days_accounted_for(root: Path, keys: list[str]) -> Invariant:
@@ -47,7 +48,7 @@ def days_accounted_for(root: Path, keys: list[str]) -> Invariant:
     for key in keys:
         report = _validation_report(root, key)
         validated = store.exists("validated_events", key)
-        failed = report is not None and not report.get("success", False)
+        failed = report is not None and not report.success
         if validated == failed:
             outcome = "both validated and failed" if validated else "neither validated nor failed"
             problems.append(f"{key}: {outcome}")
