@@ -8,7 +8,7 @@ export BINCLF_STATE ?= $(CURDIR)/.state
 # LightGBM's OpenMP threads otherwise spin while they wait and lose to anything sharing the cores.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: install demo test lint ui bench clean
+.PHONY: install demo test lint ui bench season-test clean
 
 # uv installs the same pinned set several times faster than pip; pip is the fallback.
 $(STAMP): pyproject.toml
@@ -35,6 +35,9 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+season-test: $(STAMP)
+	$(BIN)/python -m pytest -m season $(PYTEST_ARGS)
 
 ui: $(STAMP)
 	mkdir -p $(BINCLF_STATE)

@@ -15,7 +15,7 @@ from pipelines.season import run_season
 SEASON_DAYS = 2
 
 
-@pytest.mark.slow
+@pytest.mark.season
 @pytest.mark.timeout(1800)
 def test_short_season_keeps_every_invariant(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
