@@ -31,7 +31,7 @@ def build_definitions(
     jobs = asset_jobs(partitions)
     sensors = [build_drift_sensor(spec, jobs["training_job"], state.registry_dir(root))]
     if spec.time_column:
-        sensors.append(build_label_sensor(spec, jobs["training_job"]))
+        sensors.append(build_label_sensor(spec, jobs["training_job"], state.registry_dir(root)))
     else:  # a snapshot has no label times: nothing to refresh, no label sensor
         jobs.pop("labels_job")
     training = training_assets(spec)

@@ -4,6 +4,7 @@ They only read materialization metadata (written by the `drift` and `label_statu
 assets) and call a plain function; no data is loaded inside a sensor.
 """
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 )
 
 from binclf.monitor.triggers import (
+    LabelEvidence,
     PartitionDrift,
     TriggerDecision,
     drift_retrain_decision,
@@ -121,8 +123,11 @@ def build_drift_sensor(
     return drift_retrain_sensor
 
 
-def build_label_sensor(spec: DatasetSpec, job: JobDefinition | UnresolvedAssetJobDefinition):
-    """Retrain when enough new labels arrived since the last training; skip when labels are late."""
+def build_label_sensor(
+    spec: DatasetSpec, job: JobDefinition | UnresolvedAssetJobDefinition, registry_root: Path
+):
+    """Retrain when enough new labels arrived since the last training; skip when labels are late
+    or when the last requested training already saw every label there is."""
     settings = spec.monitoring
 
     @sensor(
@@ -140,8 +145,11 @@ def build_label_sensor(spec: DatasetSpec, job: JobDefinition | UnresolvedAssetJo
             return SkipReason("no label status materialized yet")
         record = records[0]
         age = _metadata_value(record, "oldest_unlabeled_age_hours")
+        new_labels = int(_metadata_value(record, "n_labeled_since_training") or 0)
+        champion = Registry(registry_root).champion(spec.name)
+        previous = LabelEvidence.from_cursor(context.cursor)
         decision = label_retrain_decision(
-            int(_metadata_value(record, "n_labeled_since_training") or 0),
+            new_labels,
             _metadata_value(record, "label_coverage"),
             min_new_labels=settings.min_new_labels,
             min_coverage=settings.min_label_coverage,
@@ -151,7 +159,11 @@ def build_label_sensor(spec: DatasetSpec, job: JobDefinition | UnresolvedAssetJo
             oldest_unlabeled_age=timedelta(hours=age) if age is not None else None,
             label_sla=timedelta(hours=settings.label_sla_hours),
             cursor=str(record.storage_id),
+            labels_seen=previous.seen_for(str(record.storage_id), champion) if previous else None,
         )
+        if decision.run:
+            evidence = LabelEvidence(str(record.storage_id), champion, new_labels)
+            decision = replace(decision, cursor=evidence.to_cursor())
         return retrain_request(spec, decision, trigger="labels", run_key=str(decision.run_key))
 
     return label_freshness_sensor

@@ -9,6 +9,7 @@ Dagster starts the run once.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,6 +23,7 @@ DecisionCode = Literal[
     "labels_ready",
     "not_enough_labels",
     "labels_late",
+    "no_new_labels",
     "cooldown",
 ]
 
@@ -39,6 +41,32 @@ class TriggerDecision:
     reason: str
     run_key: str | None
     cursor: str | None = None  # when run: what the sensor stores to not trigger on it again
+
+
+@dataclass(frozen=True)
+class LabelEvidence:
+    """What the label sensor remembers of its last request: the record, champion and labels."""
+
+    record: str
+    champion: str | None
+    labels: int
+
+    def to_cursor(self) -> str:
+        return json.dumps({"record": self.record, "champion": self.champion, "labels": self.labels})
+
+    @classmethod
+    def from_cursor(cls, cursor: str | None) -> LabelEvidence | None:
+        """The remembered evidence; None for no cursor or one of an older form."""
+        try:
+            data = json.loads(cursor or "")
+            return cls(str(data["record"]), data["champion"], int(data["labels"]))
+        except (ValueError, TypeError, KeyError):
+            return None
+
+    def seen_for(self, record: str, champion: str | None) -> int | None:
+        """Labels the last request saw, if it was about the same champion and another record
+        (the same record asks again with the same run key, which Dagster deduplicates)."""
+        return self.labels if champion == self.champion and record != self.record else None
 
 
 @dataclass(frozen=True)
@@ -146,6 +174,7 @@ def label_retrain_decision(
     oldest_unlabeled_age: timedelta | None,
     label_sla: timedelta,
     cursor: str,
+    labels_seen: int | None = None,
 ) -> TriggerDecision:
     """Request training when enough labels arrived since the last training.
 
@@ -155,7 +184,9 @@ def label_retrain_decision(
     `oldest_unlabeled_age_hours`) block training: the labeled rows would then be a biased sample,
     and the label feed needs attention. No run within `cooldown` of the last training. The run
     key is derived from `cursor`, an identifier of the label evidence evaluated (e.g. the newest
-    label time or the storage id of the newest label-status record).
+    label time or the storage id of the newest label-status record). `labels_seen` is what the
+    last requested run saw of the same champion's evidence: a run that trained on it (and was
+    perhaps rejected by the gates) is not asked for again until more labels arrived.
     """
     _check_times(last_training_at=last_training_at, now=now, cooldown=cooldown)
     if new_labeled_rows < 0:
@@ -193,6 +224,16 @@ def label_retrain_decision(
             code="not_enough_labels",
             reason=(
                 f"{evidence}: below {min_new_labels} new rows and coverage below {min_coverage:.1%}"
+            ),
+            run_key=None,
+        )
+    if labels_seen is not None and new_labeled_rows <= labels_seen:
+        return TriggerDecision(
+            run=False,
+            code="no_new_labels",
+            reason=(
+                f"{evidence}: no label beyond the {labels_seen} the last requested training "
+                "already saw"
             ),
             run_key=None,
         )

@@ -290,6 +290,24 @@ def test_label_sensor_asks_for_one_run_per_label_status_record(
     assert new_request.run_key != request.run_key
 
 
+def test_label_sensor_does_not_ask_again_for_a_retrain_on_the_labels_it_already_asked_for(
+    defs: Definitions, instance: DagsterInstance
+) -> None:
+    plant_labels(instance, new_labels=800, coverage=0.5, oldest_unlabeled_hours=30.0)
+    first = evaluate(defs, instance, "label_freshness_sensor")
+    # the retrain ran and the gates rejected it; the next daily record has no new label
+    plant_labels(instance, new_labels=800, coverage=0.5, oldest_unlabeled_hours=30.0)
+    same_labels = evaluate(defs, instance, "label_freshness_sensor", cursor=first.cursor)
+    plant_labels(instance, new_labels=1_200, coverage=0.5, oldest_unlabeled_hours=30.0)
+    new_labels = evaluate(defs, instance, "label_freshness_sensor", cursor=first.cursor)
+
+    assert len(first.run_requests) == 1
+    assert same_labels.run_requests == []
+    assert "no label beyond the 800" in same_labels.skip_message
+    (request,) = new_labels.run_requests
+    assert request.run_key != first.run_requests[0].run_key
+
+
 def test_label_sensor_skips_before_any_label_status_was_measured(
     defs: Definitions, instance: DagsterInstance
 ) -> None:

@@ -3,6 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from binclf.monitor.triggers import (
+    LabelEvidence,
     PartitionDrift,
     TriggerInputError,
     drift_retrain_decision,
@@ -165,3 +166,35 @@ def test_drift_against_a_retired_champion_is_not_evidence_against_the_new_one() 
     assert not after_promotion.run
     assert "1 of 3 consecutive partitions" in after_promotion.reason
     assert before_promotion.run
+
+
+def test_labels_a_requested_training_already_saw_do_not_ask_again() -> None:
+    settings = {
+        "label_coverage": 0.5,
+        "min_new_labels": 500,
+        "min_coverage": 0.8,
+        "last_training_at": None,
+        "now": datetime(2026, 4, 10, tzinfo=UTC),
+        "cooldown": timedelta(0),
+        "oldest_unlabeled_age": None,
+        "label_sla": timedelta(days=14),
+        "cursor": "42",
+    }
+
+    same = label_retrain_decision(800, labels_seen=800, **settings)
+    more = label_retrain_decision(801, labels_seen=800, **settings)
+
+    assert not same.run and same.code == "no_new_labels"
+    assert "beyond the 800" in same.reason
+    assert more.run
+
+
+def test_label_evidence_is_remembered_per_champion_and_record() -> None:
+    evidence = LabelEvidence("42", "v0002", 800)
+    back = LabelEvidence.from_cursor(evidence.to_cursor())
+
+    assert back == evidence
+    assert back.seen_for("43", "v0002") == 800
+    assert back.seen_for("42", "v0002") is None  # the same record: the same run key again
+    assert back.seen_for("43", "v0003") is None  # a new champion: its evidence starts afresh
+    assert LabelEvidence.from_cursor("17") is None  # a cursor of the older form
