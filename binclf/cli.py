@@ -47,9 +47,18 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_card(args: argparse.Namespace) -> int:
     registry, dataset = _registry(args)
-    version = args.version or registry.champion(dataset) or registry.latest(dataset)
+    version = args.version or registry.champion(dataset)
     if version is None:
-        print(f"no model versions for dataset {dataset!r}", file=sys.stderr)
+        latest = registry.latest(dataset)
+        if latest is None:
+            print(f"no model versions for dataset {dataset!r}", file=sys.stderr)
+        else:  # never show a rejected or untried version as if it were the model in use
+            status = next(v.status for v in registry.versions(dataset) if v.version == latest)
+            print(
+                f"dataset {dataset!r} has no champion; the newest version {latest} is {status}: "
+                f"`binclf card --version {latest}` shows its card",
+                file=sys.stderr,
+            )
         return 1
     files = registry.open_files(dataset, version, names=["card.json"])
     card = json.loads(files["card.json"])
@@ -116,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("models", help="list model versions").set_defaults(run=cmd_models)
     card = commands.add_parser("card", help="print a version's model card as JSON")
-    card.add_argument("--version", help="default: the champion, else the newest version")
+    card.add_argument("--version", help="default: the champion")
     card.set_defaults(run=cmd_card)
     promote = commands.add_parser("promote", help="make VERSION the champion")
     promote.add_argument("version")

@@ -16,6 +16,7 @@ from pipeline_support import DATASET, PipelineWorld, tiny_spec_data
 
 from binclf.cli import main
 from binclf.io.state import STATE_ENV
+from binclf.register.registry import Registry
 from binclf.spec import DATASET_ENV
 
 pytest_plugins = ["pipeline_support"]
@@ -86,6 +87,21 @@ def test_card_prints_the_champion_card_as_json_with_its_headline_numbers(
         assert set(card["test_metrics"][name]) == {"value", "ci_low", "ci_high"}
     assert card["threshold"]["value"] == stored["threshold"]["value"]
     assert card["model"]["family"] == "lightgbm"
+
+
+def test_card_without_a_champion_says_so_instead_of_showing_the_newest_version(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry = Registry(tmp_path / "state" / "registry")
+    version = registry.register("loans", {"card.json": b"{}"}, metadata={"family": "lightgbm"})
+    capsys.readouterr()
+
+    code = main(["--dataset", "loans", "--state", str(tmp_path / "state"), "card"])
+
+    captured = capsys.readouterr()
+    assert code == 1 and captured.out == ""
+    assert f"dataset 'loans' has no champion; the newest version {version} is" in captured.err
+    assert f"binclf card --version {version}" in captured.err
 
 
 def test_card_of_a_named_version_reports_its_status(
