@@ -127,6 +127,18 @@ def candidate_fingerprint(
     return digest.hexdigest()
 
 
+def costs_on_card(spec: DatasetSpec) -> dict[str, Any]:
+    """The error costs the threshold used, and whether the spec stated them."""
+    costs: dict[str, Any] = {
+        "false_positive": spec.costs.false_positive,
+        "false_negative": spec.costs.false_negative,
+        "stated": spec.costs_stated,
+    }
+    if not spec.costs_stated:
+        costs["note"] = "no costs were given: the threshold minimizes the error rate (1:1)"
+    return costs
+
+
 def register_candidate(
     registry: Registry,
     spec: DatasetSpec,
@@ -180,6 +192,7 @@ def register_candidate(
                 "value": threshold.value,
                 "expected_cost": threshold.expected_cost,
                 "expected_cost_ci": list(threshold.expected_cost_ci),
+                "costs": costs_on_card(spec),
             },
             test_metrics=evidence["test_metrics"],
             top_features=evidence["top_features"],

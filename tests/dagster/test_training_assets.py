@@ -23,15 +23,17 @@ from pipeline_support import (
     SMALL_TRAINING,
     PipelineWorld,
     TrainedTemplate,
+    tiny_spec_data,
 )
 from sklearn.metrics import log_loss, roc_auc_score
 
 from binclf.evaluate import steps as evaluation_steps
 from binclf.evaluate.card import card_headline
 from binclf.ingest.synthetic import generate_day
-from binclf.register.candidate import EVIDENCE_FILE
+from binclf.register.candidate import EVIDENCE_FILE, costs_on_card
 from binclf.register.loading import CARD_FILE, load_version
 from binclf.register.registry import MANIFEST_NAME, Registry
+from binclf.spec import spec_from_dict
 from binclf.train.models import LIGHTGBM_MODEL_FILE
 from binclf.train.splits import SPLIT_COLUMN
 
@@ -155,6 +157,26 @@ def test_card_headline_numbers_are_the_registered_model_on_the_test_rows(
     )
     evidence = json.loads(world.registry.open_files(DATASET, FIRST_VERSION)[EVIDENCE_FILE])
     assert evidence["test_metrics"] == metrics
+
+
+def test_the_card_states_the_costs_the_threshold_used_and_whether_the_spec_gave_them(
+    world: PipelineWorld,
+) -> None:
+    costs = _card(world)["threshold"]["costs"]
+    unstated = spec_from_dict({k: v for k, v in tiny_spec_data().items() if k != "costs"})
+
+    assert world.spec.costs_stated and costs["stated"] is True and "note" not in costs
+    assert (costs["false_positive"], costs["false_negative"]) == (
+        world.spec.costs.false_positive,
+        world.spec.costs.false_negative,
+    )
+    default = costs_on_card(unstated)
+    assert (default["false_positive"], default["false_negative"], default["stated"]) == (
+        1,
+        1,
+        False,
+    )
+    assert "no costs were given" in default["note"]
 
 
 def test_search_stops_at_its_trial_budget(trained_template: TrainedTemplate) -> None:
