@@ -102,15 +102,17 @@ def season_spec_data(first_history_day: date, horizon: date, source: Path, seed:
     return data
 
 
+PROJECT_INSTANCE = Path(__file__).resolve().parent.parent / "dagster.yaml"
+
+
 def write_instance_config(home: Path) -> None:
-    """A dagster.yaml like the project's: SQLite storage, a run queue, run monitoring on."""
-    config = {
-        "storage": {"sqlite": {"base_dir": str(home / "storage")}},
-        "run_queue": {"max_concurrent_runs": 2},
-        "run_monitoring": {"enabled": True, "poll_interval_seconds": 5},
-        "telemetry": {"enabled": False},
-        "nux": {"enabled": False},
-    }
+    """The project's dagster.yaml (run queue, training pool, run monitoring) with its storage in
+    `home`, and run monitoring polling often enough to notice a killed run within seconds."""
+    config = yaml.safe_load(PROJECT_INSTANCE.read_text())
+    config["storage"] = {"sqlite": {"base_dir": str(home / "storage")}}
+    config["local_artifact_storage"]["config"]["base_dir"] = str(home / "artifacts")
+    config["compute_logs"]["config"]["base_dir"] = str(home / "logs")
+    config["run_monitoring"]["poll_interval_seconds"] = 5
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text(yaml.safe_dump(config))
 

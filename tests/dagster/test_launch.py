@@ -17,22 +17,10 @@ from dagster._core.scheduler.instigation import InstigatorType
 from pipeline_support import tiny_spec_data
 
 from pipelines.launch import daemon
+from pipelines.season_setup import write_instance_config
 
 SENSOR = "drift_retrain_sensor"
 TICK_TIMEOUT_SECONDS = 60.0
-
-
-def write_instance_config(home: Path) -> None:
-    """A dagster.yaml like the project's: SQLite storage, a run queue, run monitoring on."""
-    config = {
-        "storage": {"sqlite": {"base_dir": str(home / "storage")}},
-        "run_queue": {"max_concurrent_runs": 2},
-        "run_monitoring": {"enabled": True, "poll_interval_seconds": 5},
-        "telemetry": {"enabled": False},
-        "nux": {"enabled": False},
-    }
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
 
 
 @pytest.fixture
