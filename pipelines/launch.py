@@ -1,10 +1,14 @@
 """Runs launched through the workspace, as the UI, a schedule or a sensor would launch them.
 
 A run made with `execute_in_process` or `execute_job` carries no code-location origin, so the UI's
-Overview, *Jobs → Runs* and sensor history never show it. Here every run goes through
-`dagster job launch -w workspace.yaml` (the instance's run coordinator queues it) and a
-`dagster-daemon` started for the duration dequeues it and ticks the sensors that are on, so runs
-and sensor ticks are recorded exactly as in production.
+Overview, *Jobs → Runs* and sensor history never show it. Two ways here give runs that origin:
+
+- `Workspace` launches with `dagster job launch -w workspace.yaml`: the instance's run coordinator
+  queues the run and a `dagster-daemon` started for the duration dequeues it in a run worker of its
+  own (pools, run monitoring, sensor ticks exactly as in production);
+- `LocalRuns` creates each run from the code location of `workspace.yaml` loaded once in this
+  process and executes it here, as a run worker would: no process start-up per run, for
+  simulations that launch hundreds of runs one after another.
 """
 
 from __future__ import annotations
@@ -22,7 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
+from dagster._cli.job import _create_run
+from dagster._core.execution.api import execute_run
+from dagster._core.remote_origin import InProcessCodeLocationOrigin
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+from dagster._core.workspace.context import WorkspaceProcessContext, WorkspaceRequestContext
+from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
+from dagster._utils.hosted_user_process import recon_job_from_origin
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKSPACE = ROOT / "workspace.yaml"
@@ -112,6 +124,101 @@ class Workspace:
                 return fresh[-1]
             time.sleep(1.0)
         return None
+
+
+class LocalRuns:
+    """Runs created from the workspace's code location, loaded once here, and executed here.
+
+    Each run is made as `dagster job launch` makes it (same origin, snapshots and tags), so it is
+    listed under its job in the UI; it is then executed in this process instead of a run worker.
+    """
+
+    def __init__(
+        self,
+        instance: DagsterInstance,
+        workspace: Path = WORKSPACE,
+        *,
+        console_log_level: str = "CRITICAL",
+    ) -> None:
+        (target,) = yaml.safe_load(workspace.read_text())["load_from"]
+        module = target["python_module"]
+        origin = InProcessCodeLocationOrigin(
+            LoadableTargetOrigin(
+                executable_path=sys.executable,
+                module_name=module["module_name"],
+                working_directory=str(ROOT),
+            ),
+            location_name=module["location_name"],
+        )
+        self.instance = instance
+        # The event log keeps every event; the console of this process shows none by default.
+        self._console = {"loggers": {"console": {"config": {"log_level": console_log_level}}}}
+        self._location_name = module["location_name"]
+        self._context = WorkspaceProcessContext(instance, InProcessWorkspaceLoadTarget(origin))
+
+    def close(self) -> None:
+        self._context.__exit__(None, None, None)
+
+    def _create(
+        self,
+        request: WorkspaceRequestContext,
+        job: str,
+        run_config: Mapping[str, Any],
+        tags: Mapping[str, str] | None,
+    ) -> DagsterRun:
+        location = request.get_code_location(self._location_name)
+        (repository,) = location.get_repositories().values()
+        return _create_run(
+            instance=self.instance,
+            code_location=location,
+            remote_repo=repository,
+            remote_job=repository.get_full_job(job),
+            run_config=dict(run_config),
+            tags=dict(tags or {}),
+            op_selection=None,
+            run_id=None,
+        )
+
+    def run(
+        self,
+        job: str,
+        *,
+        run_config: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> DagsterRun:
+        """Create a run of `job` with the code location's origin, execute it here, return it."""
+        request = self._context.create_request_context()
+        config = {**self._console, **(run_config or {})}
+        dagster_run = self._create(request, job, config, tags)
+        execute_run(recon_job_from_origin(dagster_run.job_code_origin), dagster_run, self.instance)
+        finished = self.instance.get_run_by_id(dagster_run.run_id)
+        if finished is None:
+            raise LaunchError(f"run {dagster_run.run_id} vanished from the instance")
+        return finished
+
+    def submit(
+        self,
+        job: str,
+        *,
+        run_config: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> str:
+        """Submit a run of `job` to the instance's run queue, as `dagster job launch` does but
+        without its process start-up; a daemon's run worker executes it. Returns its run id."""
+        request = self._context.create_request_context()
+        dagster_run = self._create(request, job, run_config or {}, tags)
+        self.instance.submit_run(dagster_run.run_id, request)
+        return dagster_run.run_id
+
+
+@contextmanager
+def local_runs(instance: DagsterInstance, workspace: Path = WORKSPACE) -> Iterator[LocalRuns]:
+    """`LocalRuns` for the duration."""
+    runs = LocalRuns(instance, workspace)
+    try:
+        yield runs
+    finally:
+        runs.close()
 
 
 @contextmanager

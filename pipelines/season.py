@@ -3,10 +3,13 @@
 `python -m pipelines.season --days 90 [--seed 0] [--state DIR]` replays the last N finished days
 (a replay: the spec's `partitions.end_date` is the horizon). Each simulated day its file lands
 with the labels known then, earlier files gain their late labels, and the day's schedules and
-both sensors are evaluated at the simulated time; every run they request is launched through the
-workspace and executed by a daemon. Faults come on a seeded plan: a corrupt day file, a `kill -9`
-mid-backfill and mid-training, two training requests at once. At the end the invariants are
-checked and a table printed. Small data (300 rows a day, a 3-trial search) keeps a day cheap.
+both sensors are evaluated at the simulated time; every run they request is created from the
+workspace's code location (so the UI lists it under its job) and executed in this process, one
+after another. The runs of the injected faults go through the run queue to the daemon's run
+workers, where they can be killed and overlap. Faults come on a seeded plan: a corrupt day
+file, a `kill -9` mid-backfill and mid-training, two training requests at once. At the end the
+invariants are checked and a table printed. Small data (300 rows a day, a 3-trial search) keeps
+a day cheap.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 import yaml
 from dagster import (
     DagsterInstance,
+    DagsterRun,
     DagsterRunStatus,
     Definitions,
     RunRequest,
@@ -39,7 +43,7 @@ from binclf.ingest.season_source import DaySource, midnight
 from binclf.monitor.season_invariants import Invariant, season_invariants
 from binclf.register.registry import Registry
 from binclf.spec import DatasetSpec, SyntheticSource, spec_from_dict
-from pipelines.launch import Workspace, daemon
+from pipelines.launch import LocalRuns, Workspace, daemon, local_runs
 from pipelines.season_checks import kill_during_step, runs_finished_with_origin, wait_marked_failed
 from pipelines.season_setup import (
     HISTORY_DAYS,
@@ -69,6 +73,7 @@ class Season:
     defs: Definitions
     instance: DagsterInstance
     workspace: Workspace
+    local: LocalRuns
     source: DaySource
     root: Path
     plan: FaultPlan
@@ -77,6 +82,10 @@ class Season:
     cursors: dict[str, str | None] = field(default_factory=dict)
     run_keys: set[str] = field(default_factory=set)
     verbose: bool = True
+    started: float = field(default_factory=time.monotonic)
+
+    def elapsed(self) -> timedelta:
+        return timedelta(seconds=round(time.monotonic() - self.started))
 
     def say(self, text: str) -> None:
         if self.verbose:
@@ -86,24 +95,34 @@ class Season:
     def registry(self) -> Registry:
         return self.defs.resources["state"].registry()
 
-    def launch(self, job: str, why: str, **kwargs: Any) -> str:
+    def _tags(self, why: str, kwargs: dict[str, Any], job: str) -> dict[str, str]:
         if job == "training_job":
             kwargs["run_config"] = training_config(kwargs.get("run_config"))
-        tags = {**kwargs.pop("tags", {}), "binclf/season": why}
-        run_id = self.workspace.launch(job, tags=tags, **kwargs)
+        return {**kwargs.pop("tags", {}), "binclf/season": why}
+
+    def launch(self, job: str, why: str, **kwargs: Any) -> str:
+        """Queue a run for the daemon's run worker (the path of the injected faults)."""
+        tags = self._tags(why, kwargs, job)
+        run_id = self.local.submit(job, tags=tags, **kwargs)
         self.run_ids.append(run_id)
         return run_id
 
     def finish(self, run_id: str) -> bool:
-        run = self.workspace.wait(run_id)
+        return self._said(self.workspace.wait(run_id))
+
+    def run(self, job: str, why: str, **kwargs: Any) -> bool:
+        """Create a run from the code location and execute it here; whether it succeeded."""
+        tags = self._tags(why, kwargs, job)
+        run = self.local.run(job, tags=tags, **kwargs)
+        self.run_ids.append(run.run_id)
+        return self._said(run)
+
+    def _said(self, run: DagsterRun) -> bool:
         self.say(f"    {run.job_name:<14} {run.status.value:<8} {run.tags['binclf/season']}")
         return run.status == DagsterRunStatus.SUCCESS
 
-    def run(self, job: str, why: str, **kwargs: Any) -> bool:
-        return self.finish(self.launch(job, why, **kwargs))
-
-    def request(self, job: str, request: RunRequest, why: str) -> str | None:
-        """Launch a schedule's or sensor's run request (once per run key)."""
+    def _request_kwargs(self, request: RunRequest) -> dict[str, Any] | None:
+        """A schedule's or sensor's run request as run arguments (None: its run key ran)."""
         if request.run_key and request.run_key in self.run_keys:
             return None
         if request.run_key:
@@ -112,7 +131,17 @@ class Season:
         if request.partition_key:
             tags[PARTITION_NAME_TAG] = request.partition_key
         config = request.run_config if isinstance(request.run_config, dict) else {}
-        return self.launch(job, why, run_config=config, tags=tags)
+        return {"run_config": config, "tags": tags}
+
+    def request(self, job: str, request: RunRequest, why: str) -> bool | None:
+        """Run a request (once per run key); None when its run key already ran."""
+        kwargs = self._request_kwargs(request)
+        return None if kwargs is None else self.run(job, why, **kwargs)
+
+    def request_queued(self, job: str, request: RunRequest, why: str) -> str | None:
+        """Queue a request for the daemon (once per run key); its run id."""
+        kwargs = self._request_kwargs(request)
+        return None if kwargs is None else self.launch(job, why, **kwargs)
 
     def schedule_requests(self, name: str, at: datetime) -> list[RunRequest]:
         schedule = self.defs.get_schedule_def(name)
@@ -149,7 +178,7 @@ class Season:
 
     def day(self, day: date) -> None:
         now = midnight(day + timedelta(days=1))
-        self.say(f"{day.isoformat()} ({day.strftime('%a')})")
+        self.say(f"{day.isoformat()} ({day.strftime('%a')}) at {self.elapsed()}")
         self.source.refresh_labels(now)
         corrupt = day == self.plan.corrupt_day
         self.source.land(day, now, corrupt_column="amount" if corrupt else None)
@@ -158,8 +187,7 @@ class Season:
             for request in self.schedule_requests(
                 "label_refresh_schedule", now + timedelta(hours=3)
             ):
-                if run_id := self.request("labels_job", request, "label refresh"):
-                    self.finish(run_id)
+                self.request("labels_job", request, "label refresh")
         if is_retrain_day(day):
             self.weekly(day, now)
         self.sensors()
@@ -170,8 +198,7 @@ class Season:
         key = day.isoformat()
         requests = self.schedule_requests("daily_job_schedule", now + timedelta(hours=2))
         assert [r.partition_key for r in requests] == [key], requests
-        run_id = self.request(job, requests[0], "daily")
-        if run_id is not None and not self.finish(run_id) and corrupt:
+        if self.request(job, requests[0], "daily") is False and corrupt:
             self.faults.append(f"corrupt day file {key} (validation failed, file re-delivered)")
             self.source.land(day, now)
             self.run(job, "daily: re-delivered file", tags={PARTITION_NAME_TAG: key})
@@ -179,14 +206,19 @@ class Season:
     def weekly(self, day: date, now: datetime) -> None:
         """Re-ingest the last weeks so late labels reach training, then the weekly retrain."""
         keys = self.keys_until(day)[-self.spec.monitoring.label_refresh_days :]
-        run_id = self.launch("ingest_job", "weekly: re-ingest late labels", tags=_range(keys))
         if day == self.plan.backfill_kill_day:
+            run_id = self.launch("ingest_job", "weekly: re-ingest late labels", tags=_range(keys))
             self._kill(run_id, "raw_events", self.plan.backfill_kill_delay, "mid-backfill")
-            run_id = self.launch("ingest_job", "weekly: re-ingest after kill", tags=_range(keys))
-        self.finish(run_id)
+            self.run("ingest_job", "weekly: re-ingest after kill", tags=_range(keys))
+        else:
+            self.run("ingest_job", "weekly: re-ingest late labels", tags=_range(keys))
+        faulty = day in (self.plan.training_kill_day, self.plan.concurrent_training_day)
         requests = self.schedule_requests("weekly_retrain_schedule", now + timedelta(hours=4))
         for request in requests:
-            run_id = self.request("training_job", request, "weekly retrain")
+            if not faulty:
+                self.request("training_job", request, "weekly retrain")
+                continue
+            run_id = self.request_queued("training_job", request, "weekly retrain")
             if run_id is None:
                 continue
             if day == self.plan.training_kill_day:
@@ -212,8 +244,7 @@ class Season:
     def sensors(self) -> None:
         for name in ("drift_retrain_sensor", "label_freshness_sensor"):
             for request in self.sensor_requests(name):
-                if run_id := self.request("training_job", request, f"requested by {name}"):
-                    self.finish(run_id)
+                self.request("training_job", request, f"requested by {name}")
 
 
 @dataclass(frozen=True)
@@ -253,8 +284,12 @@ def run_season(days: int, seed: int, folder: Path, *, verbose: bool = True) -> S
     spec = spec_from_dict(data, base_dir=folder)
     defs = build_definitions(spec, str(root))
     plan = fault_plan(calendar, seed)
-    with DagsterInstance.from_config(str(home)) as instance, daemon(instance) as workspace:
-        season = Season(spec, defs, instance, workspace, source, root, plan, verbose=verbose)
+    with (
+        DagsterInstance.from_config(str(home)) as instance,
+        daemon(instance) as workspace,
+        local_runs(instance) as local,
+    ):
+        season = Season(spec, defs, instance, workspace, local, source, root, plan, verbose=verbose)
         season.bootstrap(calendar[0])
         for day in calendar:
             season.day(day)

@@ -1,7 +1,8 @@
 """Runs launched through the workspace are listed under their job, and a sensor switched on ticks.
 
 A temporary Dagster home (SQLite storage, run monitoring on) and a tiny synthetic dataset; the
-daemon of `pipelines.launch` dequeues the run and ticks the sensor, as in production.
+daemon of `pipelines.launch` dequeues the run and ticks the sensor, as in production. Runs made
+by `LocalRuns` carry the same origin, whether executed here or submitted to the queue.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from dagster import DagsterInstance, DagsterRunStatus
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus
 from dagster._core.scheduler.instigation import InstigatorType
-from pipeline_support import tiny_spec_data
+from dagster._core.storage.tags import PARTITION_NAME_TAG
+from pipeline_support import FIRST_DAY, tiny_spec_data
 
-from pipelines.launch import daemon
+from pipelines.launch import daemon, local_runs
 from pipelines.season_setup import write_instance_config
 
 SENSOR = "drift_retrain_sensor"
@@ -73,3 +75,27 @@ def test_launched_run_is_listed_under_its_job_and_sensor_ticks(instance: Dagster
     assert any("no drift" in (tick.skip_reason or "") for tick in ticks), [
         (t.status, t.skip_reason) for t in ticks
     ]
+
+
+def test_local_runs_are_listed_under_their_job_and_fail_on_record(
+    instance: DagsterInstance,
+) -> None:
+    day = FIRST_DAY.isoformat()
+    with local_runs(instance) as runs:
+        profiled = runs.run("profile_job")
+        ingested = runs.run("ingest_job", tags={PARTITION_NAME_TAG: day})
+        queued_id = runs.submit("profile_job")
+
+    for run in (profiled, ingested):
+        assert run.status == DagsterRunStatus.SUCCESS, run.status
+        assert run.remote_job_origin is not None
+        assert run.remote_job_origin.location_name == "binclf"
+        assert run.tags["dagster/code_location"] == "binclf"
+    assert ingested.tags[PARTITION_NAME_TAG] == day
+    materialized = instance.get_latest_materialization_event(AssetKey("raw_events"))
+    assert materialized is not None and materialized.run_id == ingested.run_id
+    # Without a daemon a submitted run waits in the queue, with the same origin.
+    queued = instance.get_run_by_id(queued_id)
+    assert queued is not None and queued.status == DagsterRunStatus.QUEUED, queued
+    assert queued.remote_job_origin is not None
+    assert queued.remote_job_origin.location_name == "binclf"
