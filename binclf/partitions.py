@@ -20,3 +20,14 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     """The UTC start and end of a day."""
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     return start, start + timedelta(days=1)
+
+
+def contiguous_runs(keys: list[str]) -> list[tuple[str, str]]:
+    """Partition keys grouped into runs of consecutive days, as (first, last) pairs in order."""
+    runs: list[tuple[str, str]] = []
+    for day in sorted({partition_day(key) for key in keys}):
+        if runs and partition_day(runs[-1][1]) + timedelta(days=1) == day:
+            runs[-1] = (runs[-1][0], day.isoformat())
+        else:
+            runs.append((day.isoformat(), day.isoformat()))
+    return runs

@@ -13,9 +13,10 @@ from assets.performance import performance_assets
 from assets.resources import StateResource
 from assets.training import training_assets
 from binclf.io import state
-from binclf.spec import DatasetSpec, load_spec
+from binclf.spec import DatasetSpec, FileSource, load_spec
 from pipelines.alert_sinks import default_alert_sink
 from pipelines.alerts import build_alert_sensor
+from pipelines.arrivals import build_arrival_sensor
 from pipelines.jobs import asset_jobs, registry_jobs, schedules
 from pipelines.sensors import build_drift_sensor, build_label_sensor
 
@@ -34,6 +35,12 @@ def build_definitions(
         sensors.append(build_label_sensor(spec, jobs["training_job"], state.registry_dir(root)))
     else:  # a snapshot has no label times: nothing to refresh, no label sensor
         jobs.pop("labels_job")
+    if spec.time_column and isinstance(spec.source, FileSource):
+        sensors.append(
+            build_arrival_sensor(
+                spec, partitions, jobs["ingest_job"], jobs["daily_job"], state.registry_dir(root)
+            )
+        )
     training = training_assets(spec)
     # Training intermediates are kept per run, so two training runs never read each other's.
     run_scoped = sorted(key.to_python_identifier() for a in training for key in a.keys)

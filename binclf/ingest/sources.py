@@ -192,3 +192,11 @@ def rows_without_time(spec: DatasetSpec) -> int:
         return 0
     column = pl.col(spec.time_column)
     return int(scan_source(spec).select(column.is_null().sum()).collect().item())
+
+
+def scan_file(spec: DatasetSpec, path: Path) -> pl.LazyFrame:
+    """One file of a file source, lazily, with time columns normalized to UTC."""
+    if not isinstance(spec.source, FileSource):
+        raise SpecError("scan_file reads file sources; the synthetic source has no files")
+    (scan,) = _file_scans(spec, spec.source.model_copy(update={"path": str(path)}))
+    return scan
