@@ -1,7 +1,8 @@
 """The evidence a candidate model is judged on: test metrics, slices, fairness, explanations.
 
-Everything is computed on the test rows only, at the threshold chosen on the calibration rows,
-and returned JSON-ready so it can be stored with the version and read by the gates.
+Everything is computed on the test rows only, at the threshold chosen on the calibration rows
+(the expected cost per row too, so its interval forecasts new data), and returned JSON-ready so
+it can be stored with the version and read by the gates.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ def evaluate_candidate(
             threshold=threshold,
             weights=row_weights_of(test, spec),
             clusters=day_clusters(test, spec),
+            costs=(spec.costs.false_positive, spec.costs.false_negative),
             n_boot=n_boot,
             seed=seed,
         ),

@@ -147,6 +147,14 @@ def _prevalence_estimate(y: np.ndarray, w: np.ndarray, alpha: float) -> Estimate
     return {"value": value, "ci_low": float(centre - half), "ci_high": float(centre + half)}
 
 
+def _cost_per_row(values: dict[str, np.ndarray], costs: tuple[float, float]) -> np.ndarray:
+    """(cost_fp * FP + cost_fn * FN) / rows from the rates: FP / rows = fpr x (1 - prevalence)."""
+    prevalence = values["prevalence"]
+    false_positives = np.nan_to_num(values["fpr"]) * (1.0 - prevalence)
+    false_negatives = np.nan_to_num(values["fnr"]) * prevalence
+    return costs[0] * false_positives + costs[1] * false_negatives
+
+
 def evaluate_predictions(
     y: np.ndarray,
     p: np.ndarray,
@@ -158,6 +166,7 @@ def evaluate_predictions(
     alpha: float = 0.05,
     n_bins: int = 10,
     clusters: np.ndarray | None = None,
+    costs: tuple[float, float] | None = None,
 ) -> dict[str, Estimate | dict[str, int]]:
     """Every metric of `p` against `y` as an `Estimate`, plus the confusion counts at `threshold`.
 
@@ -165,8 +174,9 @@ def evaluate_predictions(
     as they would in new data (fixing them understates the uncertainty of precision, PR-AUC, log
     loss and ECE). With `clusters` (e.g. the day of each row) whole clusters are resampled, so
     day-to-day variation is in the interval too. Prevalence uses a Wilson interval without
-    clusters (see `_prevalence_estimate`). Confusion counts are numbers of rows, not weighted.
-    Everything returned is JSON-ready.
+    clusters (see `_prevalence_estimate`). With `costs` (per false positive, per false negative)
+    `expected_cost` is the (weighted) cost per row at `threshold`, on the same resamples.
+    Confusion counts are numbers of rows, not weighted. Everything returned is JSON-ready.
     """
     y, p, w = validate_inputs(y, p, weights=weights)
     if not np.isfinite(threshold):
@@ -178,6 +188,9 @@ def evaluate_predictions(
         raise PredictionInputError(f"clusters has {len(clusters)} values for {len(y)} rows")
     (replicates,) = replicate_metrics([rows], n_boot=n_boot, seed=seed, clusters=clusters)
 
+    if costs is not None:
+        point["expected_cost"] = _cost_per_row(point, costs)
+        replicates["expected_cost"] = _cost_per_row(replicates, costs)
     result: dict[str, Estimate | dict[str, int]] = {}
     for name, value in point.items():
         low, high = percentile_interval(replicates[name], alpha)
