@@ -54,8 +54,10 @@ def evaluate_gates(evidence: Mapping[str, Any], thresholds: GateThresholds) -> l
     `{"value", "ci_low", "ci_high"}`, a plain number is accepted too):
 
     - `test_rows`: int, rows in the test set; `test_positives`: int, positive rows in it.
-    - `test_metrics`: `{"roc_auc": Estimate, "pr_auc": Estimate, "ece": Estimate, ...}`
-      (`binclf.stats.metrics.evaluate_predictions`).
+    - `test_metrics`: `{"roc_auc": Estimate, "pr_auc": Estimate, "ece_equal_mass": Estimate,
+      ...}` (`binclf.stats.metrics.evaluate_predictions`). `max_ece` judges the ECE over
+      equal-mass bins: with equal-width bins at a low prevalence nearly every row is in the
+      first bin and the gate could barely fail.
     - `fairness`: `{attribute: fairness_report(...)}`; the gate reads
       `fairness[attribute]["disparities"]["equalized_odds_difference"]` and takes the worst
       attribute. `{}` (no sensitive attribute declared) passes; a declared attribute whose
@@ -79,7 +81,12 @@ def evaluate_gates(evidence: Mapping[str, Any], thresholds: GateThresholds) -> l
         ),
         ("min_roc_auc", t.min_roc_auc, True, lambda: (_test_metric(evidence, "roc_auc"), "")),
         ("min_pr_auc", t.min_pr_auc, True, lambda: (_test_metric(evidence, "pr_auc"), "")),
-        ("max_ece", t.max_ece, False, lambda: (_test_metric(evidence, "ece"), "")),
+        (
+            "max_ece",
+            t.max_ece,
+            False,
+            lambda: (_test_metric(evidence, "ece_equal_mass"), "equal-mass bins"),
+        ),
         (
             "max_fairness_disparity",
             t.max_fairness_disparity,

@@ -6,20 +6,28 @@ serves the champion comparison, slices and fairness; its point values match scik
 weighted metrics.
 
 Conventions: a row is flagged positive when `p >= threshold`; a ratio with a zero denominator
-(precision with nothing flagged) is 0.0, as scikit-learn's `zero_division=0`; ECE uses
-equal-width probability bins.
+(precision with nothing flagged) is 0.0, as scikit-learn's `zero_division=0`; `ece` uses
+equal-width probability bins, `ece_equal_mass` bins with equal shares of the rows.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import Literal, TypedDict
 
 import numpy as np
 from scipy.stats import norm
 
 from binclf.stats.bootstrap import percentile_interval
-from binclf.stats.engine import ScoredRows, bin_index, replicate_metrics, row_log_loss
+from binclf.stats.engine import (
+    ScoredRows,
+    bin_index,
+    equal_mass_bin_index,
+    replicate_metrics,
+    row_log_loss,
+)
+
+Binning = Literal["equal_width", "equal_mass"]
 
 
 class PredictionInputError(ValueError):
@@ -81,7 +89,7 @@ def _check_bins(n_bins: int) -> None:
 
 @dataclass(frozen=True)
 class ReliabilityBins:
-    """Per non-empty equal-width bin: mean probability, observed positive rate, total weight."""
+    """Per non-empty bin: mean probability, observed positive rate, total weight."""
 
     mean_predicted: np.ndarray
     observed_rate: np.ndarray
@@ -89,12 +97,18 @@ class ReliabilityBins:
 
 
 def reliability_bins(
-    y: np.ndarray, p: np.ndarray, *, n_bins: int = 10, weights: np.ndarray | None = None
+    y: np.ndarray,
+    p: np.ndarray,
+    *,
+    n_bins: int = 10,
+    weights: np.ndarray | None = None,
+    binning: Binning = "equal_width",
 ) -> ReliabilityBins:
-    """Bin probabilities into equal-width bins and compare them with the observed rate."""
+    """Bin probabilities (equal-width, or equal (weighted) shares of the rows) and compare each
+    bin's mean probability with its observed rate."""
     y, p, w = validate_inputs(y, p, weights=weights, require_both_classes=False)
     _check_bins(n_bins)
-    bins = bin_index(p, n_bins)
+    bins = bin_index(p, n_bins) if binning == "equal_width" else equal_mass_bin_index(p, n_bins, w)
     total = np.bincount(bins, weights=w, minlength=n_bins)
     sum_p = np.bincount(bins, weights=w * p, minlength=n_bins)
     sum_y = np.bincount(bins, weights=w * y, minlength=n_bins)
@@ -107,10 +121,15 @@ def reliability_bins(
 
 
 def expected_calibration_error(
-    y: np.ndarray, p: np.ndarray, n_bins: int = 10, *, weights: np.ndarray | None = None
+    y: np.ndarray,
+    p: np.ndarray,
+    n_bins: int = 10,
+    *,
+    weights: np.ndarray | None = None,
+    binning: Binning = "equal_width",
 ) -> float:
-    """Weighted mean gap between predicted and observed rate over equal-width bins."""
-    bins = reliability_bins(y, p, n_bins=n_bins, weights=weights)
+    """Weighted mean gap between predicted and observed rate over the bins of `binning`."""
+    bins = reliability_bins(y, p, n_bins=n_bins, weights=weights, binning=binning)
     gaps = np.abs(bins.mean_predicted - bins.observed_rate)
     return float(np.sum(bins.weight * gaps) / np.sum(bins.weight))
 
@@ -124,12 +143,13 @@ def log_loss(y: np.ndarray, p: np.ndarray, *, weights: np.ndarray | None = None)
 def calibration_summary(
     y: np.ndarray, p: np.ndarray, *, weights: np.ndarray | None = None, n_bins: int = 10
 ) -> dict[str, float]:
-    """Log loss, Brier score and ECE of probabilities, as plain floats."""
+    """Log loss, Brier score and ECE (equal-width and equal-mass bins), as plain floats."""
     y, p, w = validate_inputs(y, p, weights=weights, require_both_classes=False)
     return {
         "log_loss": float(np.sum(w * row_log_loss(y, p)) / np.sum(w)),
         "brier": float(np.sum(w * (p - y) ** 2) / np.sum(w)),
         "ece": expected_calibration_error(y, p, n_bins, weights=w),
+        "ece_equal_mass": expected_calibration_error(y, p, n_bins, weights=w, binning="equal_mass"),
     }
 
 
