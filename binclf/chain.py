@@ -17,6 +17,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from binclf.evaluate import steps as evaluation_steps
+from binclf.evaluate.evidence import day_clusters, row_weights_of
 from binclf.evaluate.steps import Evaluation, EvaluationSettings
 from binclf.register import candidate
 from binclf.register.candidate import RegisteredCandidate
@@ -147,6 +148,8 @@ def decide(
         require_improvement=settings.require_improvement,
         n_boot=settings.n_boot,
         seed=settings.seed,
+        weights=row_weights_of(test, spec),
+        clusters=day_clusters(test, spec),
     )
 
 

@@ -32,15 +32,28 @@ def challenge_champion(
     require_improvement: bool = False,
     n_boot: int = 500,
     seed: int = 0,
+    weights: np.ndarray | None = None,
+    clusters: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Decide on `challenger` against the current champion and move the pointer if it wins."""
+    """Decide on `challenger` against the current champion and move the pointer if it wins.
+
+    `weights` (the spec's row weights) weight the compared metric; with `clusters` (the day of
+    each row) the paired resamples draw whole days.
+    """
     champion = registry.champion(dataset)
     p_challenger = load_version(registry, dataset, challenger).bundle.probabilities(test)
     comparison = None
     if champion is not None:
         p_champion = load_version(registry, dataset, champion).bundle.probabilities(test)
         comparison = paired_bootstrap_difference(
-            y, p_challenger, p_champion, metric=metric, n_boot=n_boot, seed=seed
+            y,
+            p_challenger,
+            p_champion,
+            metric=metric,
+            n_boot=n_boot,
+            seed=seed,
+            weights=weights,
+            clusters=clusters,
         )
     decision = decide_promotion(
         gates, comparison, margin=margin, require_improvement=require_improvement
