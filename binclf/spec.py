@@ -141,6 +141,7 @@ class Monitoring(_Strict):
     label_sla_hours: float = Field(24.0 * 14, gt=0)
     retrain_window_days: int | None = Field(None, ge=1)
     label_refresh_days: int = Field(30, ge=1)
+    reference_days: int | None = Field(28, ge=1)
 
 
 SliName = Literal[

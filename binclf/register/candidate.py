@@ -22,7 +22,12 @@ from binclf.register.registry import Registry
 from binclf.spec import DatasetSpec
 from binclf.stats.profiles import ReferenceProfile
 from binclf.train.bundle import ScoringBundle
-from binclf.train.inputs import data_version, label_cutoff, split_frames, split_summary
+from binclf.train.inputs import (
+    data_version,
+    drift_reference_rows,
+    label_cutoff,
+    split_summary,
+)
 from binclf.train.outcomes import CalibrationOutcome, SearchOutcome
 from binclf.train.steps import build_bundle
 from binclf.train.threshold import ThresholdChoice
@@ -39,7 +44,7 @@ EVIDENCE_FILE = "evidence.json"
 def reference_profile(
     bundle: ScoringBundle, train: pl.DataFrame, *, seed: int = 0
 ) -> ReferenceProfile:
-    """The drift reference: the training rows' features and the candidate's probabilities.
+    """The drift reference: the reference rows' features and the candidate's probabilities.
 
     Beyond REFERENCE_PROFILE_ROWS a seeded sample stands for the rows: its deciles and shares
     differ from the full set's by well under the drift tests' resolution.
@@ -175,8 +180,8 @@ def register_candidate(
     rejection, in the same registry change); unchanged inputs return the earlier version."""
     cutoff = label_cutoff(splits, spec)
     bundle = build_bundle(search, calibration, threshold.value)
-    train = split_frames(splits, ("train",))["train"]
-    reference = reference_profile(bundle, train)
+    reference_rows = drift_reference_rows(splits, spec)
+    reference = reference_profile(bundle, reference_rows)
     plots = {**evaluation.plots, **calibration.plots}
     evidence = evaluation.evidence
     artifacts = bundle.to_files()
@@ -227,7 +232,7 @@ def register_candidate(
             card_markdown=render_card_markdown(card, images=images),
             evidence=evidence,
             reference=reference,
-            train=train,
+            train=reference_rows,
             plots=plots,
         )
 
