@@ -89,6 +89,7 @@ def fairness_report(
     Returns a JSON-ready dict: `attribute` (the Series name, else None), `threshold`,
     `min_group_size`, `groups` (one row per group: `group`, `rows`, `positives`, `small`,
     `compared`, and an Estimate or None (undefined) per `GROUP_METRICS`), `compared_groups`,
+    `not_compared_groups` with the `size_rule` that left them out,
     `disparities` (an Estimate per `DISPARITIES`, None with fewer than two compared groups) and
     `four_fifths_violated` (disparate-impact ratio below 0.8; None when undefined).
     """
@@ -149,6 +150,8 @@ def fairness_report(
         "min_group_size": int(min_group_size),
         "groups": groups,
         "compared_groups": compared_labels,
+        "not_compared_groups": [label for label in labels if label not in compared_labels],
+        "size_rule": f"a group is compared with at least {min_group_size} rows and both classes",
         "disparities": disparities,
         "four_fifths_violated": None if impact is None else bool(impact["value"] < FOUR_FIFTHS),
     }
