@@ -19,6 +19,7 @@ from binclf.io.atomic import json_bytes
 from binclf.register.gates import GateResult
 from binclf.register.loading import CARD_FILE, REFERENCE_PROFILE_FILE, REFERENCE_SAMPLE_FILE
 from binclf.register.registry import Registry
+from binclf.register.unseen_rows import trained_rows_file
 from binclf.spec import DatasetSpec
 from binclf.stats.profiles import ReferenceProfile
 from binclf.train.bundle import ScoringBundle
@@ -182,6 +183,7 @@ def register_candidate(
     bundle = build_bundle(search, calibration, threshold.value)
     reference_rows = drift_reference_rows(splits, spec)
     reference = reference_profile(bundle, reference_rows)
+    trained_rows = trained_rows_file(splits, spec)
     plots = {**evaluation.plots, **calibration.plots}
     evidence = evaluation.evidence
     artifacts = bundle.to_files()
@@ -226,7 +228,7 @@ def register_candidate(
             artifacts={name: hashlib.sha256(data).hexdigest() for name, data in artifacts.items()},
         )
         images = {name: f"![{name}](plots/{name}.png)" for name in evaluation.plots}
-        return version_files(
+        files = version_files(
             bundle,
             card=card,
             card_markdown=render_card_markdown(card, images=images),
@@ -235,6 +237,7 @@ def register_candidate(
             train=reference_rows,
             plots=plots,
         )
+        return {**files, **trained_rows}
 
     metrics = {k: evidence["test_metrics"][k]["value"] for k in ("roc_auc", "pr_auc", "log_loss")}
     fingerprint = candidate_fingerprint(artifacts, splits, spec, search.study_name)
