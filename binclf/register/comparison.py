@@ -4,8 +4,9 @@ The two models are scored on the same rows, so their metrics are compared with a
 bootstrap: each resample takes the same rows for both models and the difference is computed
 per resample. Pairing removes the test set's own variation from the comparison, which is what
 makes a small real improvement detectable. Both models are measured by `binclf.stats.engine`
-on the same class-stratified resamples that `binclf.stats.metrics.evaluate_predictions` uses
-for one model's intervals, so every resample has both classes.
+on the same resamples (rows, or whole days) that `binclf.stats.metrics.evaluate_predictions`
+uses for one model's intervals, weighted by the spec's row weights. Which test rows are compared
+is decided before (`binclf.register.unseen_rows`).
 """
 
 from __future__ import annotations
