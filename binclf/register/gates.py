@@ -68,11 +68,13 @@ def evaluate_gates(evidence: Mapping[str, Any], thresholds: GateThresholds) -> l
       first bin and the gate could barely fail.
     - `fairness`: `{attribute: fairness_report(...)}`; the gate reads
       `fairness[attribute]["disparities"]["equalized_odds_difference"]` and takes the worst
-      attribute. `{}` (no sensitive attribute declared) passes; a declared attribute whose
-      disparity could not be computed (null) fails.
+      attribute. `{}` (no sensitive attribute declared) passes. An attribute whose report has
+      fewer than two `compared_groups` (groups too small, see its `size_rule`) is not judged;
+      any other null disparity fails.
     - `slices`: the rows of `slice_metrics(...)`; the gate takes the worst `recall` over rows of
       a kind in `thresholds.slice_recall_kinds` that are not `small` and have at least
-      `min_slice_positives` positives. No such row passes (nothing reliable to judge).
+      `min_slice_positives` positives.
+    With nothing judged, a fairness or slice gate follows `thresholds.when_nothing_judged`.
     - `leakage`: `{"max_single_feature_auc": float, "feature": str (optional)}`, the best
       orientation-free ROC-AUC of any single feature; near 1 suggests label leakage.
     """
