@@ -146,6 +146,10 @@ class PromotionConfig(Config):
     )
     n_boot: int = _default(PromotionSettings, "n_boot")
     seed: int = _default(PromotionSettings, "seed")
+    min_comparison_rows: int = Field(
+        _default(PromotionSettings, "min_comparison_rows"),
+        description="fewer test rows unseen by the champion refuse the comparison",
+    )
 
     def settings(self) -> PromotionSettings:
         return PromotionSettings(**self.model_dump())

@@ -76,12 +76,15 @@ def calibration_metadata(outcome: CalibrationOutcome) -> dict[str, Any]:
 
 
 def threshold_metadata(choice: ThresholdChoice) -> dict[str, Any]:
+    """The threshold and its figures on the calibration rows' out-of-fold probabilities (the
+    rows it was chosen on: optimistic; the test rows' cost is on `candidate_evaluation`)."""
     low, high = choice.expected_cost_ci
     return {
         "threshold": _float(choice.value),
         "policy": choice.applied_kind,
         "expected_cost_per_row": _float(choice.expected_cost),
         "expected_cost_ci": f"[{low:.4g}, {high:.4g}]",
+        "measured_on": "calibration rows, out-of-fold probabilities (optimistic)",
         "precision": _float(choice.precision),
         "recall": _float(choice.recall),
     }

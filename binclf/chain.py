@@ -8,6 +8,7 @@ steps that are more than one call.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -17,12 +18,14 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from binclf.evaluate import steps as evaluation_steps
+from binclf.evaluate.evidence import day_clusters, row_weights_of
 from binclf.evaluate.steps import Evaluation, EvaluationSettings
 from binclf.register import candidate
 from binclf.register.candidate import RegisteredCandidate
 from binclf.register.gates import GateResult, evaluate_gates
 from binclf.register.promotion import challenge_champion
 from binclf.register.registry import Registry
+from binclf.register.unseen_rows import unseen_by_champion
 from binclf.spec import DatasetSpec
 from binclf.train import steps
 from binclf.train.outcomes import CalibrationOutcome, SearchOutcome
@@ -51,6 +54,9 @@ class PromotionSettings(BaseModel):
     require_improvement: bool = Field(False, description="also require a proven improvement")
     n_boot: int = 500
     seed: int = 0
+    min_comparison_rows: int = Field(
+        100, ge=1, description="fewer test rows unseen by the champion refuse the comparison"
+    )
 
 
 class TrainingSettings(BaseModel):
@@ -147,6 +153,11 @@ def decide(
         require_improvement=settings.require_improvement,
         n_boot=settings.n_boot,
         seed=settings.seed,
+        weights=row_weights_of(test, spec),
+        clusters=day_clusters(test, spec),
+        unseen_rows=functools.partial(
+            unseen_by_champion, test, y, spec, min_rows=settings.min_comparison_rows
+        ),
     )
 
 

@@ -26,11 +26,25 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class GateThresholds(_Strict):
-    """Thresholds of the promotion gates; the defaults suit a rare-positive problem."""
+# Minimum test rows and positives when the spec gives none: with point gates the volume gate
+# stands in for the uncertainty; with interval gates the bounds carry it and the minimum is a
+# floor small data can meet.
+POINT_GATE_VOLUME = (500, 30)
+INTERVAL_GATE_VOLUME = (100, 10)
 
-    min_test_rows: int = Field(500, ge=1)
-    min_test_positives: int = Field(30, ge=1)
+
+class GateThresholds(_Strict):
+    """Thresholds of the promotion gates; the defaults suit a rare-positive problem.
+
+    `use_interval` makes the metric gates judge the pessimistic end of each 95 % interval (the
+    lower bound of a minimum, the upper bound of a maximum) instead of the point value.
+    `when_nothing_judged` says what a fairness or slice gate does when no group was large
+    enough to judge: "warn" passes with the groups listed as not judged, "fail" fails.
+    """
+
+    use_interval: bool = False
+    min_test_rows: int | None = Field(None, ge=1)
+    min_test_positives: int | None = Field(None, ge=1)
     min_roc_auc: float = Field(0.70, ge=0, le=1)
     min_pr_auc: float = Field(0.10, ge=0, le=1)
     max_ece: float = Field(0.05, ge=0, le=1)
@@ -39,6 +53,19 @@ class GateThresholds(_Strict):
     min_slice_positives: int = Field(20, ge=1)
     slice_recall_kinds: tuple[str, ...] = ("slice", "sensitive")
     max_single_feature_auc: float = Field(0.95, ge=0.5, le=1)
+    when_nothing_judged: Literal["fail", "warn"] = "warn"
+
+    @property
+    def test_rows_minimum(self) -> int:
+        """`min_test_rows`, else 500 with point gates and 100 with interval gates."""
+        default = INTERVAL_GATE_VOLUME if self.use_interval else POINT_GATE_VOLUME
+        return self.min_test_rows if self.min_test_rows is not None else default[0]
+
+    @property
+    def test_positives_minimum(self) -> int:
+        """`min_test_positives`, else 30 with point gates and 10 with interval gates."""
+        default = INTERVAL_GATE_VOLUME if self.use_interval else POINT_GATE_VOLUME
+        return self.min_test_positives if self.min_test_positives is not None else default[1]
 
 
 class SyntheticSource(_Strict):
@@ -141,6 +168,7 @@ class Monitoring(_Strict):
     label_sla_hours: float = Field(24.0 * 14, gt=0)
     retrain_window_days: int | None = Field(None, ge=1)
     label_refresh_days: int = Field(30, ge=1)
+    reference_days: int | None = Field(28, ge=1)
 
 
 SliName = Literal[

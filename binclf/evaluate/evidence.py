@@ -1,7 +1,8 @@
 """The evidence a candidate model is judged on: test metrics, slices, fairness, explanations.
 
-Everything is computed on the test rows only, at the threshold chosen on the calibration rows,
-and returned JSON-ready so it can be stored with the version and read by the gates.
+Everything is computed on the test rows only, at the threshold chosen on the calibration rows
+(the expected cost per row too, so its interval forecasts new data), and returned JSON-ready so
+it can be stored with the version and read by the gates.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ def evaluate_candidate(
     """Metrics with intervals, slices, fairness per sensitive attribute, and leakage evidence."""
     groups = grouping_columns(test, list(dict.fromkeys([*spec.slices, *spec.sensitive])))
     worst = max(leakage.items(), key=lambda kv: kv[1]) if leakage else ("", 0.5)
+    weights = row_weights_of(test, spec)
     return {
         "test_rows": len(y),
         "test_positives": int(np.sum(y)),
@@ -81,8 +83,9 @@ def evaluate_candidate(
             y,
             p,
             threshold=threshold,
-            weights=row_weights_of(test, spec),
+            weights=weights,
             clusters=day_clusters(test, spec),
+            costs=(spec.costs.false_positive, spec.costs.false_negative),
             n_boot=n_boot,
             seed=seed,
         ),
@@ -96,6 +99,7 @@ def evaluate_candidate(
             min_size=min_slice_size,
             n_boot=n_boot,
             seed=seed,
+            weights=weights,
         ),
         "fairness": {
             column: fairness_report(
@@ -106,6 +110,7 @@ def evaluate_candidate(
                 min_group_size=min_slice_size,
                 n_boot=n_boot,
                 seed=seed,
+                weights=weights,
             )
             for column in spec.sensitive
         },

@@ -13,6 +13,10 @@ compared: a tiny group's rates are noise and would decide the max-minus-min disp
 Replicates resample rows as `binclf.evaluate.slices` does, so a slice report and a fairness
 report with the same seed use the same resamples.
 
+With `weights` (the spec's `weight_column`) every rate, ECE and disparity is weighted, as
+fairlearn and scikit-learn compute them with `sample_weight`; `rows`, `positives` and the size
+rule count rows.
+
 Intervals: per-group metrics use percentile intervals. A disparity is a max-minus-min (or
 min-over-max) of noisy rates, biased away from "no disparity" even when the groups are equal,
 and resampling adds that bias a second time; a percentile interval of it would exclude zero
@@ -78,16 +82,18 @@ def fairness_report(
     seed: int = 0,
     alpha: float = 0.05,
     n_bins: int = 10,
+    weights: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Fairness metrics of the decisions `p >= threshold` across the groups of `sensitive`.
 
     Returns a JSON-ready dict: `attribute` (the Series name, else None), `threshold`,
     `min_group_size`, `groups` (one row per group: `group`, `rows`, `positives`, `small`,
     `compared`, and an Estimate or None (undefined) per `GROUP_METRICS`), `compared_groups`,
+    `not_compared_groups` with the `size_rule` that left them out,
     `disparities` (an Estimate per `DISPARITIES`, None with fewer than two compared groups) and
     `four_fifths_violated` (disparate-impact ratio below 0.8; None when undefined).
     """
-    y, p, _ = validate_inputs(y, p, require_both_classes=False)
+    y, p, w = validate_inputs(y, p, weights=weights, require_both_classes=False)
     if len(sensitive) != len(y):
         raise FairnessError(f"sensitive has {len(sensitive)} values but y has {len(y)}")
     if not np.isfinite(threshold):
@@ -99,13 +105,15 @@ def fairness_report(
 
     codes, labels = group_codes(sensitive)
     flagged = p >= threshold
-    cells = confusion_cells(codes, labels, y, flagged)
+    cells = confusion_cells(codes, labels, y, flagged, w)
     rates = group_rates(cells)
     # Equal-width probability bins, as binclf.stats.metrics.expected_calibration_error uses.
     bins = bin_index(p, n_bins)
     cell_codes = codes * n_bins + bins
     positive = y.astype(np.float64)
-    per_row = np.column_stack([np.ones_like(p), positive, flagged, positive * flagged, p - y])
+    per_row = w[:, np.newaxis] * np.column_stack(
+        [np.ones_like(p), positive, flagged, positive * flagged, p - y]
+    )
     point_sums = np.stack(
         [np.bincount(cell_codes, weights=col, minlength=len(labels) * n_bins) for col in per_row.T],
         axis=-1,
@@ -142,6 +150,8 @@ def fairness_report(
         "min_group_size": int(min_group_size),
         "groups": groups,
         "compared_groups": compared_labels,
+        "not_compared_groups": [label for label in labels if label not in compared_labels],
+        "size_rule": f"a group is compared with at least {min_group_size} rows and both classes",
         "disparities": disparities,
         "four_fifths_violated": None if impact is None else bool(impact["value"] < FOUR_FIFTHS),
     }

@@ -52,10 +52,11 @@ def group_codes(values: pl.Series | np.ndarray) -> tuple[np.ndarray, list[str]]:
 
 @dataclass(frozen=True)
 class ConfusionCells:
-    """Rows aggregated to one cell per (group, label, decision), with the cell's row count.
+    """Rows aggregated to one cell per (group, label, decision), with the cell's total weight
+    (its row count when rows are unweighted).
 
     fairlearn's metrics given the cells with `sample_weight=count` return the values they
-    return on the rows.
+    return on the rows with their weights.
     """
 
     group: np.ndarray
@@ -65,12 +66,16 @@ class ConfusionCells:
 
 
 def confusion_cells(
-    codes: np.ndarray, labels: Sequence[str], y: np.ndarray, flagged: np.ndarray
+    codes: np.ndarray,
+    labels: Sequence[str],
+    y: np.ndarray,
+    flagged: np.ndarray,
+    weights: np.ndarray | None = None,
 ) -> ConfusionCells:
-    """The non-empty confusion cells of grouped rows (`codes` index `labels`)."""
+    """The non-empty confusion cells of grouped rows (`codes` index `labels`), weighted."""
     key = codes * 4 + y.astype(np.int64) * 2 + flagged.astype(np.int64)
-    count = np.bincount(key, minlength=len(labels) * 4)
-    cells = np.flatnonzero(count)
+    count = np.bincount(key, weights=weights, minlength=len(labels) * 4)
+    cells = np.flatnonzero(count > 0)
     return ConfusionCells(
         group=np.asarray(labels, dtype=object)[cells // 4],
         y=((cells // 2) % 2).astype(np.int8),

@@ -12,6 +12,9 @@ between replicates. Rather than one `MetricFrame` per replicate, the replicates 
 are computed at once from bootstrap counts: per-group sums are one sparse matrix product per
 block of replicates, per-group ROC-AUC the engine's cumulative sums over rows sorted by score.
 
+With `weights` (the spec's `weight_column`) every rate and ROC-AUC is weighted, as
+scikit-learn's with `sample_weight`; `rows`, `positives` and the `small` rule count rows.
+
 Conventions: a row is flagged when `p >= threshold` (as `binclf.stats.metrics`); a metric whose
 denominator is zero in a group (precision with nothing flagged, recall without positives,
 ROC-AUC with one class) is undefined and reported as None, not 0. Intervals are taken over the
@@ -61,6 +64,7 @@ def slice_metrics(
     n_boot: int = 200,
     seed: int = 0,
     alpha: float = 0.05,
+    weights: np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
     """One JSON-ready row per group of each slice column, sensitive attribute and score decile.
 
@@ -69,7 +73,7 @@ def slice_metrics(
     `rows`, `positives`, `small` (rows < `min_size`), and an `Estimate` or None (undefined) for
     each of `SLICE_METRICS`.
     """
-    y, p, _ = validate_inputs(y, p, require_both_classes=False)
+    y, p, w = validate_inputs(y, p, weights=weights, require_both_classes=False)
     if frame_test.height != len(y):
         raise SliceError(f"frame_test has {frame_test.height} rows but y has {len(y)}")
     if not np.isfinite(threshold):
@@ -87,12 +91,12 @@ def slice_metrics(
     if not groupings:
         return []
     flagged = p >= threshold
-    ranked = _ranked_groups(groupings, y, p)
+    ranked = _ranked_groups(groupings, y, p, w)
     aucs = _roc_aucs(ranked, None)
-    replicates = _group_replicates(groupings, ranked, y, flagged, n_boot=n_boot, seed=seed)
+    replicates = _group_replicates(groupings, ranked, y, flagged, w, n_boot=n_boot, seed=seed)
     rows: list[dict[str, Any]] = []
     for grouping, auc, grouping_replicates in zip(groupings, aucs, replicates, strict=True):
-        rates = group_rates(confusion_cells(grouping.codes, grouping.labels, y, flagged))
+        rates = group_rates(confusion_cells(grouping.codes, grouping.labels, y, flagged, w))
         sizes = np.bincount(grouping.codes, minlength=len(grouping.labels))
         positives = np.bincount(grouping.codes, weights=y, minlength=len(grouping.labels))
         for code, label in enumerate(grouping.labels):
@@ -170,6 +174,7 @@ def _group_replicates(
     ranked: list[list[ScoredRows]],
     y: np.ndarray,
     flagged: np.ndarray,
+    w: np.ndarray,
     *,
     n_boot: int,
     seed: int,
@@ -179,7 +184,9 @@ def _group_replicates(
     All groupings share the resamples: their codes stack into one membership matrix.
     """
     positive = y.astype(np.float64)
-    per_row = np.column_stack([np.ones_like(positive), positive, flagged, positive * flagged])
+    per_row = w[:, np.newaxis] * np.column_stack(
+        [np.ones_like(positive), positive, flagged, positive * flagged]
+    )
     offsets = np.cumsum([0] + [len(g.labels) for g in groupings])
     membership = sp.hstack(
         [group_membership(g.codes, len(g.labels), per_row) for g in groupings], format="csr"
@@ -199,10 +206,10 @@ def _group_replicates(
 
 
 def _ranked_groups(
-    groupings: list[_Grouping], y: np.ndarray, p: np.ndarray
+    groupings: list[_Grouping], y: np.ndarray, p: np.ndarray, w: np.ndarray
 ) -> list[list[ScoredRows]]:
     return [
-        [ScoredRows.of(y, p, rows=rows) for rows in _rows_by_code(g.codes, len(g.labels))]
+        [ScoredRows.of(y, p, w, rows=rows) for rows in _rows_by_code(g.codes, len(g.labels))]
         for g in groupings
     ]
 

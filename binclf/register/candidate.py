@@ -19,10 +19,16 @@ from binclf.io.atomic import json_bytes
 from binclf.register.gates import GateResult
 from binclf.register.loading import CARD_FILE, REFERENCE_PROFILE_FILE, REFERENCE_SAMPLE_FILE
 from binclf.register.registry import Registry
+from binclf.register.unseen_rows import trained_rows_file
 from binclf.spec import DatasetSpec
 from binclf.stats.profiles import ReferenceProfile
 from binclf.train.bundle import ScoringBundle
-from binclf.train.inputs import data_version, label_cutoff, split_frames, split_summary
+from binclf.train.inputs import (
+    data_version,
+    drift_reference_rows,
+    label_cutoff,
+    split_summary,
+)
 from binclf.train.outcomes import CalibrationOutcome, SearchOutcome
 from binclf.train.steps import build_bundle
 from binclf.train.threshold import ThresholdChoice
@@ -39,7 +45,7 @@ EVIDENCE_FILE = "evidence.json"
 def reference_profile(
     bundle: ScoringBundle, train: pl.DataFrame, *, seed: int = 0
 ) -> ReferenceProfile:
-    """The drift reference: the training rows' features and the candidate's probabilities.
+    """The drift reference: the reference rows' features and the candidate's probabilities.
 
     Beyond REFERENCE_PROFILE_ROWS a seeded sample stands for the rows: its deciles and shares
     differ from the full set's by well under the drift tests' resolution.
@@ -139,6 +145,27 @@ def costs_on_card(spec: DatasetSpec) -> dict[str, Any]:
     return costs
 
 
+def threshold_cost_on_card(
+    threshold: ThresholdChoice, evidence: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The expected cost per row on the test rows, a forecast for new data; the cost on the
+    calibration rows the threshold was chosen on is optimistic and only shown beside it."""
+    on_calibration = {
+        "value": threshold.expected_cost,
+        "ci_low": threshold.expected_cost_ci[0],
+        "ci_high": threshold.expected_cost_ci[1],
+    }
+    on_test = evidence["test_metrics"].get("expected_cost")
+    if on_test is None:  # evidence from before the test rows reported a cost
+        return {"expected_cost": on_calibration, "expected_cost_rows": "calibration"}
+    return {
+        "expected_cost": on_test,
+        "expected_cost_rows": "test",
+        "chosen_on": "out-of-fold calibrated probabilities of the calibration rows",
+        "calibration_rows_expected_cost": on_calibration,
+    }
+
+
 def register_candidate(
     registry: Registry,
     spec: DatasetSpec,
@@ -154,8 +181,9 @@ def register_candidate(
     rejection, in the same registry change); unchanged inputs return the earlier version."""
     cutoff = label_cutoff(splits, spec)
     bundle = build_bundle(search, calibration, threshold.value)
-    train = split_frames(splits, ("train",))["train"]
-    reference = reference_profile(bundle, train)
+    reference_rows = drift_reference_rows(splits, spec)
+    reference = reference_profile(bundle, reference_rows)
+    trained_rows = trained_rows_file(splits, spec)
     plots = {**evaluation.plots, **calibration.plots}
     evidence = evaluation.evidence
     artifacts = bundle.to_files()
@@ -190,8 +218,7 @@ def register_candidate(
             threshold={
                 "policy": threshold.policy.model_dump(),
                 "value": threshold.value,
-                "expected_cost": threshold.expected_cost,
-                "expected_cost_ci": list(threshold.expected_cost_ci),
+                **threshold_cost_on_card(threshold, evidence),
                 "costs": costs_on_card(spec),
             },
             test_metrics=evidence["test_metrics"],
@@ -201,15 +228,16 @@ def register_candidate(
             artifacts={name: hashlib.sha256(data).hexdigest() for name, data in artifacts.items()},
         )
         images = {name: f"![{name}](plots/{name}.png)" for name in evaluation.plots}
-        return version_files(
+        files = version_files(
             bundle,
             card=card,
             card_markdown=render_card_markdown(card, images=images),
             evidence=evidence,
             reference=reference,
-            train=train,
+            train=reference_rows,
             plots=plots,
         )
+        return {**files, **trained_rows}
 
     metrics = {k: evidence["test_metrics"][k]["value"] for k in ("roc_auc", "pr_auc", "log_loss")}
     fingerprint = candidate_fingerprint(artifacts, splits, spec, search.study_name)

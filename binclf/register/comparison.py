@@ -4,8 +4,9 @@ The two models are scored on the same rows, so their metrics are compared with a
 bootstrap: each resample takes the same rows for both models and the difference is computed
 per resample. Pairing removes the test set's own variation from the comparison, which is what
 makes a small real improvement detectable. Both models are measured by `binclf.stats.engine`
-on the same class-stratified resamples that `binclf.stats.metrics.evaluate_predictions` uses
-for one model's intervals, so every resample has both classes.
+on the same resamples (rows, or whole days) that `binclf.stats.metrics.evaluate_predictions`
+uses for one model's intervals, weighted by the spec's row weights. Which test rows are compared
+is decided before (`binclf.register.unseen_rows`).
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ class PromotionDecision:
     """Whether to promote the challenger, with machine-readable reason codes.
 
     Codes: `NO_GATES` (no gate was evaluated), `GATE_FAILED:<name>`, and one comparison code:
-    `NO_CHAMPION`, `INFERIOR` (the interval does not rule out being worse by more than the
+    `NO_CHAMPION`, `COMPARISON_REFUSED` (no fair comparison was possible: `refusal` says why),
+    `INFERIOR` (the interval does not rule out being worse by more than the
     margin), `NOT_BETTER` (non-inferior, but improvement was required and not shown),
     `NON_INFERIOR` or `BETTER`.
     """
@@ -85,6 +87,7 @@ class PromotionDecision:
     margin: float
     require_improvement: bool
     gates: tuple[GateResult, ...]
+    refusal: str | None = None
 
     @property
     def promote(self) -> bool:
@@ -98,6 +101,7 @@ class PromotionDecision:
             "margin": self.margin,
             "require_improvement": self.require_improvement,
             "gates": [gate.to_dict() for gate in self.gates],
+            **({"comparison_refused": self.refusal} if self.refusal else {}),
         }
 
 
@@ -107,20 +111,24 @@ def decide_promotion(
     *,
     margin: float = 0.0,
     require_improvement: bool = False,
+    refusal: str | None = None,
 ) -> PromotionDecision:
     """Promote when every gate passed and the challenger holds up against the champion.
 
     `comparison` is `paired_bootstrap_difference(...)` (positive = challenger better), or None
     when there is no champion. Non-inferior means the interval's lower bound is above
     `-margin`; with `require_improvement` the lower bound must also be above 0. Without a
-    champion, passing every gate promotes. An empty gate list rejects (nothing was checked).
+    champion, passing every gate promotes. An empty gate list rejects (nothing was checked), and
+    so does a `refusal` (a champion exists but no fair comparison could be made).
     """
     if not math.isfinite(margin) or margin < 0:
         raise ComparisonError(f"margin must be a finite number >= 0, got {margin}")
     reasons = [] if gates else ["NO_GATES"]
     reasons += [f"GATE_FAILED:{gate.name}" for gate in gates if not gate.passed]
     estimate = None if comparison is None else _checked_estimate(comparison)
-    if estimate is None:
+    if refusal is not None:
+        code = "COMPARISON_REFUSED"
+    elif estimate is None:
         code = "NO_CHAMPION"
     elif estimate["ci_low"] <= -margin:
         code = "INFERIOR"
@@ -136,6 +144,7 @@ def decide_promotion(
         margin=float(margin),
         require_improvement=require_improvement,
         gates=tuple(gates),
+        refusal=refusal,
     )
 
 

@@ -8,6 +8,7 @@ promotion that raced another one loses cleanly and no promotion is left without 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from binclf.register.comparison import decide_promotion, paired_bootstrap_differ
 from binclf.register.gates import GateResult
 from binclf.register.loading import load_version
 from binclf.register.registry import Registry
+from binclf.register.unseen_rows import TRAINED_ROWS_FILE, ComparisonRows
 
 
 def challenge_champion(
@@ -32,18 +34,48 @@ def challenge_champion(
     require_improvement: bool = False,
     n_boot: int = 500,
     seed: int = 0,
+    weights: np.ndarray | None = None,
+    clusters: np.ndarray | None = None,
+    unseen_rows: Callable[[bytes | None], ComparisonRows] | None = None,
 ) -> dict[str, Any]:
-    """Decide on `challenger` against the current champion and move the pointer if it wins."""
+    """Decide on `challenger` against the current champion and move the pointer if it wins.
+
+    `weights` (the spec's row weights) weight the compared metric; with `clusters` (the day of
+    each row) the paired resamples draw whole days. `unseen_rows`, given the champion's recorded
+    training keys (None when it has none), picks the rows the champion never saw or refuses the
+    comparison (`binclf.register.unseen_rows`); without it every test row is compared.
+    """
     champion = registry.champion(dataset)
-    p_challenger = load_version(registry, dataset, challenger).bundle.probabilities(test)
-    comparison = None
-    if champion is not None:
-        p_champion = load_version(registry, dataset, champion).bundle.probabilities(test)
+    comparison, rows = None, ComparisonRows(np.ones(len(y), dtype=bool))
+    if champion is not None and unseen_rows is not None:
+        recorded = registry.manifest(dataset, champion)["files"]
+        keys = (
+            registry.open_files(dataset, champion, names=[TRAINED_ROWS_FILE])[TRAINED_ROWS_FILE]
+            if TRAINED_ROWS_FILE in recorded
+            else None
+        )
+        rows = unseen_rows(keys)
+    if champion is not None and rows.mask is not None:
+        mask = rows.mask
+        compared = test.filter(pl.Series(mask))
+        p_challenger = load_version(registry, dataset, challenger).bundle.probabilities(compared)
+        p_champion = load_version(registry, dataset, champion).bundle.probabilities(compared)
         comparison = paired_bootstrap_difference(
-            y, p_challenger, p_champion, metric=metric, n_boot=n_boot, seed=seed
+            y[mask],
+            p_challenger,
+            p_champion,
+            metric=metric,
+            n_boot=n_boot,
+            seed=seed,
+            weights=None if weights is None else weights[mask],
+            clusters=None if clusters is None else clusters[mask],
         )
     decision = decide_promotion(
-        gates, comparison, margin=margin, require_improvement=require_improvement
+        gates,
+        comparison,
+        margin=margin,
+        require_improvement=require_improvement,
+        refusal=rows.refusal if champion is not None else None,
     )
     record = {
         **decision.to_dict(),
@@ -53,6 +85,8 @@ def challenge_champion(
         "champion_before": champion,
         "metric": metric,
         "test_rows": len(y),
+        "compared_rows": 0 if comparison is None or rows.mask is None else int(rows.mask.sum()),
+        "rows_seen_by_champion": rows.left_out,
     }
     if decision.promote:
         moved = registry.promote(

@@ -13,9 +13,12 @@ The formulas match scikit-learn's weighted metrics: ROC-AUC by the trapezoid ove
 scores (ties count half), PR-AUC as average precision (tied scores move together), log loss
 with probabilities clipped to [eps, 1 - eps]. Conventions: a row is flagged when
 `p >= threshold`; precision and F1 with a zero denominator are 0.0 (scikit-learn's
-`zero_division=0`); any other metric whose denominator is zero (one class only) is NaN; ECE uses
-equal-width probability bins. Per-group sums (`bootstrap_group_sums`, `confusion_rates`) serve
-metrics that are ratios of sums within groups.
+`zero_division=0`); any other metric whose denominator is zero (one class only) is NaN; `ece`
+uses equal-width probability bins, `ece_equal_mass` bins holding equal (weighted) shares of the
+rows (`equal_mass_bin_index`): at a low prevalence almost every row falls in the first
+equal-width bin, where a miscalibration of the ranking is averaged away. Bins are fixed by the
+data; resamples reweight their rows. Per-group sums (`bootstrap_group_sums`,
+`confusion_rates`) serve metrics that are ratios of sums within groups.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ METRICS = (
     "log_loss",
     "brier",
     "ece",
+    "ece_equal_mass",
     "precision",
     "recall",
     "f1",
@@ -68,13 +72,39 @@ def bin_index(p: np.ndarray, n_bins: int) -> np.ndarray:
     return np.minimum((p * n_bins).astype(np.int64), n_bins - 1)
 
 
+def equal_mass_bin_index(
+    p: np.ndarray, n_bins: int, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """Bin of each probability when bins hold equal (weighted) shares of the rows.
+
+    Bin k's upper edge is the smallest probability at which the cumulative weight of the rows
+    sorted by probability reaches (k + 1) / n_bins of the total; a row at an edge belongs to
+    the lower bin, so tied probabilities always share a bin (a bin may stay empty).
+    """
+    if n_bins < 1:
+        raise EngineError(f"n_bins must be at least 1, got {n_bins}")
+    p = np.asarray(p, dtype=np.float64)
+    w = np.ones(len(p)) if weights is None else np.asarray(weights, dtype=np.float64)
+    order = np.argsort(p, kind="stable")
+    cumulative = np.cumsum(w[order])
+    reach = np.arange(1, n_bins) / n_bins * cumulative[-1]
+    edges = p[order][np.minimum(np.searchsorted(cumulative, reach), len(p) - 1)]
+    return np.searchsorted(edges, p, side="left").astype(np.int64)
+
+
+def _gaps_by_bin(p: np.ndarray, y: np.ndarray, bins: np.ndarray, n_bins: int) -> sp.csr_array:
+    """Sparse (rows, n_bins): each row's p - y in the column of its bin."""
+    return sp.csr_array((p - y, (np.arange(len(p)), bins)), shape=(len(p), n_bins))
+
+
 @dataclass(frozen=True)
 class ScoredRows:
     """Rows of one model sorted by descending score, with the per-row values the metrics sum.
 
     `order` holds positions in the caller's `n_rows` rows, so replicate counts over those rows
     apply to any subset (a group) of them. `bin_gaps` (rows, n_bins) holds each row's p - y in
-    the column of its probability bin, sparse: one entry per row whatever `n_bins` is.
+    the column of its equal-width probability bin, sparse: one entry per row whatever `n_bins`
+    is; `mass_bin_gaps` the same for the equal-mass bins of these rows.
     """
 
     n_rows: int
@@ -84,6 +114,7 @@ class ScoredRows:
     tie_starts: np.ndarray
     per_row: np.ndarray
     bin_gaps: sp.csr_array | None
+    mass_bin_gaps: sp.csr_array | None
     unit_weight: bool
     has_threshold: bool
 
@@ -110,10 +141,11 @@ class ScoredRows:
         positive = y[order].astype(np.float64)
         weight = np.ones(len(order)) if weights is None else np.asarray(weights)[order]
         flagged = np.zeros(len(order)) if threshold is None else (p_sorted >= threshold) * 1.0
-        bin_gaps = None
+        bin_gaps = mass_bin_gaps = None
         if n_bins:
-            cells = (p_sorted - positive, (np.arange(len(order)), bin_index(p_sorted, n_bins)))
-            bin_gaps = sp.csr_array(cells, shape=(len(order), n_bins))
+            bin_gaps = _gaps_by_bin(p_sorted, positive, bin_index(p_sorted, n_bins), n_bins)
+            mass_bins = equal_mass_bin_index(p_sorted, n_bins, weight)
+            mass_bin_gaps = _gaps_by_bin(p_sorted, positive, mass_bins, n_bins)
         per_row = np.column_stack(
             [
                 np.ones(len(order)),
@@ -132,6 +164,7 @@ class ScoredRows:
             tie_starts=np.flatnonzero(np.r_[True, p_sorted[1:] != p_sorted[:-1]]),
             per_row=per_row,
             bin_gaps=bin_gaps,
+            mass_bin_gaps=mass_bin_gaps,
             unit_weight=bool(np.all(weight == 1.0)),
             has_threshold=threshold is not None,
         )
@@ -162,7 +195,7 @@ class ScoredRows:
             raise EngineError(f"unknown metrics {sorted(unknown)}; known: {list(METRICS)}")
         if set(names) & _AT_THRESHOLD and not self.has_threshold:
             raise EngineError("metrics at a threshold need ScoredRows.of(..., threshold=...)")
-        if "ece" in names and self.bin_gaps is None:
+        if {"ece", "ece_equal_mass"} & set(names) and self.bin_gaps is None:
             raise EngineError("ece needs ScoredRows.of(..., n_bins=...)")
         weight = self.row_weights(counts, arranged=arranged)
         values: dict[str, np.ndarray] = {}
@@ -171,9 +204,13 @@ class ScoredRows:
         if set(names) - _RANKING:
             sums = weight @ self.per_row
             values |= self._sums(sums)
-            if "ece" in names:
-                gaps = np.abs(np.asarray(weight @ self.bin_gaps)).sum(axis=1)
-                values["ece"] = _ratio(gaps, sums[:, _ONE])
+            for name, gaps_by_bin in (
+                ("ece", self.bin_gaps),
+                ("ece_equal_mass", self.mass_bin_gaps),
+            ):
+                if name in names:
+                    gaps = np.abs(np.asarray(weight @ gaps_by_bin)).sum(axis=1)
+                    values[name] = _ratio(gaps, sums[:, _ONE])
         return {name: values[name] for name in names}
 
     def _ranking(self, weight: np.ndarray) -> dict[str, np.ndarray]:

@@ -207,6 +207,55 @@ def _gain_in_standard_errors(gain: np.ndarray, w: np.ndarray) -> float:
     return float(mean / standard_error)
 
 
+def _out_of_fold(
+    scores: np.ndarray,
+    y: np.ndarray,
+    weights: np.ndarray | None,
+    methods: list[str],
+    *,
+    n_folds: int,
+    seed: int,
+) -> dict[str, np.ndarray]:
+    """Each method's out-of-fold probabilities over seeded stratified k folds."""
+    out_of_fold = {method: scores.copy() for method in methods}
+    folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    for train, test in folds.split(scores.reshape(-1, 1), y):
+        for method in methods:
+            calibrator = fit_calibrator(
+                scores[train],
+                y[train],
+                method=method,
+                weights=None if weights is None else weights[train],
+            )
+            out_of_fold[method][test] = calibrator.transform(scores[test])
+    return out_of_fold
+
+
+def out_of_fold_probabilities(
+    scores: np.ndarray,
+    y: np.ndarray,
+    *,
+    method: str,
+    n_folds: int = 5,
+    seed: int = 0,
+    weights: np.ndarray | None = None,
+) -> np.ndarray:
+    """Calibrated probabilities of each row from a calibrator fitted without that row's fold.
+
+    The folds are those of `choose_calibration` with the same `n_folds` and `seed`. A threshold
+    chosen on these probabilities is not tuned to the calibrator's fit of the same rows, which
+    (for isotonic most of all) makes in-sample probabilities look better separated than new
+    data's will be.
+    """
+    if method not in CALIBRATION_METHODS:
+        raise CalibrationError(f"method must be one of {CALIBRATION_METHODS}, got {method!r}")
+    y, scores, w = validate_inputs(y, _check_scores(scores), weights=weights)
+    if method == "none":
+        return scores.copy()
+    fit_weights = None if weights is None else w
+    return _out_of_fold(scores, y, fit_weights, [method], n_folds=n_folds, seed=seed)[method]
+
+
 def choose_calibration(
     scores: np.ndarray,
     y: np.ndarray,
@@ -239,20 +288,10 @@ def choose_calibration(
             f"{n_folds}-fold calibration needs at least {n_folds} rows of each class, "
             f"the smaller class has {smallest_class}"
         )
-    fit_weights = None if weights is None else w
     candidates = ["none", *(m for m in CALIBRATION_METHODS if m in methods and m != "none")]
-
-    out_of_fold = {method: scores.copy() for method in candidates}
-    folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    for train, test in folds.split(scores.reshape(-1, 1), y):
-        for method in candidates[1:]:
-            calibrator = fit_calibrator(
-                scores[train],
-                y[train],
-                method=method,
-                weights=None if fit_weights is None else fit_weights[train],
-            )
-            out_of_fold[method][test] = calibrator.transform(scores[test])
+    fit_weights = None if weights is None else w
+    out_of_fold = _out_of_fold(scores, y, fit_weights, candidates[1:], n_folds=n_folds, seed=seed)
+    out_of_fold["none"] = scores.copy()
 
     cv_log_loss = {m: log_loss(y, out_of_fold[m], weights=w) for m in candidates}
     none_loss = row_log_loss(y, scores)

@@ -14,12 +14,15 @@ import numpy as np
 import pandas as pd
 import polars as pl
 from scipy.stats import rankdata
+from sklearn.model_selection import StratifiedKFold
+from sklearn.preprocessing import TargetEncoder
 
 from binclf.spec import DatasetSpec
 
 SPLIT_COLUMN = "_split"  # added by `binclf.splits.make_splits`; never a feature
 DEFAULT_MAX_LEVELS = 100
 DEFAULT_MIN_POSITIVES = 10
+LEAK_SCREEN_FOLDS = 5  # cross-fitting folds of a categorical's target encoding in the screen
 
 
 class FeatureError(ValueError):
@@ -215,21 +218,40 @@ def _single_feature_auc(values: np.ndarray, y: np.ndarray) -> float:
     return float(max(auc, 1.0 - auc))
 
 
-def _score_values(series: pl.Series, y: np.ndarray, categorical: bool) -> np.ndarray:
-    """A feature as one number per row: its value, or its level's positive rate.
+def _level_codes(series: pl.Series, levels: tuple[str, ...]) -> np.ndarray:
+    """Each row's index in the schema's `levels`; -1 for any other value, -2 for missing."""
+    return (
+        series.cast(pl.String)
+        .replace_strict(levels, range(len(levels)), default=-1, return_dtype=pl.Int32)
+        .fill_null(-2)
+        .to_numpy()
+    )
 
-    Missing values form their own group below every value, so a null pattern that gives the
-    label away counts as a leak too.
+
+def _cross_fitted_rates(codes: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
+    """Each row's level encoded by scikit-learn's `TargetEncoder` fitted on the other folds.
+
+    A level seen in one row only (an id) gets the other folds' overall rate, so it carries no
+    signal; an in-sample level rate would equal the row's own label and score AUC = 1.
     """
-    if categorical:
-        text = series.cast(pl.String).fill_null("\x00missing")
-        rates = (
-            pl.DataFrame({"level": text, "y": y})
-            .group_by("level")
-            .agg(pl.col("y").mean().alias("rate"))
-        )
-        joined = pl.DataFrame({"level": text}).join(rates, on="level", how="left")
-        return joined["rate"].to_numpy()
+    smallest_class = int(min(np.sum(y), len(y) - np.sum(y)))
+    folds = StratifiedKFold(
+        n_splits=max(2, min(LEAK_SCREEN_FOLDS, smallest_class)), shuffle=True, random_state=seed
+    )
+    encoder = TargetEncoder(target_type="binary", cv=folds)
+    return encoder.fit_transform(codes.reshape(-1, 1), y)[:, 0]
+
+
+def _score_values(
+    series: pl.Series, y: np.ndarray, levels: tuple[str, ...] | None, seed: int
+) -> np.ndarray:
+    """A feature as one number per row: its value, or its level's cross-fitted positive rate.
+
+    Missing values form their own group below every value (or their own level), so a null
+    pattern that gives the label away counts as a leak too.
+    """
+    if levels is not None:
+        return _cross_fitted_rates(_level_codes(series, levels), y, seed)
     values = series.cast(pl.Float64).fill_nan(None)
     floor = (values.min() or 0.0) - 1.0
     return values.fill_null(floor).to_numpy()
@@ -240,12 +262,13 @@ def _without_nan(series: pl.Series) -> pl.Series:
 
 
 def single_feature_aucs(
-    frame: pl.DataFrame, y: np.ndarray, schema: FeatureSchema
+    frame: pl.DataFrame, y: np.ndarray, schema: FeatureSchema, *, seed: int = 0
 ) -> dict[str, float]:
     """Each feature's ROC-AUC as the only score, direction-free (0.5 = no signal).
 
-    Numeric values rank as they are; a categorical ranks by its level's positive rate (in
-    sample). Missing values rank below every value.
+    Numeric values rank as they are; a categorical ranks by its cross-fitted target encoding
+    over the schema's levels (`LEAK_SCREEN_FOLDS` seeded folds; values outside the levels are
+    one level, missing another). Missing numeric values rank below every value.
     """
     y = np.asarray(y, dtype=np.int8)
     if len(y) != frame.height:
@@ -258,22 +281,37 @@ def single_feature_aucs(
         if series.null_count() == len(series) or series.n_unique() == 1:
             aucs[column] = 0.5
             continue
-        values = _score_values(series, y, column in schema.categorical)
+        values = _score_values(series, y, schema.categorical.get(column), seed)
         aucs[column] = _single_feature_auc(values, y)
     return aucs
 
 
+def _measured(column: str, schema: FeatureSchema) -> str:
+    if column in schema.categorical:
+        return (
+            f"its {len(schema.categorical[column])} levels' positive rate, target-encoded on "
+            f"{LEAK_SCREEN_FOLDS} cross-fitted folds (not on the row's own fold),"
+        )
+    return "its values alone, as a score (missing lowest),"
+
+
 def screen_features(
-    frame: pl.DataFrame, y: np.ndarray, schema: FeatureSchema, *, leak_auc: float = 0.99
+    frame: pl.DataFrame,
+    y: np.ndarray,
+    schema: FeatureSchema,
+    *,
+    leak_auc: float = 0.99,
+    seed: int = 0,
 ) -> tuple[FeatureSchema, list[dict[str, Any]]]:
     """Drop features that are all null, constant, or alone predict the label (a leak).
 
     Returns the reduced schema and one record per dropped column with `column`, `reason`
-    ("all_null", "constant" or "label_leak") and a human-readable `detail`.
+    ("all_null", "constant" or "label_leak") and a human-readable `detail` that says what was
+    measured.
     """
     if not 0.5 < leak_auc <= 1.0:
         raise FeatureError(f"leak_auc must be in (0.5, 1], got {leak_auc}")
-    aucs = single_feature_aucs(frame, y, schema)
+    aucs = single_feature_aucs(frame, y, schema, seed=seed)
     exclusions: list[dict[str, Any]] = []
     for column in schema.columns:
         series = _without_nan(frame[column])
@@ -290,7 +328,8 @@ def screen_features(
                 {
                     "column": column,
                     "reason": "label_leak",
-                    "detail": f"single-feature ROC-AUC {aucs[column]:.4f} > {leak_auc}",
+                    "detail": f"{_measured(column, schema)} has ROC-AUC "
+                    f"{aucs[column]:.4f} > {leak_auc}",
                 }
             )
     kept = schema.without({e["column"] for e in exclusions})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -58,6 +58,23 @@ def split_frames(splits: pl.DataFrame, names: tuple[str, ...] = SPLITS) -> dict[
         return {names[0]: splits.filter(pl.col(SPLIT_COLUMN) == names[0])}
     parts = splits.partition_by(SPLIT_COLUMN, as_dict=True)  # one pass, less memory than filters
     return {name: parts.get((name,), splits.clear()) for name in names}
+
+
+def drift_reference_rows(splits: pl.DataFrame, spec: DatasetSpec) -> pl.DataFrame:
+    """The rows monitored days are compared with: the newest part of the training window.
+
+    With a time column, every row (of any split) from the last `monitoring.reference_days` UTC
+    days of the window, so the first monitored days are compared with the weeks just before them,
+    not with the oldest rows of the window; null days (or a snapshot) take the whole window.
+    """
+    days = spec.monitoring.reference_days
+    if spec.time_column is None or days is None or splits.height == 0:
+        return splits
+    day = pl.col(spec.time_column).dt.date()
+    newest = splits.select(day.max()).item()
+    if newest is None:
+        return splits
+    return splits.filter(day > newest - timedelta(days=days))
 
 
 def model_inputs(

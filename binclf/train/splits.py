@@ -1,8 +1,11 @@
 """Disjoint train / validation / calibration / test splits of a training window.
 
 Rows are ordered by event time when the dataset has one (train oldest, test newest), so every
-later split is scored by a model that has only seen its past; a snapshot dataset is split at
-random, stratified by the target. The spec's `split_column` fixes the test rows.
+later split is scored by a model that has only seen its past. A snapshot dataset is split by a
+seeded hash of each row's key (`binclf.train.row_keys`), within each class (stratified): a row
+keeps its split when the frame grows, so a retrain on a grown frame does not test on rows the
+earlier version trained on (only the few rows at a moved cut can change split; the champion
+comparison leaves out every row the champion saw). The spec's `split_column` fixes the test rows.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import polars as pl
 
 from binclf.spec import DatasetSpec
 from binclf.train.features import SPLIT_COLUMN, target_vector
+from binclf.train.row_keys import key_positions, row_keys
 
 SPLITS = ("train", "validation", "calibration", "test")
 DEFAULT_FRACTIONS = (0.6, 0.15, 0.1, 0.15)
@@ -39,12 +43,12 @@ def _assign_in_order(n: int, fractions: np.ndarray) -> np.ndarray:
     return np.searchsorted(bounds, np.arange(n), side="right")
 
 
-def _assign_stratified(y: np.ndarray, fractions: np.ndarray, seed: int) -> np.ndarray:
-    """Split index per row: each class shuffled and cut in proportion to `fractions`."""
-    rng = np.random.default_rng(seed)
+def _assign_stratified(y: np.ndarray, position: np.ndarray, fractions: np.ndarray) -> np.ndarray:
+    """Split index per row: each class ordered by `position` and cut by `fractions`."""
     assigned = np.empty(len(y), dtype=int)
     for value in (0, 1):
-        rows = rng.permutation(np.flatnonzero(y == value))
+        rows = np.flatnonzero(y == value)
+        rows = rows[np.argsort(position[rows], kind="stable")]
         assigned[rows] = _assign_in_order(len(rows), fractions)
     return assigned
 
@@ -75,7 +79,8 @@ def make_splits(
     `fractions` are the shares of (train, validation, calibration, test). When the spec has a
     `split_column`, rows whose value is "test" are the test split and every other row goes to
     train / validation / calibration by the first three fractions. With a time column the
-    splits follow event time; without one they are random (seeded) and stratified by target.
+    splits follow event time; without one they follow a seeded hash of each row's key,
+    stratified by target.
     Raises `SplitError` naming a split that is empty or has one class only.
     """
     values = _check_fractions(fractions)
@@ -107,7 +112,8 @@ def make_splits(
             len(free), values
         )
     else:
-        assigned = _assign_stratified(y[free], values, seed)
+        position = key_positions(row_keys(frame[free], spec), seed)
+        assigned = _assign_stratified(y[free], position, values)
     labels = np.full(frame.height, TEST_VALUE, dtype=object)
     labels[free] = np.asarray(SPLITS, dtype=object)[assigned]
     _check_each_split(labels, y)

@@ -16,7 +16,7 @@ from binclf.io.atomic import to_json_safe
 from binclf.spec import DatasetSpec
 from binclf.stats.plots import plot_reliability
 from binclf.train.bundle import ScoringBundle
-from binclf.train.calibration import Calibrator, choose_calibration
+from binclf.train.calibration import Calibrator, choose_calibration, out_of_fold_probabilities
 from binclf.train.inputs import model_inputs
 from binclf.train.outcomes import CalibrationOutcome, SearchOutcome
 from binclf.train.search import SearchSettings, search_model
@@ -123,17 +123,32 @@ def threshold(
     *,
     settings: ThresholdSettings,
 ) -> ThresholdChoice:
-    """Choose the decision threshold on the calibration rows (never on test)."""
+    """Choose the decision threshold on the calibration rows' out-of-fold probabilities.
+
+    Each row's probability comes from the chosen calibration fitted on the other folds (the
+    folds `choose_calibration` used), so the threshold is not tuned to the calibrator's fit of
+    the same rows. The choice's own cost is still measured on the rows it was chosen on; the
+    forecast of the cost on new data is the test rows' (`binclf.evaluate`).
+    """
     inputs = model_inputs(splits, spec, names=("calibration",), schema=search.schema)
     frame, y = inputs.frames["calibration"], inputs.labels("calibration")
-    p = build_bundle(search, calibration, 0.5).probabilities(frame)
+    weights = inputs.weights("calibration")
+    choice = calibration.choice
+    p = out_of_fold_probabilities(
+        _scores(search, frame),
+        y,
+        method=choice.method,
+        n_folds=choice.n_folds,
+        seed=choice.seed,
+        weights=weights,
+    )
     return choose_threshold(
         p,
         y,
         policy=ThresholdPolicy(kind=settings.policy, target=settings.target),
         cost_fp=spec.costs.false_positive,
         cost_fn=spec.costs.false_negative,
-        weights=inputs.weights("calibration"),
+        weights=weights,
         n_boot=settings.n_boot,
         seed=settings.seed,
     )

@@ -68,8 +68,9 @@ class ThresholdChoice:
     """The chosen threshold, how it was chosen and how it performs on the rows it was chosen on.
 
     `applied_kind` differs from `policy.kind` only after a fallback, explained in
-    `fallback_reason`. `expected_cost` is the (weighted) mean cost per row at `value`, with a
-    class-stratified bootstrap percentile interval.
+    `fallback_reason`. `expected_cost` is the (weighted) mean cost per row at `value` on the rows
+    it was chosen on, with a bootstrap percentile interval: having chosen the cut that is
+    cheapest on these rows, it is optimistic; the test rows give the honest forecast.
     """
 
     value: float
@@ -247,7 +248,7 @@ def choose_threshold(
         cost_fn=float(cost_fn),
         expected_cost=float(np.sum(w * row_cost) / np.sum(w)),
         expected_cost_ci=percentile_interval(
-            bootstrap_weighted_means(row_cost, n_boot, seed, strata=y, weights=w), alpha
+            bootstrap_weighted_means(row_cost, n_boot, seed, weights=w), alpha
         ),
         precision=tp / (tp + fp) if tp + fp > 0 else 0.0,
         recall=tp / cuts.positives,

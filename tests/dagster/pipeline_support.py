@@ -96,7 +96,11 @@ def tiny_spec_data(**overrides: Any) -> dict[str, Any]:
         },
         validation={"min_rows": 100, "max_null_share": 0.5, "reference_days": 3},
         monitoring={
-            "drift_share_threshold": 0.3,
+            # The planted change moves 3 of the 12 features strongly (amount, txn_count_24h,
+            # channel) and txn_count_7d weakly; an alarm at 0.3 hangs on the weak one (the last
+            # three days alarmed for 9 of 12 generator seeds, whichever drift reference), at
+            # 0.25 on the strong ones (12 of 12). Days before the change drift 0.0.
+            "drift_share_threshold": 0.25,
             "drift_consecutive_partitions": 3,
             "drift_min_rows": 100,
             "retrain_cooldown_hours": 0,

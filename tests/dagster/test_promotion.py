@@ -258,7 +258,7 @@ GATE_OF_EVIDENCE = {
     ("test_rows",): "min_test_rows",
     ("test_metrics", "roc_auc"): "min_roc_auc",
     ("test_metrics", "pr_auc"): "min_pr_auc",
-    ("test_metrics", "ece"): "max_ece",
+    ("test_metrics", "ece_equal_mass"): "max_ece",
     ("fairness",): "max_fairness_disparity",
     ("leakage", "max_single_feature_auc"): "max_single_feature_auc",
 }

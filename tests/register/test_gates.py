@@ -43,7 +43,7 @@ def good_evidence() -> dict:
         "test_metrics": {
             "roc_auc": estimate(0.91),
             "pr_auc": estimate(0.45),
-            "ece": estimate(0.01),
+            "ece_equal_mass": estimate(0.01),
         },
         "fairness": {
             "customer_age_group": {"disparities": {"equalized_odds_difference": estimate(0.05)}},
@@ -80,7 +80,7 @@ BAD_VALUE = {
     "min_test_positives": (("test_positives",), 49),
     "min_roc_auc": (("test_metrics", "roc_auc"), estimate(0.74)),
     "min_pr_auc": (("test_metrics", "pr_auc"), estimate(0.19)),
-    "max_ece": (("test_metrics", "ece"), estimate(0.031)),
+    "max_ece": (("test_metrics", "ece_equal_mass"), estimate(0.031)),
     "max_fairness_disparity": (
         ("fairness", "region", "disparities", "equalized_odds_difference"),
         estimate(0.16),
@@ -130,7 +130,7 @@ def test_each_gate_trips_on_bad_evidence_and_only_that_gate(gate):
         ("min_test_positives", ("test_positives",)),
         ("min_roc_auc", ("test_metrics", "roc_auc")),
         ("min_pr_auc", ("test_metrics", "pr_auc")),
-        ("max_ece", ("test_metrics", "ece")),
+        ("max_ece", ("test_metrics", "ece_equal_mass")),
         ("max_fairness_disparity", ("fairness",)),
         ("max_fairness_disparity", ("fairness", "region", "disparities")),
         ("min_slice_recall", ("slices",)),

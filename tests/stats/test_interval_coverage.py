@@ -53,15 +53,7 @@ def independent_coverage() -> dict[str, float]:
     return _coverage(sims=400, day_sd=0.0, by_day=False)
 
 
-SHORT_OF_NOMINAL = pytest.mark.xfail(
-    strict=True,
-    reason="the percentile interval of recall from 200 replicates covers 92.3 % (target 93 %)",
-)
-
-
-@pytest.mark.parametrize(
-    "name", [n if n != "recall" else pytest.param(n, marks=SHORT_OF_NOMINAL) for n in METRICS]
-)
+@pytest.mark.parametrize("name", METRICS)
 def test_intervals_cover_the_truth_at_the_nominal_rate_when_rows_are_independent(
     independent_coverage: dict[str, float], name: str
 ) -> None:

@@ -30,6 +30,7 @@ METRIC_KEYS = {
     "log_loss",
     "brier",
     "ece",
+    "ece_equal_mass",
     "precision",
     "recall",
     "f1",
@@ -71,6 +72,9 @@ def test_point_values_match_sklearn(weighted: bool) -> None:
     expected["fnr"] = fn / (fn + tp)
     expected["prevalence"] = np.average(y, weights=weights)
     expected["ece"] = expected_calibration_error(y, p, weights=weights)
+    expected["ece_equal_mass"] = expected_calibration_error(
+        y, p, weights=weights, binning="equal_mass"
+    )
     for name, value in expected.items():
         assert result[name]["value"] == pytest.approx(value, rel=1e-9, abs=1e-12), name
 
@@ -142,6 +146,37 @@ def test_ece_is_near_zero_for_calibrated_probabilities_and_large_for_shifted_one
     y, p = _simulated(50_000, seed=6)
     assert expected_calibration_error(y, p) < 0.01
     assert expected_calibration_error(y, np.clip(p + 0.1, 0, 1)) > 0.08
+
+
+def test_equal_mass_ece_matches_hand_computed_values() -> None:
+    y = np.array([0, 0, 1, 0, 1, 1])
+    p = np.array([0.1, 0.2, 0.3, 0.4, 0.6, 0.9])
+    # Equal mass, 3 bins: {.1, .2} gap .15, {.3, .4} gap |.35 - .5|, {.6, .9} gap .25.
+    assert expected_calibration_error(y, p, 3, binning="equal_mass") == pytest.approx(1.1 / 6)
+    # Equal width, 3 bins: {.1, .2, .3} gap |.2 - 1/3|, {.4, .6} gap 0, {.9} gap .1.
+    assert expected_calibration_error(y, p, 3) == pytest.approx(0.5 / 6)
+    # Weights move the edge: half the weight on .9, so the bins are {.1 ... .6} and {.9}.
+    weights = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 5.0])
+    assert expected_calibration_error(
+        y, p, 2, weights=weights, binning="equal_mass"
+    ) == pytest.approx((5 * abs(1.6 / 5 - 0.4) + 5 * 0.1) / 10)
+    # Tied probabilities share a bin: {.2, .2, .2} and {.8}.
+    ties = expected_calibration_error(
+        np.array([0, 0, 1, 1]), np.array([0.2, 0.2, 0.2, 0.8]), 2, binning="equal_mass"
+    )
+    assert ties == pytest.approx((3 * abs(0.2 - 1 / 3) + 0.2) / 4)
+
+
+def test_equal_mass_ece_sees_a_miscalibration_at_low_prevalence_that_equal_width_averages_away():
+    rng = np.random.default_rng(12)
+    truth = rng.beta(0.5, 25.0, 200_000)  # about 2 % positive
+    y = (rng.uniform(size=len(truth)) < truth).astype(np.int8)
+    flattened = 0.3 * truth + 0.7 * truth.mean()  # right on average, ranking squeezed
+    width = expected_calibration_error(y, flattened)
+    mass = expected_calibration_error(y, flattened, binning="equal_mass")
+    result = evaluate_predictions(y, flattened, threshold=0.05, n_boot=2)
+    assert result["ece_equal_mass"]["value"] == pytest.approx(mass)
+    assert mass > 0.01 > width * 2
 
 
 def test_calibration_summary_matches_sklearn() -> None:

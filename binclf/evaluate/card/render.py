@@ -68,7 +68,8 @@ def card_headline(card: Mapping[str, Any], *, version: str | None = None) -> str
     parts.append(
         f"threshold {_format_number(threshold['value'])} ({_format_policy(threshold['policy'])})"
     )
-    parts.append(f"expected cost {_format_estimate(threshold['expected_cost'])} per row")
+    rows = " on test rows" if threshold.get("expected_cost_rows") == "test" else ""
+    parts.append(f"expected cost {_format_estimate(threshold['expected_cost'])} per row{rows}")
     return first + "\n" + " · ".join(parts)
 
 
