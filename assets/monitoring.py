@@ -16,6 +16,7 @@ from dagster import (
 from pydantic import Field
 
 from assets.io_manager import FramesOnDemand
+from assets.metadata import PreviewPolicy
 from assets.resources import StateResource
 from binclf.ingest.sources import observed_at
 from binclf.io.atomic import write_bytes_atomic
@@ -23,7 +24,7 @@ from binclf.monitor.drift_days import DayDrift, VersionCache, drift_by_day
 from binclf.monitor.drift_report import evidently_drift_html
 from binclf.monitor.label_days import label_run_totals, label_status_by_day
 from binclf.register.loading import ServingModel, load_champion, load_version
-from binclf.score.scoring import score_events, training_cutoff
+from binclf.score.scoring import ScoredDay, score_events, summarize_scores, training_cutoff
 from binclf.spec import DatasetSpec
 from binclf.stats.summaries import markdown_table
 
@@ -91,6 +92,18 @@ def _day_drift_metadata(day: DayDrift) -> dict[str, Any]:
     return metadata
 
 
+def _day_scores_metadata(day: ScoredDay) -> dict[str, Any]:
+    """One day's scores as the UI shows them on that day: rows, version, flag rate, mean."""
+    metadata: dict[str, Any] = {
+        "rows": MetadataValue.int(day.rows),
+        "model_version": MetadataValue.text(day.model_version),
+    }
+    if day.flag_rate is not None and day.mean_probability is not None:
+        metadata["flag_rate"] = MetadataValue.float(day.flag_rate)
+        metadata["mean_probability"] = MetadataValue.float(day.mean_probability)
+    return metadata
+
+
 def _day_label_metadata(status: dict[str, Any]) -> dict[str, Any]:
     """One day's label coverage and realized performance, as the UI shows it on that day."""
     metadata: dict[str, Any] = {
@@ -115,7 +128,7 @@ def monitoring_assets(
         "backfill_policy": BackfillPolicy.single_run(),
     }
 
-    @asset(**daily)
+    @asset(**daily, metadata=PreviewPolicy(shown=False).definition())
     def scores(
         context: AssetExecutionContext,
         state: StateResource,
@@ -123,10 +136,14 @@ def monitoring_assets(
     ) -> FramesOnDemand:
         """Every validated event scored by the champion, tagged with the version that scored it."""
         champion = load_champion(state.registry(), spec.name)
-        context.add_output_metadata({"model_version": champion.version})
-        return FramesOnDemand(
-            validated_events, lambda key: score_events(champion, validated_events[key].collect())
-        )
+
+        def score_day(key: str) -> pl.DataFrame:
+            scored = score_events(champion, validated_events[key].collect())
+            summary = summarize_scores(scored, model_version=champion.version)
+            context.add_asset_metadata(_day_scores_metadata(summary), partition_key=key)
+            return scored
+
+        return FramesOnDemand(validated_events, score_day)
 
     @asset(**daily)
     def drift(
