@@ -45,6 +45,20 @@ GATE_CHECKS = {
     "min_slice_recall": ("min_slice_recall",),
     "no_label_leakage": ("max_single_feature_auc",),
 }
+# What each check asks, in words, with the spec's thresholds filled in.
+GATE_CHECK_TEXT = {
+    "min_test_volume": "The test split has at least {min_test_rows} rows and "
+    "{min_test_positives} positives, enough to judge the model",
+    "min_roc_auc": "ROC-AUC on the test split is at least {min_roc_auc}",
+    "min_pr_auc": "PR-AUC (average precision) on the test split is at least {min_pr_auc}",
+    "max_ece": "Calibration: the expected calibration error on the test split is at most {max_ece}",
+    "max_fairness_disparity": "Fairness: the largest gap between the groups of a sensitive "
+    "attribute is at most {max_fairness_disparity}",
+    "min_slice_recall": "Every slice with at least {min_slice_positives} positives keeps a "
+    "recall of at least {min_slice_recall}",
+    "no_label_leakage": "No single feature predicts the label with a ROC-AUC above "
+    "{max_single_feature_auc} (a sign of label leakage)",
+}
 
 
 def training_assets(spec: DatasetSpec) -> list[AssetsDefinition]:
@@ -157,8 +171,13 @@ def training_assets(spec: DatasetSpec) -> list[AssetsDefinition]:
     @asset(
         **group,
         check_specs=[
-            AssetCheckSpec(name, asset="model_candidate", blocking=True, description=str(keys))
-            for name, keys in GATE_CHECKS.items()
+            AssetCheckSpec(
+                name,
+                asset="model_candidate",
+                blocking=True,
+                description=GATE_CHECK_TEXT[name].format(**spec.gates.model_dump()),
+            )
+            for name in GATE_CHECKS
         ],
     )
     def model_candidate(
