@@ -199,7 +199,7 @@ def training_assets(spec: DatasetSpec) -> list[AssetsDefinition]:
             evaluation=candidate_evaluation,
             splits=training_splits,
         )
-        yield meta.candidate_output(registered)  # first: the checks then target this version
+        yield meta.candidate_output(registered, gates)  # first: checks then target this version
         yield from meta.gate_check_results(gates, GATE_CHECKS)
 
     @asset(**group)
@@ -211,7 +211,7 @@ def training_assets(spec: DatasetSpec) -> list[AssetsDefinition]:
         training_splits: pl.DataFrame,
     ) -> dict[str, Any]:
         """Promote the candidate if every gate passed and it holds up against the champion."""
-        record = chain.decide(
+        outcome = chain.decide(
             state.registry(),
             spec,
             model_candidate.version,
@@ -219,8 +219,8 @@ def training_assets(spec: DatasetSpec) -> list[AssetsDefinition]:
             config.settings(),
             unchanged=model_candidate.unchanged,
         )
-        context.add_output_metadata(meta.decision_metadata(record))
-        return record
+        context.add_output_metadata(meta.decision_metadata(outcome))
+        return outcome.record
 
     return [
         training_window,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Literal
 
 import polars as pl
@@ -21,7 +22,7 @@ from binclf.evaluate.steps import Evaluation, EvaluationSettings
 from binclf.register import candidate
 from binclf.register.candidate import RegisteredCandidate
 from binclf.register.gates import GateResult, evaluate_gates
-from binclf.register.promotion import challenge_champion
+from binclf.register.promotion import challenge_champion, comparison_plots, score_pair
 from binclf.register.registry import Registry
 from binclf.spec import DatasetSpec
 from binclf.train import steps
@@ -114,6 +115,22 @@ def register(
     return registered, gates
 
 
+@dataclass(frozen=True)
+class DecisionOutcome:
+    """The stored decision record and both models' curves on the shared test rows (PNG)."""
+
+    record: dict[str, Any]
+    plots: dict[str, bytes] = field(default_factory=dict)
+
+
+def test_window(test: pl.DataFrame, spec: DatasetSpec) -> tuple[date, date] | None:
+    """The first and last day of the test rows (None for snapshot data or no rows)."""
+    if spec.time_column is None or test.height == 0:
+        return None
+    times = test[spec.time_column]
+    return times.min().date(), times.max().date()
+
+
 def decide(
     registry: Registry,
     spec: DatasetSpec,
@@ -122,20 +139,24 @@ def decide(
     settings: PromotionSettings,
     *,
     unchanged: bool = False,
-) -> dict[str, Any]:
+) -> DecisionOutcome:
     """Promote the version if its stored evidence passes every gate and it holds up against
-    the champion on the same test rows; the decision record. A candidate whose inputs were
-    registered before is `UNCHANGED`: nothing is compared or promoted."""
+    the champion on the same test rows; the decision record with both models' curves. A
+    candidate whose inputs were registered before is `UNCHANGED`: nothing is compared or
+    promoted."""
     if unchanged:
-        return {
+        record = {
             "decision": "unchanged",
             "promote": False,
             "reason_codes": ["UNCHANGED"],
             "version": version,
+            "headline": f"UNCHANGED {version}: the same inputs were registered before",
         }
+        return DecisionOutcome(record)
     evidence = candidate.stored_evidence(registry, spec, version)
     test, y = evaluation_steps.test_rows(splits, spec)
-    return challenge_champion(
+    pair = score_pair(registry, spec.name, version, test)
+    record = challenge_champion(
         registry,
         spec.name,
         version,
@@ -147,7 +168,10 @@ def decide(
         require_improvement=settings.require_improvement,
         n_boot=settings.n_boot,
         seed=settings.seed,
+        window=test_window(test, spec),
+        scored=pair,
     )
+    return DecisionOutcome(record, comparison_plots(pair, y))
 
 
 @contextmanager

@@ -8,15 +8,66 @@ promotion that raced another one loses cleanly and no promotion is left without 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from binclf.register.comparison import decide_promotion, paired_bootstrap_difference
+from binclf.register.comparison import (
+    decide_promotion,
+    metric_value,
+    paired_bootstrap_difference,
+)
 from binclf.register.gates import GateResult
+from binclf.register.headline import ComparedModels, promotion_headline
 from binclf.register.loading import load_version
 from binclf.register.registry import Registry
+from binclf.stats.plots import plot_precision_recall, plot_reliability, plot_roc
+
+
+@dataclass(frozen=True)
+class ScoredPair:
+    """The challenger's and the champion's probabilities on the same test rows."""
+
+    challenger: str
+    champion: str | None
+    p_challenger: np.ndarray
+    p_champion: np.ndarray | None
+
+    def curves(self) -> dict[str, np.ndarray]:
+        """Probabilities by legend label, challenger first."""
+        curves = {f"{self.challenger} (challenger)": self.p_challenger}
+        if self.p_champion is not None:
+            curves[f"{self.champion} (champion)"] = self.p_champion
+        return curves
+
+
+def score_pair(registry: Registry, dataset: str, challenger: str, test: pl.DataFrame) -> ScoredPair:
+    """Score the test rows with the challenger and with the current champion, if there is one."""
+    champion = registry.champion(dataset)
+    p_champion = None
+    if champion is not None:
+        p_champion = load_version(registry, dataset, champion).bundle.probabilities(test)
+    return ScoredPair(
+        challenger,
+        champion,
+        load_version(registry, dataset, challenger).bundle.probabilities(test),
+        p_champion,
+    )
+
+
+def comparison_plots(pair: ScoredPair, y: np.ndarray) -> dict[str, bytes]:
+    """Both models' ROC, precision-recall and reliability curves, overlaid on the same rows."""
+    curves = pair.curves()
+    return {
+        "roc": plot_roc(y, curves, title="ROC on the shared test rows"),
+        "precision_recall": plot_precision_recall(
+            y, curves, title="Precision-recall on the shared test rows"
+        ),
+        "reliability": plot_reliability(y, curves, title="Reliability on the shared test rows"),
+    }
 
 
 def challenge_champion(
@@ -32,18 +83,34 @@ def challenge_champion(
     require_improvement: bool = False,
     n_boot: int = 500,
     seed: int = 0,
+    window: tuple[date, date] | None = None,
+    scored: ScoredPair | None = None,
 ) -> dict[str, Any]:
-    """Decide on `challenger` against the current champion and move the pointer if it wins."""
-    champion = registry.champion(dataset)
-    p_challenger = load_version(registry, dataset, challenger).bundle.probabilities(test)
+    """Decide on `challenger` against the current champion and move the pointer if it wins.
+
+    `scored` is `score_pair(...)` of the same rows when the caller already has it; `window` is
+    the first and last day of the test rows, for the headline.
+    """
+    pair = scored or score_pair(registry, dataset, challenger, test)
+    champion = pair.champion
     comparison = None
-    if champion is not None:
-        p_champion = load_version(registry, dataset, champion).bundle.probabilities(test)
+    champion_value = None
+    if pair.p_champion is not None:
         comparison = paired_bootstrap_difference(
-            y, p_challenger, p_champion, metric=metric, n_boot=n_boot, seed=seed
+            y, pair.p_challenger, pair.p_champion, metric=metric, n_boot=n_boot, seed=seed
         )
+        champion_value = metric_value(y, pair.p_champion, metric=metric)
     decision = decide_promotion(
         gates, comparison, margin=margin, require_improvement=require_improvement
+    )
+    compared = ComparedModels(
+        challenger=challenger,
+        champion=champion,
+        metric=metric,
+        challenger_value=metric_value(y, pair.p_challenger, metric=metric),
+        champion_value=champion_value,
+        rows=len(y),
+        window=window,
     )
     record = {
         **decision.to_dict(),
@@ -53,6 +120,10 @@ def challenge_champion(
         "champion_before": champion,
         "metric": metric,
         "test_rows": len(y),
+        "challenger_value": compared.challenger_value,
+        "champion_value": compared.champion_value,
+        "test_window": None if window is None else [d.isoformat() for d in window],
+        "headline": promotion_headline(decision, compared),
     }
     if decision.promote:
         moved = registry.promote(
@@ -64,6 +135,11 @@ def challenge_champion(
         )
         if moved:
             return record  # the promotion recorded this decision with the pointer move
-        record = {**record, "promote": False, "reason_codes": ["LOST_RACE"]}
+        record = {
+            **record,
+            "promote": False,
+            "reason_codes": ["LOST_RACE"],
+            "headline": f"REJECT {challenger}: another promotion moved the champion first",
+        }
     registry.record_decision(dataset, challenger, record)
     return record
