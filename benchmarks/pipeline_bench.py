@@ -534,6 +534,8 @@ def drift_comparison(spec: DatasetSpec, root: Path, out: list[Measurement]) -> N
             frame,
             numeric=list(schema.numeric),
             categorical=list(schema.categorical),
+            alarm=result,
+            title="Benchmark partition",
             exclude=spec.sensitive,
             sample_rows=frame.height,
         )

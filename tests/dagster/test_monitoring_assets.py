@@ -22,6 +22,7 @@ from pipeline_support import (
     failures,
 )
 
+from assets.resources import StateResource
 from binclf.ingest.synthetic import generate_day
 from binclf.partitions import partition_day
 from binclf.register.loading import load_version
@@ -150,6 +151,38 @@ def test_each_day_of_a_range_run_carries_its_own_drift_metadata(
         assert shown["alarm"] == stored["alarm"], key
         assert shown["drifted_columns"] == (", ".join(stored["drifted_columns"]) or "none"), key
     assert len({newest[k]["n_rows"] for k in MONITORED}) > 1  # not one day's numbers copied
+
+
+def test_each_alarm_day_has_its_own_report_named_by_version_and_linked_on_that_day(
+    world: PipelineWorld, backfill: Any
+) -> None:
+    shown = _newest_metadata_by_partition(world, "drift")
+    folder = world.defs.resources["state"].reports() / "drift" / CHAMPION
+    alarms = [key for key in MONITORED if _stored_json(world, "drift", key)["alarm"]]
+
+    assert alarms  # the change point makes some
+    for key in MONITORED:
+        path = folder / f"{key}.html"
+        if key in alarms:
+            assert shown[key]["html_report"] == str(path), key
+            banner = path.read_text().split('id="binclf-alarm"')[1][:600]
+            assert f"Drift of {key} against {CHAMPION}: " in banner
+            assert "alarm ON" in banner
+        else:
+            assert not path.exists() and "html_report" not in shown[key], key
+
+
+def test_a_days_report_is_written_once_and_never_replaced(fresh_world: PipelineWorld) -> None:
+    world, day = fresh_world, MONITORED[-1]  # after the change point: the alarm fires
+    path = world.defs.resources["state"].reports() / "drift" / CHAMPION / f"{day}.html"
+
+    first = world.run("monitoring_job", partition_key=day)
+    written = path.stat().st_mtime_ns
+    again = world.run("monitoring_job", partition_key=day)
+
+    assert first.success and again.success, failures(again)
+    assert path.stat().st_mtime_ns == written
+    assert _newest_metadata_by_partition(world, "drift")[day]["html_report"] == str(path)
 
 
 def test_drift_measured_against_a_retired_champion_does_not_fire_the_sensor(
@@ -294,3 +327,14 @@ def test_tampered_champion_refuses_to_load_and_scoring_fails_naming_the_file(
     assert f"{DATASET} {CHAMPION}: file '{LIGHTGBM_MODEL_FILE}'" in cause.message
     assert result.is_node_untouched("drift") and result.is_node_untouched("label_status_report")
     assert not world.store.exists("scores", MONITORED[0])
+
+
+def test_a_report_is_linked_as_a_url_where_a_server_for_the_reports_folder_is_configured(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BINCLF_REPORTS_URL", raising=False)
+    served = StateResource(root=str(tmp_path), reports_url="http://127.0.0.1:8001/")
+    report = served.reports() / "drift" / CHAMPION / "2026-04-30.html"
+
+    assert served.report_url(report) == f"http://127.0.0.1:8001/drift/{CHAMPION}/2026-04-30.html"
+    assert StateResource(root=str(tmp_path)).report_url(report) is None
