@@ -15,6 +15,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from assets.champion import CHAMPION_ASSET
 from assets.io_manager import FramesOnDemand
 from assets.metadata import PreviewPolicy
 from assets.resources import StateResource
@@ -154,13 +155,15 @@ def monitoring_assets(
         "backfill_policy": BackfillPolicy.single_run(),
     }
 
-    @asset(**daily, metadata=PreviewPolicy(shown=False).definition())
+    @asset(**daily, deps=[CHAMPION_ASSET], metadata=PreviewPolicy(shown=False).definition())
     def scores(
         context: AssetExecutionContext,
         state: StateResource,
         validated_events: dict[str, pl.LazyFrame],
     ) -> FramesOnDemand:
-        """Every validated event scored by the champion, tagged with the version that scored it."""
+        """Every validated event scored by the champion, tagged with the version that scored it.
+
+        It depends on `champion_model`, so a promotion marks the scored days stale."""
         champion = load_champion(state.registry(), spec.name)
 
         def score_day(key: str) -> pl.DataFrame:

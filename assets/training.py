@@ -14,6 +14,7 @@ from dagster import (
 )
 
 from assets import training_metadata as meta
+from assets.champion import champion_observation
 from assets.resources import StateResource
 from assets.training_config import (
     CalibrationConfig,
@@ -220,6 +221,8 @@ def training_assets(spec: DatasetSpec) -> list[AssetsDefinition]:
             unchanged=model_candidate.unchanged,
         )
         context.add_output_metadata(meta.decision_metadata(outcome))
+        if outcome.record["promote"]:  # the pointer moved: the scored days are now stale
+            context.log_event(champion_observation(state.registry(), spec.name))
         return outcome.record
 
     return [

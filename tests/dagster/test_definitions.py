@@ -44,7 +44,7 @@ GROUPS = {
         "model_candidate",
         "champion_decision",
     },
-    "monitoring": {"scores", "drift", "label_status_report", "model_health"},
+    "monitoring": {"champion_model", "scores", "drift", "label_status_report", "model_health"},
     "performance": {"performance", "slo_status"},
 }
 DAILY_MONITORING = {"scores", "drift", "label_status_report"}  # model_health refreshes after them
