@@ -10,8 +10,11 @@ gate. The UI's GraphQL API must then show each day its own stored numbers.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
+import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -78,7 +81,7 @@ def location() -> str:
 
 
 MONITORED = ALL_KEYS[14:20]  # across the change point (day 16): quiet days and drifted ones
-NO_HTML = {"ops": {"drift": {"config": {"html_report": "none"}}}}
+SCREENSHOTS_ENV = "UI_SCREENSHOTS"  # a folder that keeps the story's pages and charts (docs/)
 RETRAIN = {  # a changed search budget makes a new candidate from the same labels
     **QUIET,
     "ops": {
@@ -101,7 +104,7 @@ def _play_story(world: PipelineWorld) -> Story:
     with daemon(world.instance) as workspace:
         training = workspace.run("training_job", run_config=RETRAIN, tags={})
     assert training.status == DagsterRunStatus.SUCCESS, training.status
-    monitored = world.run_range("monitoring_job", MONITORED[0], MONITORED[-1], run_config=NO_HTML)
+    monitored = world.run_range("monitoring_job", MONITORED[0], MONITORED[-1])
     assert monitored.success, failures(monitored)
     health = materialize(
         list(world.defs.assets),
@@ -242,3 +245,56 @@ def test_model_health_shows_its_charts(served: tuple[Webserver, LocationGraph]) 
     charts = [label for label in health if label.startswith("chart_")]
     assert {"chart_drift_share", "chart_feature_drift"} <= set(charts)
     assert all("data:image/png;base64," in health[label] for label in charts)
+
+
+def _small_png(path: Path) -> None:
+    """Keep a screenshot small: a 256-colour palette is plenty for a UI page."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image.convert("RGB").quantize(colors=256).save(path, optimize=True)
+
+
+@pytest.mark.skipif(chromium_binary() is None, reason="the `chromium` binary is not installed")
+def test_health_page_promotion_and_a_days_drift_report_render(
+    served: tuple[Webserver, LocationGraph], story: Story, tmp_path: Path
+) -> None:
+    server, _ = served
+    dismiss_community_popup(server)
+    drift = materialization_metadata(server, "drift")
+    alarm_day = next(k for k in reversed(MONITORED) if drift[k]["alarm"])
+    report = Path(drift[alarm_day]["html_report"])
+    folder = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    pages = {
+        "ui-health": f"{server.url}/assets/model_health?view=events",
+        "ui-drift-day": f"{server.url}/assets/drift?view=partitions&partition={alarm_day}",
+        "ui-drift-report": report.as_uri(),
+        "ui-promotion": f"{server.url}/assets/champion_decision?view=events",
+    }
+
+    doms = {}
+    for name, url in pages.items():
+        png = folder / f"{name}.png"
+        doms[name] = capture_page(
+            url,
+            chromium=str(chromium_binary()),
+            png_path=png,
+            profile_dir=tmp_path / "chromium-profile",
+            window=(1280, 900),
+        )
+        assert png_dimensions(png.read_bytes()) == (1280, 900)
+        _small_png(png)
+
+    health_chart = story.world.store.path("model_health").parent / "drift_share.png"
+    shutil.copyfile(health_chart, folder / "ui-health-drift-share.png")
+    decision = materialization_metadata(server, "champion_decision")[None]
+    for name in ("precision_recall", "reliability"):
+        encoded = decision[f"plot_{name}"].split("base64,")[1].rstrip(")")
+        (folder / f"ui-promotion-{name}.png").write_bytes(base64.b64decode(encoded))
+
+    assert report.parent.name == drift[alarm_day]["model_version"]  # named by version
+    assert f"Drift of {alarm_day} against {report.parent.name}" in doms["ui-drift-report"]
+    assert "chart_drift_share" in doms["ui-health"] and "per_day" in doms["ui-health"]
+    assert decision["headline"] in doms["ui-promotion"].replace("\u2212", "−")
+    assert png_dimensions((folder / "ui-promotion-reliability.png").read_bytes()) == (600, 450)
