@@ -178,6 +178,10 @@ def ingest_assets(
             report = report_from_dict(json.loads(path.read_text()))
             if not report.success:
                 raise PartitionValidationError(report.summary())
+            context.add_asset_metadata(
+                {"validation": report.summary(), "rules_passed": report.evaluated},
+                partition_key=key,
+            )
         return dict.fromkeys(context.partition_keys, SamePartitionOf("raw_events"))
 
     return [validation_profile, raw_events, validated_events]

@@ -7,8 +7,8 @@ JSON value, or `SamePartitionOf(asset)`: that asset's stored file, hard-linked, 
 With `FramesOnDemand` each frame is computed only when it is stored, so a run over a range holds
 one partition in memory at a time. Frames are staged as temporary files and renamed into place
 once all of them are written and switched all at once (JSON values too), so a failure or a
-kill part way replaces none; the output metadata counts
-the rows of each partition and describes the newest. Partitioned inputs arrive as
+kill part way replaces none. Each partition's materialization carries the rows, null shares and
+preview of its own frame, never another day's. Partitioned inputs arrive as
 `{partition_key: pl.LazyFrame}`. Typed step results are stored as `assets.typed_values` says,
 and the output metadata links each of their plot files.
 """
@@ -24,7 +24,7 @@ import polars as pl
 from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputContext
 from pydantic import Field
 
-from assets.metadata import PartitionsMetadata, PreviewPolicy
+from assets.metadata import PreviewPolicy, frame_metadata, linked_partition_metadata
 from assets.typed_values import is_typed, read_json_value, typed_json
 from binclf.io.partition_store import PartitionStore, Staging
 
@@ -87,16 +87,20 @@ class ParquetJsonIOManager(ConfigurableIOManager):
         return plots
 
     def _stage(
-        self, staging: Staging, asset: str, key: str, value: Any, summary: PartitionsMetadata
-    ) -> None:
+        self, staging: Staging, asset: str, key: str, value: Any, policy: PreviewPolicy
+    ) -> dict[str, Any]:
+        """Stage one partition; returns the metadata its own materialization shows."""
         if isinstance(value, pl.DataFrame):
             staging.write(asset, value, key)
-            summary.add(key, value)
-        elif isinstance(value, SamePartitionOf):
+            return frame_metadata(value, policy)
+        if isinstance(value, SamePartitionOf):
             staging.link(asset, value.asset, key)
-            summary.add(key, pl.scan_parquet(self._store().path(value.asset, key)))
-        else:
-            staging.write_json(asset, value, key)
+            return {
+                **linked_partition_metadata(str(self._store().path(value.asset, key))),
+                "stored_as": MetadataValue.text(f"link to {value.asset} {key}"),
+            }
+        staging.write_json(asset, value, key)
+        return {}
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         asset = context.asset_key.to_python_identifier()
@@ -120,12 +124,12 @@ class ParquetJsonIOManager(ConfigurableIOManager):
                 )
             values = {keys[0]: obj}
         policy = PreviewPolicy.from_definition(context.definition_metadata)
-        summary = PartitionsMetadata(newest=keys[-1], policy=policy)
         with self._store().staging() as staging:
             for key in keys:
-                self._stage(staging, asset, key, values[key], summary)
-        if metadata := summary.metadata():
-            context.add_output_metadata(metadata)
+                if metadata := self._stage(staging, asset, key, values[key], policy):
+                    context.step_context.add_asset_metadata(
+                        metadata, asset_key=context.asset_key, partition_key=key
+                    )
 
     def _write_for_run(self, asset: str, value: Any, run_id: str) -> dict[str, Path]:
         """Store a value of this run only; `<asset>/data.*` becomes a link to the newest run's.

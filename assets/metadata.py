@@ -1,4 +1,4 @@
-"""Metadata the Dagster UI shows for frames: rows, null shares, a preview.
+"""Metadata the Dagster UI shows for each stored partition of a frame: rows, null shares, a preview.
 
 An asset decides about its preview in its definition metadata: `PREVIEW_KEY` set to "off" shows
 none, `PREVIEW_HIDDEN_KEY` names columns (ids, sensitive ones) never shown.
@@ -61,35 +61,10 @@ def frame_metadata(frame: pl.DataFrame, policy: PreviewPolicy | None = None) -> 
     return metadata
 
 
-class PartitionsMetadata:
-    """Rows per partition and the metadata of the newest partition, for a run over a range.
-
-    Partitions are added one at a time, so no more than one of them need be in memory.
-    """
-
-    def __init__(self, newest: str, policy: PreviewPolicy | None = None) -> None:
-        self._newest = newest
-        self._policy = policy
-        self._rows: dict[str, int] = {}
-        self._newest_metadata: dict[str, Any] = {}
-
-    def add(self, key: str, frame: pl.DataFrame | pl.LazyFrame) -> None:
-        """Count a partition's rows; describe it in full if it is the newest."""
-        if key == self._newest:
-            frame = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
-            self._newest_metadata = frame_metadata(frame, self._policy)
-        if isinstance(frame, pl.LazyFrame):
-            self._rows[key] = frame.select(pl.len()).collect().item()
-        else:
-            self._rows[key] = frame.height
-
-    def metadata(self) -> dict[str, Any]:
-        if len(self._rows) <= 1:
-            return self._newest_metadata
-        rows = [{"partition": key, "rows": self._rows[key]} for key in sorted(self._rows)]
-        return {
-            **{f"newest_{k}": v for k, v in self._newest_metadata.items()},
-            "partitions": MetadataValue.int(len(self._rows)),
-            "rows": MetadataValue.int(sum(self._rows.values())),
-            "rows_per_partition": MetadataValue.md(markdown_table(rows)),
-        }
+def linked_partition_metadata(path: str) -> dict[str, Any]:
+    """Rows and columns of a stored partition another asset links to, read from its footer."""
+    scan = pl.scan_parquet(path)
+    return {
+        "rows": MetadataValue.int(scan.select(pl.len()).collect().item()),
+        "columns": MetadataValue.int(len(scan.collect_schema())),
+    }

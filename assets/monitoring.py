@@ -1,7 +1,7 @@
 """Monitoring: daily scores from the champion, drift against its training reference, labels."""
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 from dagster import (
@@ -15,15 +15,18 @@ from dagster import (
 )
 from pydantic import Field
 
+from assets.champion import CHAMPION_ASSET
 from assets.io_manager import FramesOnDemand
+from assets.metadata import PreviewPolicy
 from assets.resources import StateResource
 from binclf.ingest.sources import observed_at
 from binclf.io.atomic import write_bytes_atomic
+from binclf.monitor.drift import DriftResult
 from binclf.monitor.drift_days import DayDrift, VersionCache, drift_by_day
 from binclf.monitor.drift_report import evidently_drift_html
 from binclf.monitor.label_days import label_run_totals, label_status_by_day
 from binclf.register.loading import ServingModel, load_champion, load_version
-from binclf.score.scoring import score_events, training_cutoff
+from binclf.score.scoring import ScoredDay, score_events, summarize_scores, training_cutoff
 from binclf.spec import DatasetSpec
 from binclf.stats.summaries import markdown_table
 
@@ -33,8 +36,10 @@ class DriftConfig(Config):
 
     alpha: float = Field(0.05, description="family-wise false-alarm rate per partition")
     min_effect: float = Field(0.1, description="minimum Jensen-Shannon distance that counts")
-    html_report: str = Field(
-        "latest", description="evidently HTML for 'all', 'latest' (newest of the run) or 'none'"
+    html_report: Literal["alarms", "all", "latest", "none"] = Field(
+        "alarms",
+        description="evidently HTML for each day whose alarm fired ('alarms'), 'all' days, "
+        "'latest' (newest of the run and the alarm days) or 'none'",
     )
     html_sample_rows: int = Field(20_000, description="rows sampled from each side for HTML")
     include_sensitive_in_html: bool = Field(False, description="show sensitive columns in HTML")
@@ -54,24 +59,45 @@ def _drift_html(
     key: str,
     model: ServingModel,
     frame: pl.DataFrame,
+    result: DriftResult,
     config: DriftConfig,
 ) -> Path:
-    """Write evidently's report of one partition against the version's reference sample."""
+    """evidently's report of one day against the scoring version's reference, with the alarm's
+    verdicts; one file per version and day, written once and never replaced."""
+    path = state.reports() / "drift" / model.version / f"{key}.html"
+    if path.is_file():
+        return path
     schema = model.bundle.schema
+    score = model.reference.score
+    reference = model.reference_sample
+    if score is not None and score.column not in reference.columns:
+        reference = reference.with_columns(model.bundle.score(reference)[score.column])
     html = evidently_drift_html(
-        model.reference_sample,
+        reference,
         frame,
         numeric=list(schema.numeric),
         categorical=list(schema.categorical),
+        alarm=result,
+        title=f"Drift of {key} against {model.version}",
         exclude=[] if config.include_sensitive_in_html else spec.sensitive,
+        score_column=score.column if score is not None else None,
         sample_rows=config.html_sample_rows,
     )
-    path = state.reports() / "drift" / f"{key}.html"
     write_bytes_atomic(path, html.encode())
     return path
 
 
-def _day_drift_metadata(day: DayDrift) -> dict[str, Any]:
+def _wants_html(config: DriftConfig, key: str, newest: str, result: DriftResult) -> bool:
+    if config.html_report == "none":
+        return False
+    return (
+        config.html_report == "all"
+        or result.alarm
+        or (config.html_report == "latest" and key == newest)
+    )
+
+
+def _day_drift_metadata(day: DayDrift, link: str | None) -> dict[str, Any]:
     """What the UI shows on one day's drift materialization: its own numbers only."""
     result = day.result
     prediction = result.prediction_drift
@@ -88,6 +114,20 @@ def _day_drift_metadata(day: DayDrift) -> dict[str, Any]:
         metadata["prediction_js_distance"] = MetadataValue.float(float(prediction.statistic))
     if day.html_report is not None:
         metadata["html_report"] = MetadataValue.path(day.html_report)
+        if link is not None:
+            metadata["html_report_url"] = MetadataValue.url(link)
+    return metadata
+
+
+def _day_scores_metadata(day: ScoredDay) -> dict[str, Any]:
+    """One day's scores as the UI shows them on that day: rows, version, flag rate, mean."""
+    metadata: dict[str, Any] = {
+        "rows": MetadataValue.int(day.rows),
+        "model_version": MetadataValue.text(day.model_version),
+    }
+    if day.flag_rate is not None and day.mean_probability is not None:
+        metadata["flag_rate"] = MetadataValue.float(day.flag_rate)
+        metadata["mean_probability"] = MetadataValue.float(day.mean_probability)
     return metadata
 
 
@@ -115,18 +155,24 @@ def monitoring_assets(
         "backfill_policy": BackfillPolicy.single_run(),
     }
 
-    @asset(**daily)
+    @asset(**daily, deps=[CHAMPION_ASSET], metadata=PreviewPolicy(shown=False).definition())
     def scores(
         context: AssetExecutionContext,
         state: StateResource,
         validated_events: dict[str, pl.LazyFrame],
     ) -> FramesOnDemand:
-        """Every validated event scored by the champion, tagged with the version that scored it."""
+        """Every validated event scored by the champion, tagged with the version that scored it.
+
+        It depends on `champion_model`, so a promotion marks the scored days stale."""
         champion = load_champion(state.registry(), spec.name)
-        context.add_output_metadata({"model_version": champion.version})
-        return FramesOnDemand(
-            validated_events, lambda key: score_events(champion, validated_events[key].collect())
-        )
+
+        def score_day(key: str) -> pl.DataFrame:
+            scored = score_events(champion, validated_events[key].collect())
+            summary = summarize_scores(scored, model_version=champion.version)
+            context.add_asset_metadata(_day_scores_metadata(summary), partition_key=key)
+            return scored
+
+        return FramesOnDemand(validated_events, score_day)
 
     @asset(**daily)
     def drift(
@@ -143,17 +189,18 @@ def monitoring_assets(
             alpha=config.alpha,
             min_effect=config.min_effect,
             share_threshold=spec.monitoring.drift_share_threshold,
-            html_for=lambda key: (
-                config.html_report == "all" or (config.html_report == "latest" and key == newest)
-            ),
-            html_report=lambda key, model, frame: str(
-                _drift_html(spec, state, key, model, frame, config)
+            html_for=lambda key, result: _wants_html(config, key, newest, result),
+            html_report=lambda key, model, frame, result: str(
+                _drift_html(spec, state, key, model, frame, result, config)
             ),
         )
         results: dict[str, dict[str, Any]] = {}
         for day in days:
             results[day.partition_key] = day.to_dict()
-            context.add_asset_metadata(_day_drift_metadata(day), partition_key=day.partition_key)
+            link = state.report_url(Path(day.html_report)) if day.html_report else None
+            context.add_asset_metadata(
+                _day_drift_metadata(day, link), partition_key=day.partition_key
+            )
         context.add_output_metadata(
             {
                 "drift_by_partition": MetadataValue.json(

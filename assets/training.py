@@ -14,6 +14,7 @@ from dagster import (
 )
 
 from assets import training_metadata as meta
+from assets.champion import champion_observation
 from assets.resources import StateResource
 from assets.training_config import (
     CalibrationConfig,
@@ -44,6 +45,20 @@ GATE_CHECKS = {
     "max_fairness_disparity": ("max_fairness_disparity",),
     "min_slice_recall": ("min_slice_recall",),
     "no_label_leakage": ("max_single_feature_auc",),
+}
+# What each check asks, in words, with the spec's thresholds filled in.
+GATE_CHECK_TEXT = {
+    "min_test_volume": "The test split has at least {min_test_rows} rows and "
+    "{min_test_positives} positives, enough to judge the model",
+    "min_roc_auc": "ROC-AUC on the test split is at least {min_roc_auc}",
+    "min_pr_auc": "PR-AUC (average precision) on the test split is at least {min_pr_auc}",
+    "max_ece": "Calibration: the expected calibration error on the test split is at most {max_ece}",
+    "max_fairness_disparity": "Fairness: the largest gap between the groups of a sensitive "
+    "attribute is at most {max_fairness_disparity}",
+    "min_slice_recall": "Every slice with at least {min_slice_positives} positives keeps a "
+    "recall of at least {min_slice_recall}",
+    "no_label_leakage": "No single feature predicts the label with a ROC-AUC above "
+    "{max_single_feature_auc} (a sign of label leakage)",
 }
 
 
@@ -157,8 +172,13 @@ def training_assets(spec: DatasetSpec) -> list[AssetsDefinition]:
     @asset(
         **group,
         check_specs=[
-            AssetCheckSpec(name, asset="model_candidate", blocking=True, description=str(keys))
-            for name, keys in GATE_CHECKS.items()
+            AssetCheckSpec(
+                name,
+                asset="model_candidate",
+                blocking=True,
+                description=GATE_CHECK_TEXT[name].format(**spec.gates.model_dump()),
+            )
+            for name in GATE_CHECKS
         ],
     )
     def model_candidate(
@@ -180,7 +200,7 @@ def training_assets(spec: DatasetSpec) -> list[AssetsDefinition]:
             evaluation=candidate_evaluation,
             splits=training_splits,
         )
-        yield meta.candidate_output(registered)  # first: the checks then target this version
+        yield meta.candidate_output(registered, gates)  # first: checks then target this version
         yield from meta.gate_check_results(gates, GATE_CHECKS)
 
     @asset(**group)
@@ -192,7 +212,7 @@ def training_assets(spec: DatasetSpec) -> list[AssetsDefinition]:
         training_splits: pl.DataFrame,
     ) -> dict[str, Any]:
         """Promote the candidate if every gate passed and it holds up against the champion."""
-        record = chain.decide(
+        outcome = chain.decide(
             state.registry(),
             spec,
             model_candidate.version,
@@ -200,8 +220,10 @@ def training_assets(spec: DatasetSpec) -> list[AssetsDefinition]:
             config.settings(),
             unchanged=model_candidate.unchanged,
         )
-        context.add_output_metadata(meta.decision_metadata(record))
-        return record
+        context.add_output_metadata(meta.decision_metadata(outcome))
+        if outcome.record["promote"]:  # the pointer moved: the scored days are now stale
+            context.log_event(champion_observation(state.registry(), spec.name))
+        return outcome.record
 
     return [
         training_window,

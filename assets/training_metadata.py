@@ -5,6 +5,7 @@ from typing import Any
 
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue, Output
 
+from binclf.chain import DecisionOutcome
 from binclf.evaluate.card import card_headline
 from binclf.evaluate.steps import Evaluation
 from binclf.io.atomic import to_json_safe
@@ -114,6 +115,7 @@ def evaluation_metadata(evaluation: Evaluation) -> dict[str, Any]:
         for name, report in evidence["fairness"].items()
     ]
     return {
+        **_metric_floats(evidence["test_metrics"]),
         "test_metrics": MetadataValue.md(markdown_table(metrics)),
         "slices": MetadataValue.md(markdown_table(slices)),
         "fairness": MetadataValue.md(markdown_table(fairness)),
@@ -141,28 +143,72 @@ def gate_check_results(
         )
 
 
-def candidate_output(registered: RegisteredCandidate) -> Output:
-    card = registered.card
-    return Output(
-        registered,
-        metadata={
-            "version": registered.version,
-            "unchanged": MetadataValue.bool(registered.unchanged),
-            "headline": card_headline(card),
-            "card_json": MetadataValue.json(card),
-            "card": MetadataValue.md(registered.card_markdown),
-        },
-    )
-
-
-def decision_metadata(record: dict[str, Any]) -> dict[str, Any]:
-    comparison = record.get("comparison") or {}
+def _metric_floats(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, MetadataValue]:
+    """Each test metric's point value as a float, so Dagster plots it across versions."""
     return {
-        "decision": "promote" if record["promote"] else "reject",
+        f"{prefix}{name}": _float(estimate["value"])
+        for name, estimate in metrics.items()
+        if isinstance(estimate, Mapping) and isinstance(estimate.get("value"), int | float)
+    }
+
+
+def candidate_output(registered: RegisteredCandidate, gates: list[GateResult]) -> Output:
+    """The version with its card; a gate-failed one says `rejected` and shows the rejection."""
+    card = registered.card
+    failed = [g for g in gates if not g.passed]
+    metadata: dict[str, Any] = {
+        "version": registered.version,
+        "status": "rejected" if failed else "candidate",
+        "unchanged": MetadataValue.bool(registered.unchanged),
+        "headline": card_headline(card),
+        **_metric_floats(card["test_metrics"], prefix="test_"),
+        "threshold": _float(card["threshold"]["value"]),
+    }
+    if failed:
+        metadata["rejection"] = MetadataValue.md(
+            f"**REJECT {registered.version}** — gates failed: "
+            + ", ".join(g.name for g in failed)
+            + "\n\n"
+            + markdown_table(
+                [
+                    {
+                        "gate": g.name,
+                        "passed": g.passed,
+                        "value": g.value,
+                        "threshold": g.threshold,
+                        "reason": g.reason,
+                    }
+                    for g in gates
+                ]
+            )
+        )
+    metadata["card_json"] = MetadataValue.json(card)
+    metadata["card"] = MetadataValue.md(registered.card_markdown)
+    return Output(registered, metadata=metadata)
+
+
+def decision_metadata(outcome: DecisionOutcome) -> dict[str, Any]:
+    """The decision's headline, both models' values, the paired difference and their curves."""
+    record = outcome.record
+    comparison = record.get("comparison") or {}
+    decision = record.get("decision", "promote" if record["promote"] else "reject")
+    return {
+        "headline": MetadataValue.text(record.get("headline", "")),
+        "decision": decision if record["promote"] or decision == "unchanged" else "reject",
         "version": record["version"],
         "champion_before": str(record.get("champion_before")),
         "reason_codes": ", ".join(record["reason_codes"]),
+        "metric": str(record.get("metric", "-")),
+        "challenger_value": _float(record.get("challenger_value")),
+        "champion_value": _float(record.get("champion_value")),
         "difference": _float(comparison.get("value")),
-        "difference_ci": f"[{comparison.get('ci_low')}, {comparison.get('ci_high')}]",
+        "difference_ci_low": _float(comparison.get("ci_low")),
+        "difference_ci_high": _float(comparison.get("ci_high")),
+        "margin": _float(record.get("margin")),
+        "test_rows": MetadataValue.int(int(record.get("test_rows") or 0)),
+        **{
+            f"plot_{name}": MetadataValue.md(png_markdown(png, name))
+            for name, png in outcome.plots.items()
+        },
         "decision_json": MetadataValue.json(record),
     }

@@ -296,7 +296,7 @@ def _plain_training(
             )
         total.notes.update(
             window_rows=trained.splits.height,
-            promoted=bool(decision["promote"]),
+            promoted=bool(decision.record["promote"]),
             **search_work(trained.search),
         )
 
@@ -490,7 +490,7 @@ def run_dagster(
             .select(pl.len())
             .collect()
             .item(),
-            promoted=bool(decision["promote"]),
+            promoted=bool(decision.record["promote"]),
             **search_work(search),
         )
         _dagster_job(
@@ -534,6 +534,8 @@ def drift_comparison(spec: DatasetSpec, root: Path, out: list[Measurement]) -> N
             frame,
             numeric=list(schema.numeric),
             categorical=list(schema.categorical),
+            alarm=result,
+            title="Benchmark partition",
             exclude=spec.sensitive,
             sample_rows=frame.height,
         )

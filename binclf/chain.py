@@ -12,6 +12,7 @@ import functools
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Literal
 
 import polars as pl
@@ -23,7 +24,7 @@ from binclf.evaluate.steps import Evaluation, EvaluationSettings
 from binclf.register import candidate
 from binclf.register.candidate import RegisteredCandidate
 from binclf.register.gates import GateResult, evaluate_gates
-from binclf.register.promotion import challenge_champion
+from binclf.register.promotion import challenge_champion, comparison_plots, score_pair
 from binclf.register.registry import Registry
 from binclf.register.unseen_rows import unseen_by_champion
 from binclf.spec import DatasetSpec
@@ -120,6 +121,22 @@ def register(
     return registered, gates
 
 
+@dataclass(frozen=True)
+class DecisionOutcome:
+    """The stored decision record and both models' curves on the shared test rows (PNG)."""
+
+    record: dict[str, Any]
+    plots: dict[str, bytes] = field(default_factory=dict)
+
+
+def test_window(test: pl.DataFrame, spec: DatasetSpec) -> tuple[date, date] | None:
+    """The first and last day of the test rows (None for snapshot data or no rows)."""
+    if spec.time_column is None or test.height == 0:
+        return None
+    times = test[spec.time_column]
+    return times.min().date(), times.max().date()
+
+
 def decide(
     registry: Registry,
     spec: DatasetSpec,
@@ -128,20 +145,24 @@ def decide(
     settings: PromotionSettings,
     *,
     unchanged: bool = False,
-) -> dict[str, Any]:
+) -> DecisionOutcome:
     """Promote the version if its stored evidence passes every gate and it holds up against
-    the champion on the same test rows; the decision record. A candidate whose inputs were
-    registered before is `UNCHANGED`: nothing is compared or promoted."""
+    the champion on the same test rows; the decision record with both models' curves. A
+    candidate whose inputs were registered before is `UNCHANGED`: nothing is compared or
+    promoted."""
     if unchanged:
-        return {
+        record = {
             "decision": "unchanged",
             "promote": False,
             "reason_codes": ["UNCHANGED"],
             "version": version,
+            "headline": f"UNCHANGED {version}: the same inputs were registered before",
         }
+        return DecisionOutcome(record)
     evidence = candidate.stored_evidence(registry, spec, version)
     test, y = evaluation_steps.test_rows(splits, spec)
-    return challenge_champion(
+    pair = score_pair(registry, spec.name, version, test)
+    record = challenge_champion(
         registry,
         spec.name,
         version,
@@ -158,7 +179,10 @@ def decide(
         unseen_rows=functools.partial(
             unseen_by_champion, test, y, spec, min_rows=settings.min_comparison_rows
         ),
+        window=test_window(test, spec),
+        scored=pair,
     )
+    return DecisionOutcome(record, comparison_plots(pair, y))
 
 
 @contextmanager

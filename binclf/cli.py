@@ -65,6 +65,9 @@ def cmd_card(args: argparse.Namespace) -> int:
     card["version"] = version
     card["status"] = next(v.status for v in registry.versions(dataset) if v.version == version)
     card["decisions"] = [record["decision"] for record in registry.decisions(dataset, version)]
+    headlines = [d["headline"] for d in card["decisions"] if d.get("headline")]
+    if headlines:
+        card["promotion_headline"] = headlines[-1]
     json.dump(card, sys.stdout, indent=2)
     print()
     return 0

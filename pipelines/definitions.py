@@ -4,6 +4,7 @@ import warnings
 
 from dagster import BetaWarning, Definitions, ExecutorDefinition, in_process_executor
 
+from assets.champion import champion_assets
 from assets.health import health_assets
 from assets.ingest import ingest_assets
 from assets.io_manager import ParquetJsonIOManager
@@ -50,6 +51,7 @@ def build_definitions(
         assets = [
             *ingest_assets(spec, partitions),
             *training,
+            *champion_assets(spec),
             *monitoring_assets(spec, partitions),
             *health_assets(spec),
             *(performance_assets(spec, partitions) if spec.time_column else []),

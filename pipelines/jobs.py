@@ -22,6 +22,7 @@ from dagster._core.storage.tags import (
 )
 from pydantic import Field
 
+from assets.champion import champion_observation
 from assets.resources import StateResource
 from binclf.spec import DatasetSpec
 
@@ -154,6 +155,7 @@ def registry_jobs(spec: DatasetSpec) -> list:
         if not moved:
             raise RuntimeError("another promotion moved the champion first; nothing changed")
         context.log.info(f"champion {current} -> {config.version}")
+        context.log_event(champion_observation(registry, spec.name))
 
     @op
     def rollback_champion(
@@ -163,6 +165,7 @@ def registry_jobs(spec: DatasetSpec) -> list:
         current = registry.champion(spec.name)
         version = registry.rollback(spec.name, reason=config.reason)
         context.log.info(f"champion {current} rolled back to {version}")
+        context.log_event(champion_observation(registry, spec.name))
 
     @job(description="Make a registered version the champion (audited).")
     def promote_job() -> None:

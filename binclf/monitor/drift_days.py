@@ -15,7 +15,7 @@ import polars as pl
 from binclf.monitor.drift import DriftResult, drift_statistics
 from binclf.register.loading import ServingModel
 
-HtmlReport = Callable[[str, ServingModel, pl.DataFrame], str]
+HtmlReport = Callable[[str, ServingModel, pl.DataFrame, DriftResult], str]
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def drift_by_day(
     alpha: float,
     min_effect: float,
     share_threshold: float,
-    html_for: Callable[[str], bool] = lambda key: False,
+    html_for: Callable[[str, DriftResult], bool] = lambda key, result: False,
     html_report: HtmlReport | None = None,
 ) -> Iterator[DayDrift]:
     """Each day's drift against its scoring version's reference, in partition order."""
@@ -81,5 +81,6 @@ def drift_by_day(
             min_effect=min_effect,
             share_threshold=share_threshold,
         )
-        report = html_report(key, model, frame) if html_report and html_for(key) else None
+        wanted = html_report is not None and html_for(key, result)
+        report = html_report(key, model, frame, result) if html_report and wanted else None
         yield DayDrift(key, version, result, report)

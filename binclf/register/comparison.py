@@ -70,6 +70,20 @@ def paired_bootstrap_difference(
     return {"value": float(sign * (challenger - champion)), "ci_low": low, "ci_high": high}
 
 
+def metric_value(
+    y: np.ndarray,
+    p: np.ndarray,
+    *,
+    metric: ComparisonMetric,
+    weights: np.ndarray | None = None,
+) -> float:
+    """One model's `metric` on all the rows, as the paired comparison measures it."""
+    if metric not in HIGHER_IS_BETTER:
+        raise ComparisonError(f"metric must be one of {sorted(HIGHER_IS_BETTER)}, got {metric!r}")
+    y, p, w = validate_inputs(y, p, weights=weights)
+    return float(ScoredRows.of(y, p, w).metrics(names=(metric,))[metric][0])
+
+
 @dataclass(frozen=True)
 class PromotionDecision:
     """Whether to promote the challenger, with machine-readable reason codes.

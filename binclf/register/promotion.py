@@ -9,16 +9,91 @@ promotion that raced another one loses cleanly and no promotion is left without 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from binclf.register.comparison import decide_promotion, paired_bootstrap_difference
+from binclf.register.comparison import (
+    decide_promotion,
+    metric_value,
+    paired_bootstrap_difference,
+)
 from binclf.register.gates import GateResult
+from binclf.register.headline import ComparedModels, promotion_headline
 from binclf.register.loading import load_version
 from binclf.register.registry import Registry
 from binclf.register.unseen_rows import TRAINED_ROWS_FILE, ComparisonRows
+from binclf.stats.plots import plot_precision_recall, plot_reliability, plot_roc
+
+
+@dataclass(frozen=True)
+class ScoredPair:
+    """The challenger's and the champion's probabilities on the same test rows."""
+
+    challenger: str
+    champion: str | None
+    p_challenger: np.ndarray
+    p_champion: np.ndarray | None
+
+    def subset(self, mask: np.ndarray) -> ScoredPair:
+        """The same two models on the rows `mask` selects."""
+        champion = None if self.p_champion is None else self.p_champion[mask]
+        return ScoredPair(self.challenger, self.champion, self.p_challenger[mask], champion)
+
+    def curves(self) -> dict[str, np.ndarray]:
+        """Probabilities by legend label, challenger first."""
+        curves = {f"{self.challenger} (challenger)": self.p_challenger}
+        if self.p_champion is not None:
+            curves[f"{self.champion} (champion)"] = self.p_champion
+        return curves
+
+
+def score_pair(registry: Registry, dataset: str, challenger: str, test: pl.DataFrame) -> ScoredPair:
+    """Score the test rows with the challenger and with the current champion, if there is one."""
+    champion = registry.champion(dataset)
+    p_champion = None
+    if champion is not None:
+        p_champion = load_version(registry, dataset, champion).bundle.probabilities(test)
+    return ScoredPair(
+        challenger,
+        champion,
+        load_version(registry, dataset, challenger).bundle.probabilities(test),
+        p_champion,
+    )
+
+
+def comparison_plots(pair: ScoredPair, y: np.ndarray) -> dict[str, bytes]:
+    """Both models' ROC, precision-recall and reliability curves, overlaid on the same rows."""
+    curves = pair.curves()
+    return {
+        "roc": plot_roc(y, curves, title="ROC on the shared test rows"),
+        "precision_recall": plot_precision_recall(
+            y, curves, title="Precision-recall on the shared test rows"
+        ),
+        "reliability": plot_reliability(y, curves, title="Reliability on the shared test rows"),
+    }
+
+
+def _comparison_rows(
+    registry: Registry,
+    dataset: str,
+    champion: str | None,
+    n_rows: int,
+    unseen_rows: Callable[[bytes | None], ComparisonRows] | None,
+) -> ComparisonRows:
+    """The rows both models are compared on: those the champion never saw, when asked."""
+    if champion is None or unseen_rows is None:
+        return ComparisonRows(np.ones(n_rows, dtype=bool))
+    recorded = registry.manifest(dataset, champion)["files"]
+    keys = (
+        registry.open_files(dataset, champion, names=[TRAINED_ROWS_FILE])[TRAINED_ROWS_FILE]
+        if TRAINED_ROWS_FILE in recorded
+        else None
+    )
+    return unseen_rows(keys)
 
 
 def challenge_champion(
@@ -37,6 +112,8 @@ def challenge_champion(
     weights: np.ndarray | None = None,
     clusters: np.ndarray | None = None,
     unseen_rows: Callable[[bytes | None], ComparisonRows] | None = None,
+    window: tuple[date, date] | None = None,
+    scored: ScoredPair | None = None,
 ) -> dict[str, Any]:
     """Decide on `challenger` against the current champion and move the pointer if it wins.
 
@@ -44,38 +121,45 @@ def challenge_champion(
     each row) the paired resamples draw whole days. `unseen_rows`, given the champion's recorded
     training keys (None when it has none), picks the rows the champion never saw or refuses the
     comparison (`binclf.register.unseen_rows`); without it every test row is compared.
+    `scored` is `score_pair(...)` of the test rows when the caller already has it; `window` is
+    the first and last day of the test rows, for the headline.
     """
-    champion = registry.champion(dataset)
-    comparison, rows = None, ComparisonRows(np.ones(len(y), dtype=bool))
-    if champion is not None and unseen_rows is not None:
-        recorded = registry.manifest(dataset, champion)["files"]
-        keys = (
-            registry.open_files(dataset, champion, names=[TRAINED_ROWS_FILE])[TRAINED_ROWS_FILE]
-            if TRAINED_ROWS_FILE in recorded
-            else None
-        )
-        rows = unseen_rows(keys)
-    if champion is not None and rows.mask is not None:
-        mask = rows.mask
-        compared = test.filter(pl.Series(mask))
-        p_challenger = load_version(registry, dataset, challenger).bundle.probabilities(compared)
-        p_champion = load_version(registry, dataset, champion).bundle.probabilities(compared)
+    pair = scored or score_pair(registry, dataset, challenger, test)
+    champion = pair.champion
+    rows = _comparison_rows(registry, dataset, champion, len(y), unseen_rows)
+    mask = rows.mask if rows.mask is not None else np.ones(len(y), dtype=bool)
+    shared, y_shared = pair.subset(mask), y[mask]
+    w_shared = None if weights is None else weights[mask]
+    comparison = champion_value = None
+    if shared.p_champion is not None and rows.mask is not None:
         comparison = paired_bootstrap_difference(
-            y[mask],
-            p_challenger,
-            p_champion,
+            y_shared,
+            shared.p_challenger,
+            shared.p_champion,
             metric=metric,
             n_boot=n_boot,
             seed=seed,
-            weights=None if weights is None else weights[mask],
+            weights=w_shared,
             clusters=None if clusters is None else clusters[mask],
         )
+        champion_value = metric_value(y_shared, shared.p_champion, metric=metric, weights=w_shared)
     decision = decide_promotion(
         gates,
         comparison,
         margin=margin,
         require_improvement=require_improvement,
         refusal=rows.refusal if champion is not None else None,
+    )
+    compared = ComparedModels(
+        challenger=challenger,
+        champion=champion,
+        metric=metric,
+        challenger_value=metric_value(
+            y_shared, shared.p_challenger, metric=metric, weights=w_shared
+        ),
+        champion_value=champion_value,
+        rows=int(mask.sum()),
+        window=window,
     )
     record = {
         **decision.to_dict(),
@@ -85,8 +169,12 @@ def challenge_champion(
         "champion_before": champion,
         "metric": metric,
         "test_rows": len(y),
-        "compared_rows": 0 if comparison is None or rows.mask is None else int(rows.mask.sum()),
+        "compared_rows": 0 if comparison is None else int(mask.sum()),
         "rows_seen_by_champion": rows.left_out,
+        "challenger_value": compared.challenger_value,
+        "champion_value": compared.champion_value,
+        "test_window": None if window is None else [d.isoformat() for d in window],
+        "headline": promotion_headline(decision, compared),
     }
     if decision.promote:
         moved = registry.promote(
@@ -98,6 +186,11 @@ def challenge_champion(
         )
         if moved:
             return record  # the promotion recorded this decision with the pointer move
-        record = {**record, "promote": False, "reason_codes": ["LOST_RACE"]}
+        record = {
+            **record,
+            "promote": False,
+            "reason_codes": ["LOST_RACE"],
+            "headline": f"REJECT {challenger}: another promotion moved the champion first",
+        }
     registry.record_decision(dataset, challenger, record)
     return record

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import polars as pl
@@ -21,6 +22,28 @@ def score_events(model: ServingModel, events: pl.DataFrame) -> pl.DataFrame:
         ],
         how="horizontal",
     ).with_columns(pl.lit(model.version).alias("model_version"))
+
+
+@dataclass(frozen=True)
+class ScoredDay:
+    """What one day's scores say at a glance: how many, by which version, how many flagged."""
+
+    rows: int
+    model_version: str
+    flag_rate: float | None
+    mean_probability: float | None
+
+
+def summarize_scores(scores: pl.DataFrame, *, model_version: str) -> ScoredDay:
+    """The rows, flag rate and mean calibrated probability of one day's scores (None if empty)."""
+    if scores.height == 0:
+        return ScoredDay(0, model_version, None, None)
+    return ScoredDay(
+        rows=scores.height,
+        model_version=model_version,
+        flag_rate=float(scores["decision"].mean()),
+        mean_probability=float(scores["probability"].mean()),
+    )
 
 
 def training_cutoff(model: ServingModel) -> datetime | None:

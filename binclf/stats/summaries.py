@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,19 +18,28 @@ def null_shares(frame: pl.DataFrame) -> dict[str, float]:
     return {column: round(count / frame.height, 4) for column, count in counts.items()}
 
 
+_ABSENT = object()
+
+
 def _cell(value: Any) -> str:
-    if isinstance(value, float):
+    """One table cell: empty when the row lacks the column, `null` for a missing value, four
+    significant figures for a non-integer number."""
+    if value is _ABSENT:
+        return ""
+    if value is None or (isinstance(value, numbers.Real) and math.isnan(value)):
+        return "null"
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
         return f"{value:.4g}"
-    return str(value).replace("|", "\\|")
+    return str(value).replace("|", "\\|").replace("\n", " ")
 
 
 def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
-    """Rows of dicts as a GitHub Markdown table."""
+    """Rows of dicts as a GitHub Markdown table; its columns are every key any row has."""
     if not rows:
         return "_(no rows)_"
-    names = list(columns or rows[0].keys())
+    names = list(columns or dict.fromkeys(key for row in rows for key in row))
     lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
-    lines += ["| " + " | ".join(_cell(row.get(n, "")) for n in names) + " |" for row in rows]
+    lines += ["| " + " | ".join(_cell(row.get(n, _ABSENT)) for n in names) + " |" for row in rows]
     return "\n".join(lines)
 
 

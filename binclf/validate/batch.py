@@ -29,6 +29,7 @@ from binclf.validate.validation import (
     ValidationReport,
     expected_detail,
     rate_limits,
+    sample_text,
     suite_expectations,
     validation_time,
 )
@@ -135,6 +136,7 @@ class BatchValidator:
         self._rows: list[dict[str, Any]] = []
         self._now = validation_time()
         self._details: dict[tuple[str, int], dict[str, Any]] = {}
+        self._private = {c for c in (spec.id_column, *spec.sensitive) if c}
 
     def measure(
         self, frame: pl.DataFrame, partition_key: str, *, now: datetime | None = None
@@ -177,10 +179,14 @@ class BatchValidator:
             values = series.drop_nulls()
             if values.dtype.is_float():
                 values = values.filter(~values.is_nan())
-            unexpected = values.len() if levels is None else int((~values.is_in(levels)).sum())
+            outside = values if levels is None else values.filter(~values.is_in(levels))
             self._considered[rule.index] = nonnull
-            ratio = _ratio(nonnull, unexpected)
-            return (1.0 if ratio is None else ratio), {"unexpected_count": str(unexpected)}
+            ratio = _ratio(nonnull, outside.len())
+            detail = {"unexpected_count": str(outside.len())}
+            if outside.len() and rule.column not in self._private:  # ids, sensitive stay out
+                top = outside.value_counts(sort=True).head(5).rows()
+                detail["sample_values"] = sample_text([(v, int(n)) for v, n in top])
+            return (1.0 if ratio is None else ratio), detail
         if rule.rule == "expect_column_values_to_be_unique":
             duplicated = int(series.drop_nulls().is_duplicated().sum())
             return duplicated, {"unexpected_count": str(duplicated)}

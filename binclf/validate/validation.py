@@ -204,13 +204,23 @@ def validation_time() -> datetime:
     return datetime.now(UTC)
 
 
+def quoted(value: Any) -> str:
+    """A value as evidence shows it: strings in quotes, so spaces at either end stay visible."""
+    return f'"{value}"' if isinstance(value, str) else str(value)
+
+
+def sample_text(counts: list[tuple[Any, int]]) -> str:
+    """Sample values with how often each occurred: `"Grocery " ×3, "x" ×1`."""
+    return ", ".join(f"{quoted(value)} ×{count}" for value, count in counts)
+
+
 def expected_detail(kwargs: dict[str, Any]) -> dict[str, str]:
     """What a rule expected, as short text: its value set, bounds, `mostly` and types."""
     detail: dict[str, str] = {}
     for key in ("value_set", "min_value", "max_value", "mostly", "type_list"):
         if kwargs.get(key) is not None:
             value = kwargs[key]
-            text = ", ".join(map(str, value)) if isinstance(value, list | set) else str(value)
+            text = ", ".join(map(quoted, value)) if isinstance(value, list | set) else str(value)
             detail[f"expected_{key}"] = text[:200]
     return detail
 
@@ -223,9 +233,9 @@ def _failure(partition: str, result: Any, *, private: set[str]) -> Failure:
         if key in outcome and outcome[key] is not None:
             value = outcome[key]
             detail[key] = round(value, 3) if isinstance(value, float) else str(value)
-    samples = outcome.get("partial_unexpected_list")
-    if samples and config.kwargs.get("column") not in private:  # ids and sensitive values stay out
-        detail["sample_values"] = ", ".join(str(v) for v in samples[:5])
+    counts = outcome.get("partial_unexpected_counts") or []
+    if counts and config.kwargs.get("column") not in private:  # ids and sensitive values stay out
+        detail["sample_values"] = sample_text([(c["value"], c["count"]) for c in counts[:5]])
     detail.update(expected_detail(config.kwargs))
     column = config.kwargs.get("column") or config.kwargs.get("column_A")
     if config.type == "expect_column_to_exist":

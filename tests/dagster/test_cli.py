@@ -87,6 +87,7 @@ def test_card_prints_the_champion_card_as_json_with_its_headline_numbers(
         assert set(card["test_metrics"][name]) == {"value", "ci_low", "ci_high"}
     assert card["threshold"]["value"] == stored["threshold"]["value"]
     assert card["model"]["family"] == "lightgbm"
+    assert card["promotion_headline"].startswith(f"PROMOTE {CHAMPION} (no champion) — PR-AUC ")
 
 
 def test_card_without_a_champion_says_so_instead_of_showing_the_newest_version(

@@ -44,7 +44,7 @@ GROUPS = {
         "model_candidate",
         "champion_decision",
     },
-    "monitoring": {"scores", "drift", "label_status_report", "model_health"},
+    "monitoring": {"champion_model", "scores", "drift", "label_status_report", "model_health"},
     "performance": {"performance", "slo_status"},
 }
 DAILY_MONITORING = {"scores", "drift", "label_status_report"}  # model_health refreshes after them
@@ -104,6 +104,26 @@ def test_each_gate_is_a_named_blocking_check_on_model_candidate(defs: Definition
     candidate = AssetKey("model_candidate")
     gate_checks = {k.name: blocking for k, blocking in checks.items() if k.asset_key == candidate}
     assert gate_checks == dict.fromkeys(GATE_CHECKS, True)
+
+
+def test_each_gate_check_says_in_words_what_it_asks_with_the_spec_threshold(
+    defs: Definitions,
+) -> None:
+    from binclf.spec import GateThresholds
+
+    thresholds = GateThresholds()  # the demo spec keeps the default gates
+    described = {
+        spec.key.name: spec.description
+        for a in defs.assets
+        for spec in a.check_specs
+        if spec.key.asset_key == AssetKey("model_candidate")
+    }
+    assert set(described) == GATE_CHECKS
+    for name, text in described.items():
+        assert text and text[0].isupper() and "(" not in text.split()[0], (name, text)
+        assert "('" not in text and name not in text, (name, text)
+    assert str(thresholds.max_ece) in described["max_ece"]
+    assert str(thresholds.min_test_positives) in described["min_test_volume"]
 
 
 def test_validation_is_a_blocking_check_on_raw_events(defs: Definitions) -> None:

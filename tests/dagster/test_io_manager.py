@@ -2,8 +2,8 @@
 
 Small partitioned assets return their partitions on demand, as the ingest and scoring assets do:
 the IO manager must hold one partition's frame at a time, publish the range only once every
-partition was staged, link partitions that are another asset's stored file, and describe what it
-stored in the output metadata.
+partition was staged, link partitions that are another asset's stored file, and describe on each
+partition's materialization what it stored for that partition.
 """
 
 import gc
@@ -118,13 +118,6 @@ def files(root: Path) -> dict[str, tuple[bytes, int]]:
     }
 
 
-def metadata(result: Any, asset_name: str) -> dict[str, Any]:
-    (event, *_) = [
-        e for e in result.get_asset_materialization_events() if e.asset_key == AssetKey(asset_name)
-    ]
-    return {k: v.value for k, v in event.materialization.metadata.items()}
-
-
 @pytest.fixture
 def instance() -> Any:
     with DagsterInstance.ephemeral() as instance:
@@ -147,20 +140,30 @@ def test_a_range_run_holds_one_partition_frame_at_a_time_and_stores_each_day(
     ]
 
 
-def test_range_metadata_counts_rows_of_each_partition_and_describes_the_newest(
+def metadata_by_partition(result: Any, asset_name: str) -> dict[str, dict[str, Any]]:
+    return {
+        e.partition: {k: v.value for k, v in e.materialization.metadata.items()}
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == AssetKey(asset_name)
+    }
+
+
+def test_each_partition_of_a_range_run_describes_its_own_frame(
     tmp_path: Path, instance: DagsterInstance
 ) -> None:
     result = run_range(Source(), tmp_path, instance, "events")
 
-    stored = metadata(result, "events")
-    assert stored["partitions"] == len(DAYS)
-    assert stored["rows"] == 1000 * len(DAYS)
+    shown = metadata_by_partition(result, "events")
+    assert set(shown) == set(DAYS)
     for key in DAYS:
-        assert f"| {key} | 1000 |" in stored["rows_per_partition"]
-    assert stored["newest_rows"] == 1000
-    assert stored["newest_columns"] == 3
-    assert "| channel | 0.25 |" in stored["newest_null_shares"]
-    assert "c4" in stored["newest_preview"]
+        assert shown[key]["rows"] == 1000
+        assert shown[key]["columns"] == 3
+        assert "| channel | 0.25 |" in shown[key]["null_shares"]
+        day = int(key[-2:])
+        assert f"c{day}" in shown[key]["preview"], key
+        others = [f"| c{int(k[-2:])} |" for k in DAYS if k != key]
+        assert not any(other in shown[key]["preview"] for other in others), key
+        assert "partitions" not in shown[key] and "rows_per_partition" not in shown[key]
 
 
 def test_a_failure_part_way_through_a_range_stores_none_of_its_partitions(
@@ -189,7 +192,8 @@ def test_a_partition_of_another_asset_is_linked_not_rewritten(
             tmp_path / name / f"{key}.parquet" for name in ("events", "copied_events")
         )
         assert os.path.samefile(original, copy)
-    assert metadata(result, "copied_events")["rows"] == 1000 * len(DAYS)
+    shown = metadata_by_partition(result, "copied_events")
+    assert {key: m["rows"] for key, m in shown.items()} == dict.fromkeys(DAYS, 1000)
     copied = files(tmp_path / "copied_events")
 
     assert run_range(Source(), tmp_path, instance, "events").success  # replaces each source file

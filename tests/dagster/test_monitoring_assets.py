@@ -47,6 +47,15 @@ def _stored_json(world: PipelineWorld, asset: str, key: str) -> Any:
     return json.loads(world.store.path(asset, key).with_suffix(".json").read_text())
 
 
+def _newest_metadata_by_partition(world: PipelineWorld, asset: str) -> dict[str, dict[str, Any]]:
+    records = world.instance.fetch_materializations(AssetKey(asset), limit=100).records
+    newest: dict[str, dict[str, Any]] = {}
+    for record in records:  # newest first
+        event = record.asset_materialization
+        newest.setdefault(event.partition, {k: v.value for k, v in event.metadata.items()})
+    return newest
+
+
 def test_backfill_of_twelve_days_is_one_run_that_materializes_every_day(
     world: PipelineWorld, backfill: Any
 ) -> None:
@@ -80,19 +89,21 @@ def test_scores_are_the_champion_probabilities_tagged_with_its_version(
     assert world.latest_metadata("scores")["model_version"] == CHAMPION
 
 
-def test_scores_metadata_counts_the_rows_of_each_scored_day(
+def test_each_day_of_a_range_run_carries_its_own_scores_metadata(
     world: PipelineWorld, backfill: Any
 ) -> None:
-    metadata = world.latest_metadata("scores")
-    heights = {key: world.store.read("scores", key).height for key in MONITORED}
+    shown = _newest_metadata_by_partition(world, "scores")
 
-    assert metadata["partitions"] == len(MONITORED)
-    assert metadata["rows"] == sum(heights.values())
-    for key, height in heights.items():
-        assert f"| {key} | {height} |" in metadata["rows_per_partition"]
-    newest = world.store.read("scores", MONITORED[-1])
-    assert metadata["newest_rows"] == newest.height
-    assert metadata["newest_columns"] == newest.width
+    assert set(shown) == set(MONITORED)
+    for key in MONITORED:
+        stored = world.store.read("scores", key)
+        assert shown[key]["rows"] == stored.height, key
+        assert shown[key]["model_version"] == CHAMPION, key
+        assert shown[key]["flag_rate"] == pytest.approx(stored["decision"].mean()), key
+        assert shown[key]["mean_probability"] == pytest.approx(stored["probability"].mean()), key
+        assert "preview" not in shown[key]  # scores show no rows unless the definition asks
+    assert len({shown[k]["rows"] for k in MONITORED}) > 1  # not one day's numbers copied
+    assert len({shown[k]["mean_probability"] for k in MONITORED}) == len(MONITORED)
 
 
 def test_drift_stays_low_before_the_change_point_and_the_sensor_asks_for_retraining_after_it(
@@ -141,6 +152,38 @@ def test_each_day_of_a_range_run_carries_its_own_drift_metadata(
     assert len({newest[k]["n_rows"] for k in MONITORED}) > 1  # not one day's numbers copied
 
 
+def test_each_alarm_day_has_its_own_report_named_by_version_and_linked_on_that_day(
+    world: PipelineWorld, backfill: Any
+) -> None:
+    shown = _newest_metadata_by_partition(world, "drift")
+    folder = world.defs.resources["state"].reports() / "drift" / CHAMPION
+    alarms = [key for key in MONITORED if _stored_json(world, "drift", key)["alarm"]]
+
+    assert alarms  # the change point makes some
+    for key in MONITORED:
+        path = folder / f"{key}.html"
+        if key in alarms:
+            assert shown[key]["html_report"] == str(path), key
+            banner = path.read_text().split('id="binclf-alarm"')[1][:600]
+            assert f"Drift of {key} against {CHAMPION}: " in banner
+            assert "alarm ON" in banner
+        else:
+            assert not path.exists() and "html_report" not in shown[key], key
+
+
+def test_a_days_report_is_written_once_and_never_replaced(fresh_world: PipelineWorld) -> None:
+    world, day = fresh_world, MONITORED[-1]  # after the change point: the alarm fires
+    path = world.defs.resources["state"].reports() / "drift" / CHAMPION / f"{day}.html"
+
+    first = world.run("monitoring_job", partition_key=day)
+    written = path.stat().st_mtime_ns
+    again = world.run("monitoring_job", partition_key=day)
+
+    assert first.success and again.success, failures(again)
+    assert path.stat().st_mtime_ns == written
+    assert _newest_metadata_by_partition(world, "drift")[day]["html_report"] == str(path)
+
+
 def test_drift_measured_against_a_retired_champion_does_not_fire_the_sensor(
     fresh_world: PipelineWorld,
 ) -> None:
@@ -167,15 +210,6 @@ def test_drift_measured_against_a_retired_champion_does_not_fire_the_sensor(
     assert world.registry.champion(DATASET) == CHAMPION != "v0999"
     assert tick.run_requests == []
     assert "no new partition" in tick.skip_message
-
-
-def _newest_metadata_by_partition(world: PipelineWorld, asset: str) -> dict[str, dict[str, Any]]:
-    records = world.instance.fetch_materializations(AssetKey(asset), limit=100).records
-    newest: dict[str, dict[str, Any]] = {}
-    for record in records:  # newest first
-        event = record.asset_materialization
-        newest.setdefault(event.partition, {k: v.value for k, v in event.metadata.items()})
-    return newest
 
 
 def test_each_day_carries_its_own_label_coverage_and_realized_metrics(

@@ -105,8 +105,12 @@ def test_failing_gate_blocks_the_decision_records_the_rejection_and_keeps_the_ch
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert [name for name, passed in checks.items() if not passed] == ["min_roc_auc"]
     assert result.is_node_untouched("champion_decision")
-    candidate = strict.latest_metadata("model_candidate")["version"]
+    shown = strict.latest_metadata("model_candidate")
+    candidate = shown["version"]
     assert candidate == "v0002"
+    assert shown["status"] == "rejected"
+    assert shown["rejection"].startswith(f"**REJECT {candidate}** — gates failed: min_roc_auc")
+    assert isinstance(shown["test_roc_auc"], float) and shown["test_roc_auc"] < 0.999
     decision = _decision(strict, candidate)
     assert decision["promote"] is False
     assert decision["reason_codes"] == ["GATE_FAILED:min_roc_auc"]
@@ -252,6 +256,16 @@ def test_evidence_edited_after_registration_stops_the_champion_decision(
     evidence_path.write_bytes(original)  # the same candidate with its evidence intact is promoted
     assert decide().success
     assert world.registry.champion(DATASET) == candidate
+    shown, record = world.latest_metadata("champion_decision"), _decision(world, candidate)
+    assert shown["headline"] == record["headline"]
+    assert shown["headline"].startswith(
+        f"PROMOTE {candidate} over {CHAMPION} — PR-AUC {record['challenger_value']:.3f} vs "
+        f"{record['champion_value']:.3f} on {record['test_rows']:,} shared test rows ("
+    )
+    assert shown["challenger_value"] == pytest.approx(record["challenger_value"])
+    assert shown["difference"] == pytest.approx(record["comparison"]["value"])
+    for plot in ("roc", "precision_recall", "reliability"):
+        assert "data:image/png;base64," in shown[f"plot_{plot}"]
 
 
 GATE_OF_EVIDENCE = {

@@ -1,28 +1,58 @@
-"""The Dagster UI serves the code location: all assets and checks over GraphQL, the graph on screen.
+"""The Dagster UI serves the code location and tells the truth about a small end-to-end story.
 
 The expected assets and checks come from `pipelines.definitions.defs`, so the test follows the
 pipeline as it grows and fails when the location does not load or the UI misses anything.
+Before the webserver starts, the module plays a story on a persistent instance over a copy of the
+trained tiny state: a retraining launched through the workspace (so `training_job` lists it), a
+monitoring run over a range of days, the model health view, and a candidate rejected by a strict
+gate. The UI's GraphQL API must then show each day its own stored numbers.
 """
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import json
+import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+from dagster import AssetSelection, DagsterInstance, DagsterRunStatus, materialize
+from pipeline_support import (
+    ALL_KEYS,
+    QUIET,
+    SMALL_TRAINING,
+    TINY_GATES,
+    PipelineWorld,
+    TrainedTemplate,
+    failures,
+    tiny_spec,
+    tiny_spec_data,
+)
 from ui_support import (
     LocationGraph,
     Webserver,
     capture_page,
     chromium_binary,
     dismiss_community_popup,
+    job_runs,
+    materialization_metadata,
     png_dimensions,
     running_webserver,
     wait_for_location,
     workspace_location,
 )
 
+from pipelines.definitions import build_definitions
+from pipelines.launch import daemon
+from pipelines.season_setup import write_instance_config
+
 pytestmark = pytest.mark.ui
+pytest_plugins = ["pipeline_support"]
 
 MODULE = "pipelines.definitions"
 WORKSPACE = Path(__file__).resolve().parents[2] / "workspace.yaml"
@@ -50,13 +80,80 @@ def location() -> str:
     return workspace_location(WORKSPACE, MODULE)
 
 
+MONITORED = ALL_KEYS[14:20]  # across the change point (day 16): quiet days and drifted ones
+SCREENSHOTS_ENV = "UI_SCREENSHOTS"  # a folder that keeps the story's pages and charts (docs/)
+RETRAIN = {  # a changed search budget makes a new candidate from the same labels
+    **QUIET,
+    "ops": {
+        **SMALL_TRAINING,
+        "model_search": {"config": {**SMALL_TRAINING["model_search"]["config"], "n_trials": 4}},
+    },
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Story:
+    """What the module did before the webserver started, to compare with what the UI shows."""
+
+    world: PipelineWorld
+    launched_training: str
+    rejected: str
+
+
+def _play_story(world: PipelineWorld) -> Story:
+    with daemon(world.instance) as workspace:
+        training = workspace.run("training_job", run_config=RETRAIN, tags={})
+    assert training.status == DagsterRunStatus.SUCCESS, training.status
+    monitored = world.run_range("monitoring_job", MONITORED[0], MONITORED[-1])
+    assert monitored.success, failures(monitored)
+    health = materialize(
+        list(world.defs.assets),
+        selection=AssetSelection.assets("model_health"),
+        instance=world.instance,
+        resources=world.defs.resources,
+        run_config=QUIET,
+    )
+    assert health.success, failures(health)
+    strict_spec = tiny_spec(gates={**TINY_GATES, "min_roc_auc": 0.999})
+    strict = dataclasses.replace(
+        world, spec=strict_spec, defs=build_definitions(strict_spec, str(world.root))
+    )
+    rejected = strict.train()
+    assert not rejected.success  # the blocking gate stops the run before the decision
+    return Story(world, training.run_id, strict.latest_metadata("model_candidate")["version"])
+
+
 @pytest.fixture(scope="module")
-def served(
-    tmp_path_factory: pytest.TempPathFactory, location: str
-) -> Iterator[tuple[Webserver, LocationGraph]]:
-    """A webserver on loopback with the location loaded, and what its GraphQL API reports."""
-    with running_webserver(workspace=WORKSPACE, scratch=tmp_path_factory.mktemp("ui")) as server:
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("ui")
+
+
+@pytest.fixture(scope="module")
+def story(trained_template: TrainedTemplate, scratch: Path) -> Iterator[Story]:
+    """The trained tiny state in `scratch/state`, a persistent instance in `scratch/home`, the
+    story played on them; the environment names both, for the daemon and the webserver."""
+    home = scratch / "home"
+    write_instance_config(home)
+    spec_path = scratch / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump(tiny_spec_data(), default_flow_style=False))
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DAGSTER_HOME", str(home))
+        env.setenv("BINCLF_DATASET", str(spec_path))
+        env.setenv("BINCLF_STATE", str(scratch / "state"))
+        copy = trained_template.copy_to(scratch)
+        with DagsterInstance.from_config(str(home)) as instance:
+            yield _play_story(dataclasses.replace(copy, instance=instance))
+
+
+@pytest.fixture(scope="module")
+def served(story: Story, scratch: Path, location: str) -> Iterator[tuple[Webserver, LocationGraph]]:
+    """A webserver on loopback over the story's instance and state, and what GraphQL reports."""
+    with running_webserver(workspace=WORKSPACE, scratch=scratch) as server:
         yield server, wait_for_location(server, location)
+
+
+def _stored(world: PipelineWorld, asset: str, key: str) -> dict[str, Any]:
+    return json.loads(world.store.path(asset, key).with_suffix(".json").read_text())
 
 
 def test_code_location_serves_every_asset_and_check(
@@ -97,3 +194,107 @@ def test_asset_graph_screenshot_shows_the_group_without_popups(
     assert 'role="dialog"' not in dom, "a dialog covers the asset graph"
     missing = [key for key in group_assets if f'data-tooltip="{key[-1]}"' not in dom]
     assert not missing, f"assets not drawn in the graph: {missing}"
+
+
+def test_each_day_shows_its_own_drift_and_scores_in_the_ui(
+    served: tuple[Webserver, LocationGraph], story: Story
+) -> None:
+    server, _ = served
+    drift = materialization_metadata(server, "drift")
+    scores = materialization_metadata(server, "scores")
+    world = story.world
+
+    for key in MONITORED:
+        stored = _stored(world, "drift", key)
+        assert drift[key]["share_drifted"] == pytest.approx(stored["share_drifted"]), key
+        assert drift[key]["n_rows"] == stored["n_rows"], key
+        assert drift[key]["alarm"] == stored["alarm"], key
+        assert drift[key]["model_version"] == stored["model_version"], key
+        assert drift[key]["drifted_columns"] == (", ".join(stored["drifted_columns"]) or "none")
+        frame = world.store.read("scores", key)
+        assert scores[key]["rows"] == frame.height, key
+        assert scores[key]["model_version"] == frame["model_version"][0], key
+        assert scores[key]["flag_rate"] == pytest.approx(frame["decision"].mean()), key
+        assert scores[key]["mean_probability"] == pytest.approx(frame["probability"].mean())
+    assert len({drift[k]["share_drifted"] for k in MONITORED}) > 1  # not one day's copied
+
+
+def test_training_job_lists_the_launched_run_and_the_rejection_is_on_the_candidate(
+    served: tuple[Webserver, LocationGraph], story: Story, location: str
+) -> None:
+    server, _ = served
+
+    runs = job_runs(server, location, "training_job")
+    candidate = materialization_metadata(server, "model_candidate")[None]
+    decision = materialization_metadata(server, "champion_decision")[None]
+
+    assert [r["runId"] for r in runs] == [story.launched_training]  # in-process runs are not
+    assert runs[0]["status"] == "SUCCESS"
+    assert candidate["version"] == story.rejected and candidate["status"] == "rejected"
+    assert candidate["rejection"].startswith(f"**REJECT {story.rejected}** — gates failed: ")
+    assert "min_roc_auc" in candidate["rejection"]
+    assert decision["headline"].split()[0] in ("PROMOTE", "REJECT")  # the launched run's
+    assert decision["version"] != story.rejected  # a blocked gate leaves no decision
+
+
+def test_model_health_shows_its_charts(served: tuple[Webserver, LocationGraph]) -> None:
+    server, _ = served
+
+    health = materialization_metadata(server, "model_health")[None]
+
+    charts = [label for label in health if label.startswith("chart_")]
+    assert {"chart_drift_share", "chart_feature_drift"} <= set(charts)
+    assert all("data:image/png;base64," in health[label] for label in charts)
+
+
+def _small_png(path: Path) -> None:
+    """Keep a screenshot small: a 256-colour palette is plenty for a UI page."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image.convert("RGB").quantize(colors=256).save(path, optimize=True)
+
+
+@pytest.mark.skipif(chromium_binary() is None, reason="the `chromium` binary is not installed")
+def test_health_page_promotion_and_a_days_drift_report_render(
+    served: tuple[Webserver, LocationGraph], story: Story, tmp_path: Path
+) -> None:
+    server, _ = served
+    dismiss_community_popup(server)
+    drift = materialization_metadata(server, "drift")
+    alarm_day = next(k for k in reversed(MONITORED) if drift[k]["alarm"])
+    report = Path(drift[alarm_day]["html_report"])
+    folder = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    pages = {
+        "ui-health": f"{server.url}/assets/model_health?view=events",
+        "ui-drift-day": f"{server.url}/assets/drift?view=partitions&partition={alarm_day}",
+        "ui-drift-report": report.as_uri(),
+        "ui-promotion": f"{server.url}/assets/champion_decision?view=events",
+    }
+
+    doms = {}
+    for name, url in pages.items():
+        png = folder / f"{name}.png"
+        doms[name] = capture_page(
+            url,
+            chromium=str(chromium_binary()),
+            png_path=png,
+            profile_dir=tmp_path / "chromium-profile",
+            window=(1280, 900),
+        )
+        assert png_dimensions(png.read_bytes()) == (1280, 900)
+        _small_png(png)
+
+    health_chart = story.world.store.path("model_health").parent / "drift_share.png"
+    shutil.copyfile(health_chart, folder / "ui-health-drift-share.png")
+    decision = materialization_metadata(server, "champion_decision")[None]
+    for name in ("precision_recall", "reliability"):
+        encoded = decision[f"plot_{name}"].split("base64,")[1].rstrip(")")
+        (folder / f"ui-promotion-{name}.png").write_bytes(base64.b64decode(encoded))
+
+    assert report.parent.name == drift[alarm_day]["model_version"]  # named by version
+    assert f"Drift of {alarm_day} against {report.parent.name}" in doms["ui-drift-report"]
+    assert "chart_drift_share" in doms["ui-health"] and "per_day" in doms["ui-health"]
+    assert decision["headline"].split(" — ")[0] in doms["ui-promotion"]  # e.g. PROMOTE v0002 …
+    assert png_dimensions((folder / "ui-promotion-reliability.png").read_bytes()) == (600, 450)

@@ -89,9 +89,15 @@ class Webserver:
 
     def graphql(self, query: str, *, timeout: float = 30.0) -> dict[str, Any]:
         """The `data` of a GraphQL answer; GraphQL errors raise `UiError`."""
+        return self.graphql_with(query, {}, timeout=timeout)
+
+    def graphql_with(
+        self, query: str, variables: dict[str, Any], *, timeout: float = 30.0
+    ) -> dict[str, Any]:
+        """The `data` of a GraphQL answer to a query with variables."""
         request = urllib.request.Request(
             f"{self.url}/graphql",
-            data=json.dumps({"query": query}).encode(),
+            data=json.dumps({"query": query, "variables": variables}).encode(),
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -154,12 +160,14 @@ def _group_alive(process: subprocess.Popen[bytes]) -> bool:
 def running_webserver(*, workspace: Path, scratch: Path) -> Iterator[Webserver]:
     """Start `dagster-webserver` for `workspace` on a free loopback port; stop it on exit.
 
-    `scratch` holds the instance (`home/`), the pipeline state (`state/`) and the server log.
+    `scratch` holds the instance (`home/`), the pipeline state (`state/`) and the server log;
+    a test may have filled both before.
     """
     home, state = scratch / "home", scratch / "state"
-    home.mkdir(parents=True)
-    state.mkdir(parents=True)
-    (home / "dagster.yaml").write_text(INSTANCE_YAML)
+    home.mkdir(parents=True, exist_ok=True)
+    state.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").is_file():  # a prepared instance keeps its configuration
+        (home / "dagster.yaml").write_text(INSTANCE_YAML)
     port = free_loopback_port()
     env = {**os.environ, "DAGSTER_HOME": str(home), "BINCLF_STATE": str(state)}
     command = [sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(port)]
@@ -267,3 +275,69 @@ def png_dimensions(data: bytes) -> tuple[int, int]:
         raise UiError(f"not a PNG (starts with {data[:16]!r})")
     width, height = struct.unpack(">II", data[16:24])
     return width, height
+
+
+METADATA_QUERY = """
+query Metadata($path: [String!]!) {
+  assetOrError(assetKey: {path: $path}) {
+    __typename
+    ... on Asset {
+      assetMaterializations(limit: 200) {
+        partition
+        metadataEntries {
+          label
+          ... on FloatMetadataEntry { floatValue }
+          ... on IntMetadataEntry { intValue }
+          ... on TextMetadataEntry { text }
+          ... on BoolMetadataEntry { boolValue }
+          ... on MarkdownMetadataEntry { mdStr }
+          ... on PathMetadataEntry { path }
+        }
+      }
+    }
+  }
+}
+"""
+JOB_RUNS_QUERY = """
+query JobRuns($location: String!, $job: String!) {
+  pipelineOrError(
+    params: {
+      repositoryLocationName: $location, repositoryName: "__repository__", pipelineName: $job
+    }
+  ) {
+    __typename
+    ... on Pipeline { runs(limit: 20) { runId status } }
+  }
+}
+"""
+
+
+def _entry_value(entry: dict[str, Any]) -> Any:
+    for field in ("floatValue", "intValue", "text", "boolValue", "mdStr", "path"):
+        if field in entry:
+            return entry[field]
+    return None
+
+
+def materialization_metadata(server: Webserver, asset: str) -> dict[str | None, dict[str, Any]]:
+    """The newest materialization's metadata of each partition (None: unpartitioned), as the
+    UI's GraphQL API reports it."""
+    answer = server.graphql_with(METADATA_QUERY, {"path": [asset]})["assetOrError"]
+    if answer["__typename"] != "Asset":
+        raise UiError(f"asset {asset!r} unavailable: {answer['__typename']}")
+    newest: dict[str | None, dict[str, Any]] = {}
+    for event in answer["assetMaterializations"]:  # newest first
+        newest.setdefault(
+            event["partition"],
+            {entry["label"]: _entry_value(entry) for entry in event["metadataEntries"]},
+        )
+    return newest
+
+
+def job_runs(server: Webserver, location: str, job: str) -> list[dict[str, Any]]:
+    """The runs the UI lists under a job of the location (those launched through it)."""
+    answer = server.graphql_with(JOB_RUNS_QUERY, {"location": location, "job": job})
+    job_answer = answer["pipelineOrError"]
+    if job_answer["__typename"] != "Pipeline":
+        raise UiError(f"job {job!r} unavailable: {job_answer['__typename']}")
+    return job_answer["runs"]

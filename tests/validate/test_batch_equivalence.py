@@ -158,8 +158,31 @@ def test_batch_failures_carry_counts_and_expected_values(spec, profile, days) ->
 
     (failure,) = report.failures
     assert failure.detail["unexpected_count"] == "4"
-    assert failure.detail["expected_value_set"] == "app, store, web"
-    assert "teleport" not in failure.describe()
+    assert failure.detail["expected_value_set"] == '"app", "store", "web"'
+    assert failure.detail["sample_values"] == '"teleport" ×4'
+
+
+def test_batch_samples_keep_spaces_visible_and_never_show_sensitive_values(
+    make_spec_dict, days
+) -> None:
+    spec = spec_from_dict(
+        make_spec_dict(
+            sensitive=["region"],
+            validation={"min_rows": 10, "max_unseen_category_share": 0.05},
+        )
+    )
+    profile = build_profile(pl.concat([days[d] for d in REFERENCE_DAYS]), spec)
+    day = days[RUN_DAYS[-1]].with_columns(
+        _when_first(3, "channel", pl.lit("web ")),
+        _when_first(5, "region", pl.lit("secret-region")),
+    )
+
+    (report,) = validate_partitions(spec, profile, {RUN_DAYS[-1]: day}, now=NOW)
+
+    by_column = {f.column: f for f in report.failures}
+    assert by_column["channel"].detail["sample_values"] == '"web " ×3'
+    assert "sample_values" not in by_column["region"].detail
+    assert "secret-region" not in report.summary()
 
 
 def test_both_paths_agree_with_binomial_rate_limits_on_every_fault(make_spec_dict, days) -> None:

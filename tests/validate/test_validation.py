@@ -265,7 +265,7 @@ def test_report_survives_json_and_describes_each_failure(
         ("channel", "expect_column_to_exist"),
         ("label", "expect_column_values_to_be_in_set"),
     ]
-    assert "sample_values=maybe" in restored.summary()
+    assert 'sample_values="maybe" ×1' in restored.summary()
     assert Failure(
         DAY, None, "expect_table_row_count_to_be_between", {"observed_value": "0"}
     ).describe() == (
