@@ -7,6 +7,7 @@ WARN (ticket); `pipelines.alerts` sends them.
 """
 
 import json
+from dataclasses import asdict
 from datetime import date, timedelta
 from typing import Any
 
@@ -39,6 +40,7 @@ from binclf.monitor.slo import (
     observation,
     slo_status,
 )
+from binclf.monitor.triggers import SloBurnEvidence
 from binclf.register.loading import load_champion, load_version
 from binclf.spec import DatasetSpec, SloDefinition
 from binclf.stats.summaries import markdown_table
@@ -80,6 +82,20 @@ def _check_result(name: str, rule: str, status: SloStatus | None) -> AssetCheckR
             "unreliable_days": MetadataValue.int(status.unreliable_days),
             "runbook": MetadataValue.path(runbook_link(kind)),
         },
+    )
+
+
+def _burn_evidence(status: SloStatus, versions: dict[date, str | None]) -> SloBurnEvidence:
+    """What the SLO retrain sensor reads: the severity, the fast rule's volume, the version."""
+    fast = next(b for b in status.burns if b.rule.name == "fast")
+    return SloBurnEvidence(
+        slo=status.name,
+        sli=status.sli,
+        as_of=status.as_of.isoformat(),
+        severity=status.severity,
+        volume=min(fast.short_volume, fast.long_volume),
+        min_volume=status.min_volume,
+        model_version=versions.get(status.as_of),
     )
 
 
@@ -155,11 +171,13 @@ def performance_assets(
     def slo_status_asset(context: AssetExecutionContext, state: StateResource):
         """Each SLO's SLI over its window, budget left and burn rates, as of the newest day."""
         store = PartitionStore(data_dir(state.path))
-        days = []
+        days, versions = [], {}
         for key in partitions.get_partition_keys():
             path = store.path("performance", key).with_suffix(".json")
             if path.is_file():
-                days.append(DailyCounts.from_dict(json.loads(path.read_text())["counts"]))
+                stored = json.loads(path.read_text())
+                days.append(DailyCounts.from_dict(stored["counts"]))
+                versions[days[-1].day] = stored.get("model_version")
         slos: list[SloDefinition] = list(spec.slos or [])
         if spec.slos is None:
             card = load_champion(state.registry(), spec.name).card
@@ -190,6 +208,9 @@ def performance_assets(
                             for s in statuses.values()
                         ]
                     )
+                ),
+                "slo_burns": MetadataValue.json(
+                    {n: asdict(_burn_evidence(s, versions)) for n, s in statuses.items()}
                 ),
                 "pages": MetadataValue.int(sum(s.severity == "page" for s in statuses.values())),
                 "tickets": MetadataValue.int(

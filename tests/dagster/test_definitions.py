@@ -73,6 +73,7 @@ SCHEDULES = {
 SENSORS = {
     "drift_retrain_sensor": "training_job",
     "label_freshness_sensor": "training_job",
+    "slo_retrain_sensor": "training_job",
     "alert_sensor": None,  # sends alerts, launches nothing
 }
 

@@ -14,6 +14,8 @@ from pipeline_support import (
     range_tags,
 )
 
+from binclf.monitor.triggers import SloBurnEvidence
+
 pytest_plugins = ["pipeline_support"]
 MONITORED = ALL_KEYS[CHANGE_POINT_DAY - 6 :]
 
@@ -70,3 +72,18 @@ def test_slo_status_yields_a_check_per_slo_and_rule_with_a_runbook(
         [AssetCheckKey(AssetKey("slo_status"), "recall_fast_burn")]
     )
     assert latest
+
+
+def test_slo_status_records_each_slos_burn_for_the_retrain_sensor(
+    world: PipelineWorld, performed: Any
+) -> None:
+    burns = world.latest_metadata("slo_status")["slo_burns"]
+    evidence = {name: SloBurnEvidence.from_dict(row) for name, row in burns.items()}
+    stored = world.defs.resources["state"].store()
+    newest = json.loads(stored.path("performance", MONITORED[-1]).with_suffix(".json").read_text())
+    assert "recall" in evidence
+    for item in evidence.values():
+        assert item.as_of == MONITORED[-1]
+        assert item.model_version == newest["model_version"]
+        assert item.severity in (None, "ticket", "page")
+        assert item.volume >= 0 and item.min_volume > 0
