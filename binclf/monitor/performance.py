@@ -25,11 +25,13 @@ def scored_performance(
     as_of: datetime,
     threshold: float,
     costs: tuple[float, float],
+    n_validated: int | None = None,
     seed: int = 0,
 ) -> tuple[PartitionPerformance, DailyCounts]:
     """A row counts as labeled when its target is set and, with label times, known by `as_of`.
 
-    ECE and PR-AUC of the labeled rows are kept for the SLOs once at least
+    `n_validated` is the day's validated events: decision coverage is the share of them that got
+    a decision. ECE and PR-AUC of the labeled rows are kept for the SLOs once at least
     `MIN_LABELS_FOR_CURVES` rows (and both classes) are labeled.
     """
     p = frame["probability"].fill_null(0.0).to_numpy().astype(float)
@@ -49,6 +51,6 @@ def scored_performance(
             pr_auc = float(average_precision_score(yk, pk))
     decided = int(frame["decision"].is_not_null().sum())
     counts = DailyCounts.from_performance(
-        day, performance, n_decided=decided, ece=ece, pr_auc=pr_auc
+        day, performance, n_decided=decided, ece=ece, pr_auc=pr_auc, n_validated=n_validated
     )
     return performance, counts
