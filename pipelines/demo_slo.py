@@ -1,0 +1,161 @@
+"""The SLO part of the demo story: the SLOs after scoring, the recall SLO replayed day by day
+(estimate against labels), the page and the retrain the SLO sensor asks for."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from dagster import DagsterRun, Definitions
+
+from binclf.ingest.sources import fresh_labels
+from binclf.io.partition_store import PartitionStore
+from binclf.monitor.slo import default_slos
+from binclf.monitor.slo_replay import COUNT_BASED, ReplayDay, ScoredDay, replay_slo
+from binclf.partitions import partition_day
+from binclf.spec import HIGHER_IS_BETTER, DatasetSpec, SloDefinition
+from pipelines.alert_sinks import FileAlertSink
+from pipelines.launch import Workspace
+
+CHECK = {None: "pass", "ticket": "WARN", "page": "ERROR"}
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+def slo_status_lines(store: PartitionStore) -> list[str]:
+    """Each SLO as the newest `slo_status` states it."""
+    path = store.json_path("slo_status")
+    if not path.is_file():
+        return ["  no SLO status yet"]
+    statuses = json.loads(path.read_text())["statuses"]
+    lines = [f"  {'slo':<20} {'objective':>9} {'SLI':>7} {'budget left':>11}  check  (SLI from)"]
+    for status in statuses.values():
+        budget = status["remaining_budget"]
+        lines.append(
+            f"  {status['name']:<20} {status['objective']:>9.3g} {_number(status['sli_value']):>7} "
+            f"{'' if budget is None else f'{budget:.0%}':>11}  "
+            f"{CHECK[status['severity']]:<5}  ({', '.join(status['kinds']) or 'no data'})"
+        )
+    return lines
+
+
+def _champion_slos(spec: DatasetSpec, defs: Definitions) -> list[SloDefinition]:
+    if spec.slos is not None:
+        return list(spec.slos)
+    registry = defs.resources["state"].registry()
+    card = json.loads(registry.open_files(spec.name, registry.champion(spec.name))["card.json"])
+    return default_slos(card, min_label_coverage=spec.monitoring.min_label_coverage)
+
+
+def _scored_day(spec: DatasetSpec, store: PartitionStore, key: str) -> ScoredDay:
+    frame = store.read("scores", key)
+    labels = fresh_labels(spec, key)
+    if labels is not None:
+        frame = frame.drop(labels.columns[1:]).join(labels, on=spec.id_column, how="left")
+    positive = (frame[spec.target] == spec.positive).fill_null(False).to_numpy()
+    known_at = np.where(frame[spec.target].is_null().to_numpy(), np.inf, -np.inf)
+    if spec.label_time_column:
+        seconds = frame[spec.label_time_column].dt.epoch("us").cast(pl.Float64) / 1e6
+        known_at = np.where(np.isfinite(known_at), known_at, seconds.fill_null(np.inf).to_numpy())
+    return ScoredDay(
+        partition_day(key),
+        frame["probability"].to_numpy().astype(float),
+        frame["decision"].to_numpy().astype(bool),
+        positive.astype(bool),
+        known_at,
+    )
+
+
+def replay_lines(spec: DatasetSpec, defs: Definitions, keys: list[str]) -> list[str]:
+    """The first count-based SLO (recall by default) as judged at the end of each day."""
+    slo = next((s for s in _champion_slos(spec, defs) if s.sli in COUNT_BASED), None)
+    if slo is None:
+        return ["  no count-based SLO to replay"]
+    store = defs.resources["state"].store()
+    costs = (spec.costs.false_positive, spec.costs.false_negative)
+    rows = replay_slo(slo, [_scored_day(spec, store, k) for k in keys], costs=costs)
+    lines = [
+        f"  SLO {slo.name}: {slo.sli} >= {slo.objective:.3f} over {slo.window_days} days, as "
+        "known at the end of each day (blended: labels where known, estimates for the rest)",
+        f"  {'day':<11} {'estimated':>9} {'realized':>8}   {'SLO blended':>11} check  "
+        f"{'labels only':>11} check",
+    ]
+    for row in rows:
+        lines.append(
+            f"  {row.day.isoformat():<11} {_number(row.estimated):>9} {_number(row.realized):>8}"
+            f"   {_number(row.blended_sli):>11} {CHECK[row.blended_severity]:<5}  "
+            f"{_number(row.labels_only_sli):>11} {CHECK[row.labels_only_severity]:<5}"
+        )
+    return [*lines, _replay_summary(slo, rows)]
+
+
+def _replay_summary(slo: SloDefinition, rows: list[ReplayDay]) -> str:
+    higher = slo.sli in HIGHER_IS_BETTER
+
+    def missed(value: float | None) -> bool:
+        return value is not None and (value < slo.objective if higher else value > slo.objective)
+
+    estimate = next((r.day for r in rows if missed(r.estimated)), None)
+    check = next((r for r in rows if r.blended_severity), None)
+    labels = next((r.day for r in rows if missed(r.labels_only_sli)), None)
+    if check is None:
+        return "  the SLO check passed on every replayed day"
+    lead = f" ({(labels - check.day).days} days later)" if labels else " (not yet)"
+    return (
+        f"  the day's estimate first missed the objective on {estimate}; the SLO check turned "
+        f"{CHECK[check.blended_severity]} on {check.day}; labels alone confirm it on "
+        f"{labels or 'no replayed day'}{lead}"
+    )
+
+
+def alerts_file(defs: Definitions) -> Path | None:
+    sink = defs.resources["alert_sink"]
+    return sink.file() if isinstance(sink, FileAlertSink) else None
+
+
+def alert_lines(path: Path | None, since: datetime) -> list[str]:
+    """The first line of each alert written since `since`."""
+    if path is None or not path.is_file():
+        return []
+    lines = []
+    for raw in path.read_text().splitlines():
+        alert: dict[str, Any] = json.loads(raw)
+        if datetime.fromisoformat(alert["sent_at"]) >= since:
+            lines.append("  " + alert["text"].splitlines()[0][:300])
+    return lines
+
+
+def slo_sensors_step(
+    workspace: Workspace, defs: Definitions, say: Callable[[str], None]
+) -> DagsterRun | None:
+    """Switch the alert and SLO retrain sensors on until the SLO sensor asked for a run and the
+    alerts are written; say what was sent."""
+    started, since = time.time(), datetime.now(UTC)
+    path = alerts_file(defs)
+    workspace.start_sensor("alert_sensor")
+    workspace.start_sensor("slo_retrain_sensor")
+    try:
+        retrain = workspace.wait_for_sensor_run(
+            "slo_retrain_sensor", after=started, timeout_seconds=90.0
+        )
+        deadline = time.monotonic() + 30.0
+        while not any("[PAGE]" in line for line in alert_lines(path, since)):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(1.0)
+    finally:
+        workspace.stop_sensor("slo_retrain_sensor")
+        workspace.stop_sensor("alert_sensor")
+    sent = alert_lines(path, since)
+    say(f"  alerts written to {path}:" if sent else "  no alert was written")
+    for line in sent:
+        say(line)
+    return retrain
