@@ -1,7 +1,7 @@
 """Sensors that ask for retraining: thin shells over the decisions in `binclf.triggers`.
 
-They only read materialization metadata (written by the `drift` and `label_status_report`
-assets) and call a plain function; no data is loaded inside a sensor.
+They only read materialization metadata (written by the `drift`, `label_status_report` and
+`slo_status` assets) and call a plain function; no data is loaded inside a sensor.
 """
 
 from dataclasses import replace
