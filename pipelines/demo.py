@@ -201,11 +201,11 @@ def _story(
     for line in replay_lines(spec, defs, monitored):
         _say(line)
 
-    _say("5. The SLO retrain and alert sensors decide (switched on; the daemon ticks them)")
+    _say("5. The alert and SLO retrain sensors act (switched on; the daemon ticks them)")
     waited_from = time.monotonic()
-    retrain = slo_sensors_step(workspace, defs, _say)
+    retrain = slo_sensors_step(workspace, defs, spec, _say)
     if retrain is None:
-        _say("  no SLO retrain; the drift sensor decides (switched on; the daemon ticks it)")
+        _say("  the drift sensor decides (switched on; the daemon ticks it)")
         sensor_started, waited_from = time.time(), time.monotonic()
         workspace.start_sensor("drift_retrain_sensor")
         try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +18,15 @@ from binclf.ingest.sources import fresh_labels
 from binclf.io.partition_store import PartitionStore
 from binclf.monitor.slo import default_slos
 from binclf.monitor.slo_replay import COUNT_BASED, ReplayDay, ScoredDay, replay_slo
+from binclf.monitor.triggers import slo_retrain_decision
 from binclf.partitions import partition_day
 from binclf.spec import HIGHER_IS_BETTER, DatasetSpec, SloDefinition
 from pipelines.alert_sinks import FileAlertSink
 from pipelines.launch import Workspace
+from pipelines.sensors import last_training_time, slo_burns
 
 CHECK = {None: "pass", "ticket": "WARN", "page": "ERROR"}
+SLO_SENSOR = "slo_retrain_sensor"
 
 
 def _number(value: float | None) -> str:
@@ -75,15 +78,23 @@ def _scored_day(spec: DatasetSpec, store: PartitionStore, key: str) -> ScoredDay
 
 
 def replay_lines(spec: DatasetSpec, defs: Definitions, keys: list[str]) -> list[str]:
-    """The first count-based SLO (recall by default) as judged at the end of each day."""
-    slo = next((s for s in _champion_slos(spec, defs) if s.sli in COUNT_BASED), None)
-    if slo is None:
+    """The count-based SLO that alerted first (else the first one), judged at each day's end."""
+    slos = [s for s in _champion_slos(spec, defs) if s.sli in COUNT_BASED]
+    if not slos:
         return ["  no count-based SLO to replay"]
     store = defs.resources["state"].store()
     costs = (spec.costs.false_positive, spec.costs.false_negative)
-    rows = replay_slo(slo, [_scored_day(spec, store, k) for k in keys], costs=costs)
+    days = [_scored_day(spec, store, k) for k in keys]
+    replays = [(slo, replay_slo(slo, days, costs=costs)) for slo in slos]
+    alerted = [
+        (next(i for i, r in enumerate(rows) if r.blended_severity), slo, rows)
+        for slo, rows in replays
+        if any(r.blended_severity for r in rows)
+    ]
+    _, slo, rows = min(alerted, key=lambda a: a[0]) if alerted else (0, *replays[0])
+    bound = ">=" if slo.sli in HIGHER_IS_BETTER else "<="
     lines = [
-        f"  SLO {slo.name}: {slo.sli} >= {slo.objective:.3f} over {slo.window_days} days, as "
+        f"  SLO {slo.name}: {slo.sli} {bound} {slo.objective:g} over {slo.window_days} days, as "
         "known at the end of each day (blended: labels where known, estimates for the rest)",
         f"  {'day':<11} {'estimated':>9} {'realized':>8}   {'SLO blended':>11} check  "
         f"{'labels only':>11} check",
@@ -134,28 +145,39 @@ def alert_lines(path: Path | None, since: datetime) -> list[str]:
 
 
 def slo_sensors_step(
-    workspace: Workspace, defs: Definitions, say: Callable[[str], None]
+    workspace: Workspace, defs: Definitions, spec: DatasetSpec, say: Callable[[str], None]
 ) -> DagsterRun | None:
-    """Switch the alert and SLO retrain sensors on until the SLO sensor asked for a run and the
-    alerts are written; say what was sent."""
+    """Switch the alert and SLO retrain sensors on until the alerts are written and, when the
+    SLO decision (the sensor's own function, evaluated here too) asks for a run, until the
+    sensor launched it; say what was sent and decided."""
+    instance = workspace.instance
     started, since = time.time(), datetime.now(UTC)
+    burns, _ = slo_burns(instance)
+    decision = slo_retrain_decision(
+        burns,
+        last_training_at=last_training_time(instance),
+        now=since,
+        cooldown=timedelta(hours=spec.monitoring.retrain_cooldown_hours),
+        champion=defs.resources["state"].registry().champion(spec.name),
+    )
+    alerting = any(b.severity for b in burns)
     path = alerts_file(defs)
-    workspace.start_sensor("alert_sensor")
-    workspace.start_sensor("slo_retrain_sensor")
+    sensors = [name for name, on in (("alert_sensor", alerting), (SLO_SENSOR, decision.run)) if on]
+    for name in sensors:  # each switch is a CLI call: only the sensors that will act
+        workspace.start_sensor(name)
+    retrain = None
     try:
-        retrain = workspace.wait_for_sensor_run(
-            "slo_retrain_sensor", after=started, timeout_seconds=90.0
-        )
-        deadline = time.monotonic() + 30.0
-        while not any("[PAGE]" in line for line in alert_lines(path, since)):
-            if time.monotonic() > deadline:
-                break
+        if decision.run:
+            retrain = workspace.wait_for_sensor_run(SLO_SENSOR, after=started, timeout_seconds=90.0)
+        deadline = time.monotonic() + 60.0
+        while alerting and not alert_lines(path, since) and time.monotonic() < deadline:
             time.sleep(1.0)
     finally:
-        workspace.stop_sensor("slo_retrain_sensor")
-        workspace.stop_sensor("alert_sensor")
+        for name in sensors:
+            workspace.stop_sensor(name)
     sent = alert_lines(path, since)
     say(f"  alerts written to {path}:" if sent else "  no alert was written")
     for line in sent:
         say(line)
+    say(f"  {SLO_SENSOR}: {'RUN' if decision.run else 'no run'}: {decision.reason}")
     return retrain
