@@ -18,11 +18,13 @@ of at most `auc_sample_rows` rows.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from scipy.special import ndtri
 from scipy.stats import norm, rankdata
+
+from binclf.stats.ranking import roc_auc_and_average_precision
 
 
 class EstimationInputError(ValueError):
@@ -137,23 +139,6 @@ def _simulated_aucs(
     return aucs
 
 
-def _roc_auc_by_search(p: np.ndarray, y: np.ndarray) -> float:
-    """Mann-Whitney ROC-AUC (ties count half): the smaller class is sorted and the other
-    searched in it, cheaper than ranking every row when one class is rare."""
-    pos, neg = p[y], p[~y]
-    if pos.size == 0 or neg.size == 0:
-        return math.nan
-    if pos.size <= neg.size:
-        ordered = np.sort(pos)
-        low, high = np.searchsorted(ordered, neg, "left"), np.searchsorted(ordered, neg, "right")
-        wins = float(np.sum(pos.size - high)) + 0.5 * float(np.sum(high - low))
-    else:
-        ordered = np.sort(neg)
-        low, high = np.searchsorted(ordered, pos, "left"), np.searchsorted(ordered, pos, "right")
-        wins = float(np.sum(low)) + 0.5 * float(np.sum(high - low))
-    return wins / (pos.size * neg.size)
-
-
 def _metric_set(
     kind: str,
     p: np.ndarray,
@@ -201,7 +186,7 @@ def _metric_set(
     if finite.size:
         auc = _interval(float(finite.mean()), finite, alpha)
         if ks.all():
-            auc = _interval(_roc_auc_by_search(ps, ys), finite, alpha)
+            auc = _interval(roc_auc_and_average_precision(ys, ps)[0], finite, alpha)
     return MetricSet(
         kind=kind,
         n_rows=n,
@@ -287,7 +272,9 @@ def partition_performance(
     }
     none = np.zeros(p.size, bool)
     estimated = _metric_set("estimated", p, flagged, none, y01, seed=seed, **settings)
-    blended = _metric_set("blended", p, flagged, known, y01, seed=seed + 1, **settings)
+    blended = replace(estimated, kind="blended")  # without labels the blend is the estimate
+    if known.any():
+        blended = _metric_set("blended", p, flagged, known, y01, seed=seed + 1, **settings)
     realized = None
     if known.any():
         pk, fk = p[known], flagged[known]
@@ -320,7 +307,7 @@ def _realized(
     tn = float(np.sum(~flagged & ~y))
     n = p.size
     auc = None
-    value = _roc_auc_by_search(p, y)
+    value = roc_auc_and_average_precision(y, p)[0]
     if math.isfinite(value):
         n1, n0 = tp + fn, fp + tn
         q1, q2 = value / (2 - value), 2 * value * value / (1 + value)

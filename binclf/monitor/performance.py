@@ -6,11 +6,11 @@ from datetime import date, datetime
 
 import numpy as np
 import polars as pl
-from sklearn.metrics import average_precision_score
 
 from binclf.monitor.estimation import PartitionPerformance, partition_performance
 from binclf.monitor.slo import DailyCounts
 from binclf.stats.metrics import expected_calibration_error
+from binclf.stats.ranking import roc_auc_and_average_precision
 
 MIN_LABELS_FOR_CURVES = 100
 
@@ -48,7 +48,7 @@ def scored_performance(
     if yk.size >= MIN_LABELS_FOR_CURVES:
         ece = expected_calibration_error(yk, pk, 10)
         if 0 < yk.sum() < yk.size:
-            pr_auc = float(average_precision_score(yk, pk))
+            pr_auc = roc_auc_and_average_precision(yk, pk)[1]
     decided = int(frame["decision"].is_not_null().sum())
     counts = DailyCounts.from_performance(
         day, performance, n_decided=decided, ece=ece, pr_auc=pr_auc, n_validated=n_validated
