@@ -64,10 +64,11 @@ def _scored_day(spec: DatasetSpec, store: PartitionStore, key: str) -> ScoredDay
     if labels is not None:
         frame = frame.drop(labels.columns[1:]).join(labels, on=spec.id_column, how="left")
     positive = (frame[spec.target] == spec.positive).fill_null(False).to_numpy()
-    known_at = np.where(frame[spec.target].is_null().to_numpy(), np.inf, -np.inf)
+    labeled = frame[spec.target].is_not_null().to_numpy()
+    known_at = np.where(labeled, -np.inf, np.inf)  # without label times: known from the start
     if spec.label_time_column:
         seconds = frame[spec.label_time_column].dt.epoch("us").cast(pl.Float64) / 1e6
-        known_at = np.where(np.isfinite(known_at), known_at, seconds.fill_null(np.inf).to_numpy())
+        known_at = np.where(labeled, seconds.fill_null(-np.inf).to_numpy(), np.inf)
     return ScoredDay(
         partition_day(key),
         frame["probability"].to_numpy().astype(float),
@@ -116,7 +117,9 @@ def _replay_summary(slo: SloDefinition, rows: list[ReplayDay]) -> str:
 
     estimate = next((r.day for r in rows if missed(r.estimated)), None)
     check = next((r for r in rows if r.blended_severity), None)
-    labels = next((r.day for r in rows if missed(r.labels_only_sli)), None)
+    labels = next(
+        (r.day for r in rows if check and r.day >= check.day and missed(r.labels_only_sli)), None
+    )
     if check is None:
         return "  the SLO check passed on every replayed day"
     lead = f" ({(labels - check.day).days} days later)" if labels else " (not yet)"
