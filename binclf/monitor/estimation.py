@@ -59,6 +59,7 @@ class MetricSet:
     false_positives: float
     false_negatives: float
     true_negatives: float
+    pr_auc: float | None = None  # average precision, realized metrics only (same sort as AUC)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -307,7 +308,7 @@ def _realized(
     tn = float(np.sum(~flagged & ~y))
     n = p.size
     auc = None
-    value = roc_auc_and_average_precision(y, p)[0]
+    value, average_precision = roc_auc_and_average_precision(y, p)
     if math.isfinite(value):
         n1, n0 = tp + fn, fp + tn
         q1, q2 = value / (2 - value), 2 * value * value / (1 + value)
@@ -323,6 +324,7 @@ def _realized(
     return MetricSet(
         kind="realized",
         n_rows=n,
+        pr_auc=average_precision if math.isfinite(average_precision) else None,
         precision=wilson(tp, tp + fp, alpha),
         recall=wilson(tp, tp + fn, alpha),
         false_positive_rate=wilson(fp, fp + tn, alpha),

@@ -10,7 +10,6 @@ import polars as pl
 from binclf.monitor.estimation import PartitionPerformance, partition_performance
 from binclf.monitor.slo import DailyCounts
 from binclf.stats.metrics import expected_calibration_error
-from binclf.stats.ranking import roc_auc_and_average_precision
 
 MIN_LABELS_FOR_CURVES = 100
 
@@ -47,8 +46,8 @@ def scored_performance(
     yk, pk = positive_rows[known].astype(int), p[known]
     if yk.size >= MIN_LABELS_FOR_CURVES:
         ece = expected_calibration_error(yk, pk, 10)
-        if 0 < yk.sum() < yk.size:
-            pr_auc = roc_auc_and_average_precision(yk, pk)[1]
+        if 0 < yk.sum() < yk.size and performance.realized is not None:
+            pr_auc = performance.realized.pr_auc  # sorted once with the realized ROC-AUC
     decided = int(frame["decision"].is_not_null().sum())
     counts = DailyCounts.from_performance(
         day, performance, n_decided=decided, ece=ece, pr_auc=pr_auc, n_validated=n_validated

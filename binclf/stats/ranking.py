@@ -2,7 +2,7 @@
 
 Both are computed at the distinct score values (tied scores form one threshold), as
 scikit-learn's `roc_auc_score` (trapezoids, so ties count half) and `average_precision_score`
-(the step sum of precision over recall increments) do, but from one stable sort instead of two.
+(the step sum of precision over recall increments) do, but from one sort instead of two.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def roc_auc_and_average_precision(y: np.ndarray, p: np.ndarray) -> tuple[float, 
     n_pos = int(np.count_nonzero(y))
     if n_pos == 0:
         return math.nan, math.nan
-    order = np.argsort(-p, kind="stable")
+    order = np.argsort(-p)  # order within ties is irrelevant: only group ends are read
     scores, labels = p[order], y[order]
     last = np.flatnonzero(np.diff(scores) != 0)  # the last row of each distinct score
     last = np.append(last, scores.size - 1)

@@ -2,7 +2,12 @@
 
 import numpy as np
 import pytest
-from sklearn.metrics import precision_score, recall_score, roc_auc_score
+from sklearn.metrics import (
+    average_precision_score,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
 
 from binclf.monitor.estimation import (
     EstimationInputError,
@@ -42,6 +47,7 @@ def test_realized_metrics_match_scikit_learn_and_blended_equals_realized_when_al
     assert result.realized.recall.value == pytest.approx(recall_score(y, flagged))
     assert result.realized.precision.value == pytest.approx(precision_score(y, flagged))
     assert result.realized.roc_auc.value == pytest.approx(roc_auc_score(y, p))
+    assert result.realized.pr_auc == pytest.approx(average_precision_score(y, p))
     assert result.blended.recall.value == pytest.approx(result.realized.recall.value)
     assert result.blended.true_positives == result.realized.true_positives
 
