@@ -231,6 +231,7 @@ def monitoring_assets(
             lambda version: training_cutoff(load_version(state.registry(), spec.name, version)),
             as_of=observed_at(spec),
             tolerated_unlabeled_share=config.tolerated_unlabeled_share,
+            arrivals=state.store(),
         )
         totals = label_run_totals(results)
         for key, status in results.items():

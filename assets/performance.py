@@ -1,47 +1,29 @@
-"""Performance and SLOs: per-day estimated and realized metrics, and the SLO status with checks.
+"""Performance before the labels: per-day estimated, realized and blended metrics.
 
-`performance` (daily) estimates each day's metrics from the calibrated probabilities and measures
-them on the labeled rows; `slo_status` pools those days into each SLO's SLI, error budget and burn
-rates. Its asset checks are the alerts: a fast burn fails with ERROR (page), a slow burn with
-WARN (ticket); `pipelines.alerts` sends them.
+`performance` (daily) estimates each day's metrics from the calibrated probabilities, measures
+them on the labeled rows, and counts the day's validated events and decisions; `slo_status`
+(`assets.slo_status`) pools those days into each SLO.
 """
 
-import json
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import polars as pl
 from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetCheckSpec,
     AssetExecutionContext,
     AssetsDefinition,
     BackfillPolicy,
     DailyPartitionsDefinition,
     MetadataValue,
-    Output,
     asset,
 )
 
 from assets.resources import StateResource
+from assets.slo_status import slo_status_asset
 from binclf.ingest.sources import fresh_labels, observed_at
-from binclf.io.partition_store import PartitionStore
-from binclf.io.state import data_dir
-from binclf.monitor.alerts import runbook_link, slo_check_name, slo_conditions
 from binclf.monitor.performance import scored_performance
-from binclf.monitor.slo import (
-    DEFAULT_SLO_NAMES,
-    DailyCounts,
-    SloStatus,
-    burn_rules,
-    default_slos,
-    observation,
-    slo_status,
-)
-from binclf.register.loading import load_champion, load_version
-from binclf.spec import DatasetSpec, SloDefinition
-from binclf.stats.summaries import markdown_table
+from binclf.register.loading import load_version
+from binclf.spec import DatasetSpec
 
 
 def _interval(metrics: Any, name: str) -> str:
@@ -49,46 +31,11 @@ def _interval(metrics: Any, name: str) -> str:
     return "n/a" if value is None else f"{value.value:.3f} [{value.low:.3f}, {value.high:.3f}]"
 
 
-def _check_result(name: str, rule: str, status: SloStatus | None) -> AssetCheckResult:
-    severity = AssetCheckSeverity.ERROR if rule == "fast" else AssetCheckSeverity.WARN
-    kind = f"slo_{rule}_burn"
-    if status is None:
-        return AssetCheckResult(
-            check_name=slo_check_name(name, rule),
-            passed=True,
-            severity=severity,
-            description="no objective or no data for this SLO yet",
-        )
-    burn = next(b for b in status.burns if b.rule.name == rule)
-    summary = next((c.summary for c in slo_conditions([status]) if c.window == rule), None)
-    return AssetCheckResult(
-        check_name=slo_check_name(name, rule),
-        passed=not burn.firing,
-        severity=severity,
-        description=summary or f"SLO {name}: no {rule} burn",
-        metadata={
-            "sli": status.sli,
-            "objective": MetadataValue.float(status.objective),
-            "sli_value": MetadataValue.float(float(status.sli_value or 0.0)),
-            "sli_kinds": ", ".join(status.kinds) or "none",
-            "remaining_budget": MetadataValue.float(float(status.remaining_budget or 0.0)),
-            "short_burn": MetadataValue.float(float(burn.short_burn or 0.0)),
-            "long_burn": MetadataValue.float(float(burn.long_burn or 0.0)),
-            "burn_factor": MetadataValue.float(burn.rule.factor),
-            "windows_days": f"{burn.rule.short_days} and {burn.rule.long_days}",
-            "volume_gated": MetadataValue.bool(burn.short_burn is None or burn.long_burn is None),
-            "unreliable_days": MetadataValue.int(status.unreliable_days),
-            "runbook": MetadataValue.path(runbook_link(kind)),
-        },
-    )
-
-
 def performance_assets(
     spec: DatasetSpec, partitions: DailyPartitionsDefinition
 ) -> list[AssetsDefinition]:
     """`performance` and `slo_status` for one dataset (time-partitioned data only)."""
     costs = (spec.costs.false_positive, spec.costs.false_negative)
-    names = [s.name for s in spec.slos] if spec.slos is not None else list(DEFAULT_SLO_NAMES)
 
     @asset(
         group_name="performance",
@@ -96,7 +43,10 @@ def performance_assets(
         backfill_policy=BackfillPolicy.single_run(),
     )
     def performance(
-        context: AssetExecutionContext, state: StateResource, scores: dict[str, pl.LazyFrame]
+        context: AssetExecutionContext,
+        state: StateResource,
+        scores: dict[str, pl.LazyFrame],
+        validated_events: dict[str, pl.LazyFrame],
     ) -> dict[str, dict[str, Any]]:
         """Estimated (from probabilities), realized (labeled rows) and blended metrics per day."""
         as_of = observed_at(spec)
@@ -120,6 +70,7 @@ def performance_assets(
                 as_of=as_of,
                 threshold=thresholds[version],
                 costs=costs,
+                n_validated=validated_events[key].select(pl.len()).collect().item(),
             )
             results[key] = {"model_version": version, "counts": counts.to_dict(), **perf.to_dict()}
             context.add_asset_metadata(
@@ -138,67 +89,4 @@ def performance_assets(
             )
         return results
 
-    @asset(
-        name="slo_status",
-        group_name="performance",
-        deps=[performance],
-        check_specs=[
-            AssetCheckSpec(
-                slo_check_name(name, rule.name),
-                asset="slo_status",
-                description=f"SLO {name}: {rule.name} burn ({rule.severity})",
-            )
-            for name in names
-            for rule in burn_rules(28)
-        ],
-    )
-    def slo_status_asset(context: AssetExecutionContext, state: StateResource):
-        """Each SLO's SLI over its window, budget left and burn rates, as of the newest day."""
-        store = PartitionStore(data_dir(state.path))
-        days = []
-        for key in partitions.get_partition_keys():
-            path = store.path("performance", key).with_suffix(".json")
-            if path.is_file():
-                days.append(DailyCounts.from_dict(json.loads(path.read_text())["counts"]))
-        slos: list[SloDefinition] = list(spec.slos or [])
-        if spec.slos is None:
-            card = load_champion(state.registry(), spec.name).card
-            slos = default_slos(card, min_label_coverage=spec.monitoring.min_label_coverage)
-        statuses: dict[str, SloStatus] = {}
-        if days:
-            as_of = max(d.day for d in days)
-            settled = as_of - timedelta(hours=spec.monitoring.label_sla_hours)
-            for slo in slos:
-                counted = [d for d in days if slo.sli != "label_coverage" or d.day <= settled]
-                obs = [o for d in counted if (o := observation(slo, d, costs=costs))]
-                statuses[slo.name] = slo_status(slo, obs, as_of=as_of)
-        yield Output(
-            {name: s.to_dict() for name, s in statuses.items()},
-            metadata={
-                "slos": MetadataValue.md(
-                    markdown_table(
-                        [
-                            {
-                                "slo": s.name,
-                                "sli": s.sli,
-                                "objective": s.objective,
-                                "sli_value": s.sli_value,
-                                "kinds": ", ".join(s.kinds),
-                                "remaining_budget": s.remaining_budget,
-                                "severity": s.severity or "ok",
-                            }
-                            for s in statuses.values()
-                        ]
-                    )
-                ),
-                "pages": MetadataValue.int(sum(s.severity == "page" for s in statuses.values())),
-                "tickets": MetadataValue.int(
-                    sum(s.severity == "ticket" for s in statuses.values())
-                ),
-            },
-        )
-        for name in names:
-            for rule in ("fast", "slow"):
-                yield _check_result(name, rule, statuses.get(name))
-
-    return [performance, slo_status_asset]
+    return [performance, slo_status_asset(spec, partitions, performance)]

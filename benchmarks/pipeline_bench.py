@@ -30,6 +30,7 @@ import polars as pl
 from assets.io_manager import read_json_value
 from binclf.chain import PromotionSettings, TrainingSettings, decide, train_candidate
 from binclf.ingest.sources import (
+    fresh_labels,
     keys_in_window,
     observed_at,
     partition_range,
@@ -41,6 +42,11 @@ from binclf.io.partition_store import PartitionStore
 from binclf.monitor.drift import drift_statistics
 from binclf.monitor.drift_days import VersionCache, drift_by_day
 from binclf.monitor.label_days import label_status_by_day
+from binclf.monitor.performance import scored_performance
+from binclf.monitor.slo import default_slos
+from binclf.monitor.slo_charts import slo_chart
+from binclf.monitor.slo_days import evaluate_slos
+from binclf.partitions import partition_day
 from binclf.register.loading import load_champion, load_version
 from binclf.register.registry import Registry
 from binclf.score.scoring import score_events, training_cutoff
@@ -345,6 +351,44 @@ def _plain_monitoring(
             )
             for key, status in statuses.items():
                 _write_result(store, "label_status_report", key, status)
+        with measured("monitoring", "performance", out):
+            _plain_performance(spec, store, champion, keys)
+
+
+def _plain_performance(
+    spec: DatasetSpec, store: PartitionStore, champion: Any, keys: list[str]
+) -> None:
+    """What `performance` and `slo_status` do in the monitoring job: per-day estimates, then
+    every SLO's status and chart (the job runs them with every scoring)."""
+    costs = (spec.costs.false_positive, spec.costs.false_negative)
+    days = []
+    for key in keys:
+        frame = store.read("scores", key)
+        labels = fresh_labels(spec, key)
+        if labels is not None:
+            frame = frame.drop(labels.columns[1:]).join(labels, on=spec.id_column, how="left")
+        _, counts = scored_performance(
+            frame,
+            partition_day(key),
+            target=spec.target,
+            positive=spec.positive,
+            label_time_column=spec.label_time_column,
+            as_of=observed_at(spec),
+            threshold=champion.bundle.threshold,
+            costs=costs,
+            n_validated=store.read("validated_events", key).height,
+        )
+        days.append(counts)
+    slos = (
+        list(spec.slos)
+        if spec.slos is not None
+        else default_slos(champion.card, min_label_coverage=spec.monitoring.min_label_coverage)
+    )
+    _, timelines = evaluate_slos(
+        slos, days, costs=costs, label_sla_hours=spec.monitoring.label_sla_hours
+    )
+    for timeline in timelines.values():
+        slo_chart(timeline)
 
 
 def run_plain(spec: DatasetSpec, root: Path, settings: BenchSettings) -> PathResult:

@@ -87,8 +87,11 @@ class FileAlertSink(AlertSink):
         _log.warning("%s", message.text)
 
 
-def default_alert_sink() -> AlertSink:
-    """The webhook when `$BINCLF_ALERT_WEBHOOK_URL` is set, else the file sink."""
+def default_alert_sink(root: Path | None = None) -> AlertSink:
+    """The webhook when `$BINCLF_ALERT_WEBHOOK_URL` is set, else the file sink (in the reports
+    folder of the state at `root`, default the `$BINCLF_STATE` one)."""
     if os.environ.get(WEBHOOK_ENV):
         return WebhookAlertSink(url=EnvVar(WEBHOOK_ENV))
-    return FileAlertSink()
+    if root is None:
+        return FileAlertSink()
+    return FileAlertSink(path=str(state.reports_dir(root) / "alerts.jsonl"))

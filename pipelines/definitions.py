@@ -19,7 +19,7 @@ from pipelines.alert_sinks import default_alert_sink
 from pipelines.alerts import build_alert_sensor
 from pipelines.arrivals import build_arrival_sensor
 from pipelines.jobs import asset_jobs, registry_jobs, schedules
-from pipelines.sensors import build_drift_sensor, build_label_sensor
+from pipelines.sensors import build_drift_sensor, build_label_sensor, build_slo_sensor
 
 
 def build_definitions(
@@ -34,6 +34,7 @@ def build_definitions(
     sensors = [build_drift_sensor(spec, jobs["training_job"], state.registry_dir(root))]
     if spec.time_column:
         sensors.append(build_label_sensor(spec, jobs["training_job"], state.registry_dir(root)))
+        sensors.append(build_slo_sensor(spec, jobs["training_job"], state.registry_dir(root)))
     else:  # a snapshot has no label times: nothing to refresh, no label sensor
         jobs.pop("labels_job")
     if spec.time_column and isinstance(spec.source, FileSource):
@@ -70,7 +71,9 @@ def build_definitions(
             "io_manager": ParquetJsonIOManager(
                 root=str(state.data_dir(root)), run_scoped=run_scoped
             ),
-            "alert_sink": default_alert_sink(),  # the webhook when BINCLF_ALERT_WEBHOOK_URL is set
+            "alert_sink": default_alert_sink(
+                root
+            ),  # the webhook when BINCLF_ALERT_WEBHOOK_URL is set
         },
     )
 

@@ -30,6 +30,7 @@ from binclf.monitor.triggers import PartitionDrift, drift_retrain_decision
 from binclf.partitions import partition_day
 from binclf.spec import DatasetSpec, load_spec
 from pipelines.definitions import build_definitions
+from pipelines.demo_slo import replay_lines, slo_sensors_step, slo_status_lines
 from pipelines.launch import Workspace, daemon
 
 FIRST_TRAINING_SHARE = 2 / 3  # train on the first two thirds, monitor the rest
@@ -194,13 +195,23 @@ def _story(
     if fired:
         _say(f"  replayed day by day, the drift sensor would first fire on {fired[0]}")
 
-    _say("5. The drift sensor decides (switched on; the daemon ticks it)")
-    sensor_started, waited_from = time.time(), time.monotonic()
-    workspace.start_sensor("drift_retrain_sensor")
-    try:
-        retrain = workspace.wait_for_sensor_run("drift_retrain_sensor", after=sensor_started)
-    finally:
-        workspace.stop_sensor("drift_retrain_sensor")
+    _say("  SLOs as of the newest day (slo_status: <slo>_fast_burn ERROR pages, _slow_burn WARN)")
+    for line in slo_status_lines(defs.resources["state"].store()):
+        _say(line)
+    for line in replay_lines(spec, defs, monitored):
+        _say(line)
+
+    _say("5. The alert and SLO retrain sensors act (switched on; the daemon ticks them)")
+    waited_from = time.monotonic()
+    retrain = slo_sensors_step(workspace, defs, spec, _say)
+    if retrain is None:
+        _say("  the drift sensor decides (switched on; the daemon ticks it)")
+        sensor_started, waited_from = time.time(), time.monotonic()
+        workspace.start_sensor("drift_retrain_sensor")
+        try:
+            retrain = workspace.wait_for_sensor_run("drift_retrain_sensor", after=sensor_started)
+        finally:
+            workspace.stop_sensor("drift_retrain_sensor")
     if retrain is None:
         _say("  the sensor requested no run: see its ticks under Automation in the UI")
     else:
@@ -210,8 +221,10 @@ def _story(
         _report(workspace.wait(retrain.run_id), waited_from)
         for line in _training_summary(defs, spec.name):
             _say(line)
-        _say("7. Re-score the monitored days with the champion")
+        _say("7. Re-score the monitored days with the champion (and re-measure the SLOs)")
         _run(workspace, "monitoring_job", tags=_range_tags(monitored[0], monitored[-1]))
+        for line in slo_status_lines(defs.resources["state"].store()):
+            _say(line)
 
     settings = spec.monitoring
     _say(

@@ -27,8 +27,12 @@ from assets.resources import StateResource
 from binclf.spec import DatasetSpec
 
 INGEST = AssetSelection.assets("raw_events", "validated_events")
-# model_health refreshes by its automation condition after these jobs, not inside them.
-MONITOR = AssetSelection.groups("monitoring") - AssetSelection.assets("model_health")
+# model_health refreshes by its automation condition after these jobs, not inside them. The
+# performance group (per-day estimates, SLO status and its burn checks) runs with every scoring,
+# so the SLOs and their alerts follow the newest day.
+MONITOR = (
+    AssetSelection.groups("monitoring") | AssetSelection.groups("performance")
+) - AssetSelection.assets("model_health")
 TRAIN = AssetSelection.groups("training")
 
 
@@ -57,8 +61,9 @@ def asset_jobs(partitions: DailyPartitionsDefinition) -> dict:
             "monitoring_job",
             selection=MONITOR,
             partitions_def=partitions,
-            description="Score with the champion, measure drift and labels. Run it over a range "
-            "after a promotion to re-score those days with the new champion.",
+            description="Score with the champion, measure drift, labels, estimated performance "
+            "and the SLOs. Run it over a range after a promotion to re-score those days with the "
+            "new champion.",
         ),
         "labels_job": define_asset_job(
             "labels_job",
@@ -70,7 +75,7 @@ def asset_jobs(partitions: DailyPartitionsDefinition) -> dict:
             "daily_job",
             selection=INGEST | MONITOR,
             partitions_def=partitions,
-            description="Ingest, validate, score, drift and labels for one day.",
+            description="Ingest, validate, score, drift, labels, performance and SLOs for one day.",
         ),
     }
 

@@ -1,7 +1,7 @@
 """Sensors that ask for retraining: thin shells over the decisions in `binclf.triggers`.
 
-They only read materialization metadata (written by the `drift` and `label_status_report`
-assets) and call a plain function; no data is loaded inside a sensor.
+They only read materialization metadata (written by the `drift`, `label_status_report` and
+`slo_status` assets) and call a plain function; no data is loaded inside a sensor.
 """
 
 from dataclasses import replace
@@ -12,9 +12,11 @@ from typing import Any
 from dagster import (
     AssetKey,
     DagsterInstance,
+    DagsterRunStatus,
     DefaultSensorStatus,
     JobDefinition,
     RunRequest,
+    RunsFilter,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
@@ -24,17 +26,27 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,
 )
 
+from binclf.monitor.alerts import retrain_action_message
 from binclf.monitor.triggers import (
     LabelEvidence,
     PartitionDrift,
+    SloBurnEvidence,
     TriggerDecision,
     drift_retrain_decision,
     label_retrain_decision,
+    slo_retrain_decision,
 )
 from binclf.register.registry import Registry
 from binclf.spec import DatasetSpec
+from pipelines.alert_sinks import AlertDeliveryError, AlertSink
 
 HISTORY_RECORDS = 100
+PENDING = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+]
 
 
 def _metadata_value(record: Any, name: str) -> Any:
@@ -65,6 +77,20 @@ def last_training_time(instance: DagsterInstance) -> datetime | None:
     """When the last model candidate was registered."""
     records = instance.fetch_materializations(AssetKey("model_candidate"), limit=1).records
     return datetime.fromtimestamp(records[0].timestamp, tz=UTC) if records else None
+
+
+def slo_burns(instance: DagsterInstance) -> tuple[list[SloBurnEvidence], int | None]:
+    """Each SLO's burn as the newest `slo_status` recorded it, and that record's storage id."""
+    records = instance.fetch_materializations(AssetKey("slo_status"), limit=1).records
+    if not records:
+        return [], None
+    burns = _metadata_value(records[0], "slo_burns") or {}
+    return [SloBurnEvidence.from_dict(row) for row in burns.values()], records[0].storage_id
+
+
+def training_pending(instance: DagsterInstance, job_name: str) -> bool:
+    """Whether a run of the training job is queued or running."""
+    return bool(instance.get_runs(RunsFilter(job_name=job_name, statuses=PENDING), limit=1))
 
 
 def retrain_run_config(spec: DatasetSpec) -> dict[str, Any]:
@@ -121,6 +147,48 @@ def build_drift_sensor(
         return retrain_request(spec, decision, trigger="drift", run_key=run_key)
 
     return drift_retrain_sensor
+
+
+def build_slo_sensor(
+    spec: DatasetSpec, job: JobDefinition | UnresolvedAssetJobDefinition, registry_root: Path
+):
+    """Retrain when a performance SLO burns at page level; say so through the alert sink."""
+    settings = spec.monitoring
+
+    @sensor(
+        job=job,
+        minimum_interval_seconds=300,
+        default_status=DefaultSensorStatus.STOPPED,
+        description="Requests training_job when a performance SLO (recall, precision, FPR, "
+        "FNR, expected cost, PR-AUC, ECE) burns fast, and sends what it did to the alert sink.",
+    )
+    def slo_retrain_sensor(
+        context: SensorEvaluationContext, alert_sink: AlertSink
+    ) -> SensorResult | SkipReason:
+        burns, newest = slo_burns(context.instance)
+        if newest is None:
+            return SkipReason("no SLO status materialized yet")
+        decision = slo_retrain_decision(
+            burns,
+            last_training_at=last_training_time(context.instance),
+            now=datetime.now(UTC),
+            cooldown=timedelta(hours=settings.retrain_cooldown_hours),
+            last_triggered_day=context.cursor or None,
+            champion=Registry(registry_root).champion(spec.name),
+            training_pending=training_pending(context.instance, job.name),
+        )
+        run_key = f"{decision.run_key}@{newest}"
+        answer = retrain_request(spec, decision, trigger="slo", run_key=run_key)
+        if decision.run:
+            try:  # the retrain goes ahead even when the note about it cannot be delivered
+                alert_sink.send(
+                    retrain_action_message(decision.reason, job=job.name, run_key=run_key)
+                )
+            except AlertDeliveryError as error:
+                context.log.warning(f"retrain requested, its alert not sent: {error}")
+        return answer
+
+    return slo_retrain_sensor
 
 
 def build_label_sensor(

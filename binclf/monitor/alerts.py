@@ -48,7 +48,7 @@ class AlertMessage:
     """One message for a sink; `payload` is Slack-compatible."""
 
     key: str
-    status: str  # firing or resolved
+    status: str  # firing, resolved or action (what the pipeline did about a firing alert)
     severity: str
     text: str
 
@@ -186,6 +186,17 @@ def run_failed_condition(
     return AlertCondition(
         "run_failed", run_id, "", "ticket", summary[:3000], runbook_link("run_failed", base_url)
     )
+
+
+def retrain_action_message(
+    decision_reason: str, *, job: str, run_key: str, base_url: str = ""
+) -> AlertMessage:
+    """What the pipeline did about a page-level SLO burn: the retrain it requested."""
+    text = (
+        f"[ACTION] retrain requested: {job}, run_key {run_key}, because {decision_reason}\n"
+        f"Runbook: {runbook_link('slo_fast_burn', base_url)}"
+    )
+    return AlertMessage(f"slo_retrain|{run_key}||page", "action", "page", text)
 
 
 def slo_check_name(slo_name: str, rule_name: str) -> str:

@@ -18,11 +18,13 @@ of at most `auc_sample_rows` rows.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from scipy.special import ndtri
 from scipy.stats import norm, rankdata
+
+from binclf.stats.ranking import roc_auc_and_average_precision
 
 
 class EstimationInputError(ValueError):
@@ -57,6 +59,7 @@ class MetricSet:
     false_positives: float
     false_negatives: float
     true_negatives: float
+    pr_auc: float | None = None  # average precision, realized metrics only (same sort as AUC)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -118,12 +121,23 @@ def _interval(point: float, draws: np.ndarray, alpha: float) -> Interval | None:
     return Interval(float(point), float(min(low, point)), float(max(high, point)))
 
 
-def _roc_auc(y: np.ndarray, ranks: np.ndarray) -> float:
-    n1 = int(y.sum())
-    n0 = y.size - n1
-    if n1 == 0 or n0 == 0:
-        return math.nan
-    return float((ranks[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+def _simulated_aucs(
+    p: np.ndarray, known: np.ndarray, y: np.ndarray, *, n_sim: int, rng: np.random.Generator
+) -> np.ndarray:
+    """ROC-AUC of each draw of labels (known rows fixed, the others ~ Bernoulli(p)): the rank
+    sum of the positives, with the known rows' part computed once and only open rows drawn."""
+    ranks = rankdata(p)
+    open_ = ~known
+    fixed_rank, fixed_n1 = float(ranks[known & y].sum()), int(np.count_nonzero(known & y))
+    p_open, ranks_open = p[open_], ranks[open_]
+    n, aucs = p.size, np.full(n_sim, np.nan)
+    for i in range(n_sim):
+        draw = rng.random(p_open.size) < p_open
+        n1 = fixed_n1 + int(np.count_nonzero(draw))
+        if 0 < n1 < n:
+            rank_sum = fixed_rank + float(ranks_open[draw].sum())
+            aucs[i] = (rank_sum - n1 * (n1 + 1) / 2) / (n1 * (n - n1))
+    return aucs
 
 
 def _metric_set(
@@ -167,16 +181,13 @@ def _metric_set(
     if n > auc_sample_rows:
         sample = np.sort(rng.choice(n, auc_sample_rows, replace=False))
     ps, ks, ys = p[sample], known[sample], y[sample].astype(bool)
-    ranks = rankdata(ps)
-    aucs = np.array(
-        [_roc_auc(np.where(ks, ys, rng.random(ps.size) < ps), ranks) for _ in range(n_sim)]
-    )
+    aucs = _simulated_aucs(ps, ks, ys, n_sim=n_sim, rng=rng)
     finite = aucs[np.isfinite(aucs)]
     auc = None
     if finite.size:
         auc = _interval(float(finite.mean()), finite, alpha)
         if ks.all():
-            auc = _interval(_roc_auc(ys, ranks), finite, alpha)
+            auc = _interval(roc_auc_and_average_precision(ys, ps)[0], finite, alpha)
     return MetricSet(
         kind=kind,
         n_rows=n,
@@ -208,13 +219,18 @@ def calibration_check(
     if n == 0:
         return CalibrationCheck(0, None, None, None, None, True, "no labeled rows yet")
     z_crit = float(ndtri(1 - alpha / 6))
+    q = p * (1 - p)
+    totals = (float(y.sum()), float(p.sum()), float(q.sum()))
     zs = []
-    for group in (np.ones(n, bool), flagged, ~flagged):
-        var = float(np.sum(p[group] * (1 - p[group])))
+    for group in (flagged, ~flagged):
+        var = float(np.sum(q, where=group))
         if var > 0:
-            zs.append((float(y[group].sum()) - float(p[group].sum())) / math.sqrt(var))
-    observed, predicted = float(y.mean()), float(p.mean())
-    half = z_crit * math.sqrt(float(np.sum(p * (1 - p)))) / n
+            positives = float(np.count_nonzero(y & group))
+            zs.append((positives - float(np.sum(p, where=group))) / math.sqrt(var))
+    if totals[2] > 0:
+        zs.append((totals[0] - totals[1]) / math.sqrt(totals[2]))
+    observed, predicted = totals[0] / n, totals[1] / n
+    half = z_crit * math.sqrt(totals[2]) / n
     band = Interval(predicted, max(0.0, predicted - half), min(1.0, predicted + half))
     worst = max((abs(z) for z in zs), default=0.0)
     reliable = worst <= z_crit
@@ -257,7 +273,9 @@ def partition_performance(
     }
     none = np.zeros(p.size, bool)
     estimated = _metric_set("estimated", p, flagged, none, y01, seed=seed, **settings)
-    blended = _metric_set("blended", p, flagged, known, y01, seed=seed + 1, **settings)
+    blended = replace(estimated, kind="blended")  # without labels the blend is the estimate
+    if known.any():
+        blended = _metric_set("blended", p, flagged, known, y01, seed=seed + 1, **settings)
     realized = None
     if known.any():
         pk, fk = p[known], flagged[known]
@@ -290,7 +308,7 @@ def _realized(
     tn = float(np.sum(~flagged & ~y))
     n = p.size
     auc = None
-    value = _roc_auc(y, rankdata(p))
+    value, average_precision = roc_auc_and_average_precision(y, p)
     if math.isfinite(value):
         n1, n0 = tp + fn, fp + tn
         q1, q2 = value / (2 - value), 2 * value * value / (1 + value)
@@ -306,6 +324,7 @@ def _realized(
     return MetricSet(
         kind="realized",
         n_rows=n,
+        pr_auc=average_precision if math.isfinite(average_precision) else None,
         precision=wilson(tp, tp + fp, alpha),
         recall=wilson(tp, tp + fn, alpha),
         false_positive_rate=wilson(fp, fp + tn, alpha),

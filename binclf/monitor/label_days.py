@@ -14,7 +14,9 @@ from typing import Any
 import polars as pl
 
 from binclf.ingest.sources import fresh_labels
+from binclf.io.partition_store import PartitionStore
 from binclf.monitor.drift_days import scoring_version
+from binclf.monitor.label_arrivals import SEEN_COLUMN, record_first_seen
 from binclf.monitor.labels import label_status
 from binclf.spec import DatasetSpec
 
@@ -41,11 +43,14 @@ def label_status_by_day(
     *,
     as_of: datetime,
     tolerated_unlabeled_share: float,
+    arrivals: PartitionStore | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Each day's label status against the labels the source has now, in partition order.
 
     `training_cutoff(version)` is the label cutoff the version that scored a day trained with;
-    labels after it are new evidence for a retrain.
+    labels after it are new evidence for a retrain. Without `label_time_column`, a label is
+    dated by the run that first saw it, recorded in `arrivals` (see `label_arrivals`); without
+    that store (or an id to join labels on) arrivals cannot be dated and nothing counts as new.
     """
     if spec.time_column is None:
         raise ValueError("label status needs time_column: a snapshot has no event times")
@@ -57,17 +62,31 @@ def label_status_by_day(
         if version not in cutoffs:
             cutoffs[version] = training_cutoff(version)
         labels = fresh_labels(spec, key)
+        label_time = spec.label_time_column
         if labels is not None:
             frame = frame.drop(labels.columns[1:]).join(labels, on=spec.id_column, how="left")
+            if label_time is None and arrivals is not None and spec.id_column:
+                aware = getattr(frame[spec.time_column].dtype, "time_zone", None) is not None
+                record = record_first_seen(
+                    arrivals,
+                    key,
+                    labels,
+                    id_column=spec.id_column,
+                    target=spec.target,
+                    seen_at=as_of,
+                    aware=aware,
+                )
+                frame = frame.join(record, on=spec.id_column, how="left")
+                label_time = SEEN_COLUMN
         results[key] = label_status(
             frame,
             target=spec.target,
             positive=spec.positive,
             time_column=spec.time_column,
-            label_time_column=spec.label_time_column,
+            label_time_column=label_time,
             as_of=as_of,
             # without label times an arrival cannot be dated, so nothing counts as "since"
-            since=cutoffs[version] if spec.label_time_column else None,
+            since=cutoffs[version] if label_time else None,
             tolerated_unlabeled_share=tolerated_unlabeled_share,
         )
     return results

@@ -6,7 +6,6 @@ from datetime import date, datetime
 
 import numpy as np
 import polars as pl
-from sklearn.metrics import average_precision_score
 
 from binclf.monitor.estimation import PartitionPerformance, partition_performance
 from binclf.monitor.slo import DailyCounts
@@ -25,11 +24,13 @@ def scored_performance(
     as_of: datetime,
     threshold: float,
     costs: tuple[float, float],
+    n_validated: int | None = None,
     seed: int = 0,
 ) -> tuple[PartitionPerformance, DailyCounts]:
     """A row counts as labeled when its target is set and, with label times, known by `as_of`.
 
-    ECE and PR-AUC of the labeled rows are kept for the SLOs once at least
+    `n_validated` is the day's validated events: decision coverage is the share of them that got
+    a decision. ECE and PR-AUC of the labeled rows are kept for the SLOs once at least
     `MIN_LABELS_FOR_CURVES` rows (and both classes) are labeled.
     """
     p = frame["probability"].fill_null(0.0).to_numpy().astype(float)
@@ -45,10 +46,10 @@ def scored_performance(
     yk, pk = positive_rows[known].astype(int), p[known]
     if yk.size >= MIN_LABELS_FOR_CURVES:
         ece = expected_calibration_error(yk, pk, 10)
-        if 0 < yk.sum() < yk.size:
-            pr_auc = float(average_precision_score(yk, pk))
+        if 0 < yk.sum() < yk.size and performance.realized is not None:
+            pr_auc = performance.realized.pr_auc  # sorted once with the realized ROC-AUC
     decided = int(frame["decision"].is_not_null().sum())
     counts = DailyCounts.from_performance(
-        day, performance, n_decided=decided, ece=ece, pr_auc=pr_auc
+        day, performance, n_decided=decided, ece=ece, pr_auc=pr_auc, n_validated=n_validated
     )
     return performance, counts

@@ -72,6 +72,8 @@ class BurnResult:
     short_burn: float | None  # None when the window is below the volume gate
     long_burn: float | None
     firing: bool
+    short_volume: float = 0.0  # valid events in each window, for the volume gate
+    long_volume: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ class SloStatus:
     remaining_budget: float | None
     burns: tuple[BurnResult, ...]
     severity: str | None  # "page", "ticket" or None
+    min_volume: float = 0.0  # the volume gate of each burn window
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -126,6 +129,7 @@ class DailyCounts:
     reliable: bool
     ece: float | None = None
     pr_auc: float | None = None
+    n_validated: int | None = None  # validated events of the day; None: taken as n_rows
 
     @classmethod
     def from_performance(
@@ -136,6 +140,7 @@ class DailyCounts:
         n_decided: int | None = None,
         ece: float | None = None,
         pr_auc: float | None = None,
+        n_validated: int | None = None,
     ) -> DailyCounts:
         """The blended counts: labeled rows with their labels, the rest as estimated."""
         m = performance.blended
@@ -155,6 +160,7 @@ class DailyCounts:
             performance.reliable,
             ece,
             pr_auc,
+            n_validated,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -179,6 +185,7 @@ def observation(
         return SliObservation(c.day, value * c.n_labeled, float(c.n_labeled), "realized")
     if slo.sli == "scoring_freshness":
         return None
+    validated = c.n_rows if c.n_validated is None else c.n_validated
     table = {
         "recall": (c.false_negatives, c.true_positives + c.false_negatives),
         "false_negative_rate": (c.false_negatives, c.true_positives + c.false_negatives),
@@ -186,7 +193,7 @@ def observation(
         "false_positive_rate": (c.false_positives, c.false_positives + c.true_negatives),
         "expected_cost": (costs[0] * c.false_positives + costs[1] * c.false_negatives, c.n_rows),
         "label_coverage": (c.n_rows - c.n_labeled, c.n_rows),
-        "decision_coverage": (c.n_rows - c.n_decided, c.n_rows),
+        "decision_coverage": (max(validated - c.n_decided, 0), validated),
     }
     bad, valid = table[slo.sli]
     observed = slo.sli in ("label_coverage", "decision_coverage")
@@ -218,6 +225,10 @@ def _burn(rows: list[SliObservation], rate: float, min_volume: float) -> float |
     return sum(o.bad for o in rows) / valid / rate
 
 
+def _volume(observations: Sequence[SliObservation], as_of: date, days: int) -> float:
+    return float(sum(o.valid for o in _window(observations, as_of, days)))
+
+
 def slo_status(
     slo: SloDefinition, observations: Sequence[SliObservation], *, as_of: date
 ) -> SloStatus:
@@ -237,7 +248,11 @@ def slo_status(
         short = _burn(_window(observations, as_of, rule.short_days), rate, gate)
         long = _burn(_window(observations, as_of, rule.long_days), rate, gate)
         firing = short is not None and long is not None and min(short, long) >= rule.factor
-        burns.append(BurnResult(rule, short, long, firing))
+        volumes = (
+            _volume(observations, as_of, rule.short_days),
+            _volume(observations, as_of, rule.long_days),
+        )
+        burns.append(BurnResult(rule, short, long, firing, *volumes))
     severity = next((b.rule.severity for b in burns if b.firing), None)
     return SloStatus(
         name=slo.name,
@@ -253,6 +268,7 @@ def slo_status(
         remaining_budget=None if spent is None else 1.0 - spent,
         burns=tuple(burns),
         severity=severity,
+        min_volume=gate,
     )
 
 

@@ -13,8 +13,15 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import pairwise
-from typing import Literal
+from typing import Any, Literal
+
+from binclf.monitor.trigger_checks import (
+    TriggerInputError,
+    check_history,
+    check_times,
+    cooldown_reason,
+    hours,
+)
 
 DecisionCode = Literal[
     "drift_persistent",
@@ -25,11 +32,16 @@ DecisionCode = Literal[
     "labels_late",
     "no_new_labels",
     "cooldown",
+    "slo_page_burn",
+    "no_slo_page_burn",
+    "training_pending",
 ]
-
-
-class TriggerInputError(ValueError):
-    """Trigger inputs that cannot be decided on; the message names the bad value."""
+# SLIs of the model's predictions: a burn of these is evidence against the model, and a retrain
+# can fix it. Coverage and freshness burns are the pipeline's problem, not the model's.
+PERFORMANCE_SLIS = frozenset(
+    {"recall", "precision", "false_positive_rate", "false_negative_rate", "expected_cost"}
+    | {"pr_auc", "ece"}
+)
 
 
 @dataclass(frozen=True)
@@ -102,14 +114,14 @@ def drift_retrain_decision(
     partition of the triggering streak. With a `champion`, only partitions measured against that
     version count: drift against a retired champion is history, not evidence against the new one.
     """
-    _check_times(last_training_at=last_training_at, now=now, cooldown=cooldown)
+    check_times(last_training_at=last_training_at, now=now, cooldown=cooldown)
     if not 0.0 < share_threshold <= 1.0:
         raise TriggerInputError(f"share_threshold must be in (0, 1], got {share_threshold}")
     if consecutive < 1:
         raise TriggerInputError(f"consecutive must be at least 1, got {consecutive}")
     if min_rows < 0:
         raise TriggerInputError(f"min_rows must be non-negative, got {min_rows}")
-    _check_history(history)
+    check_history(history)
 
     fresh = [
         p
@@ -148,7 +160,7 @@ def drift_retrain_decision(
 
     first, last = streak[-1].partition_key, streak[0].partition_key
     evidence = f"drift share >= {share_threshold} in {consecutive} partitions {first}..{last}"
-    in_cooldown = _cooldown_reason(last_training_at, now=now, cooldown=cooldown)
+    in_cooldown = cooldown_reason(last_training_at, now=now, cooldown=cooldown)
     if in_cooldown:
         return TriggerDecision(
             run=False, code="cooldown", reason=f"{evidence}, but {in_cooldown}", run_key=None
@@ -159,6 +171,100 @@ def drift_retrain_decision(
         reason=evidence + skipped,
         run_key=f"drift:{first}..{last}",
         cursor=last,
+    )
+
+
+@dataclass(frozen=True)
+class SloBurnEvidence:
+    """An SLO's burn as of its newest day, as `slo_status` records it for the retrain sensor."""
+
+    slo: str
+    sli: str
+    as_of: str  # ISO day of the newest partition in the SLO's window
+    severity: str | None  # page, ticket or None
+    volume: float  # valid events in the smaller window of the fast (page) rule
+    min_volume: float
+    model_version: str | None = None  # the version that scored the newest day
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SloBurnEvidence:
+        return cls(
+            str(data["slo"]),
+            str(data["sli"]),
+            str(data["as_of"]),
+            data.get("severity"),
+            float(data["volume"]),
+            float(data["min_volume"]),
+            data.get("model_version"),
+        )
+
+
+def slo_retrain_decision(
+    burns: Sequence[SloBurnEvidence],
+    *,
+    last_training_at: datetime | None,
+    now: datetime,
+    cooldown: timedelta,
+    last_triggered_day: str | None = None,
+    champion: str | None = None,
+    training_pending: bool = False,
+) -> TriggerDecision:
+    """Request training when a performance SLO burns at page level (the fast burn rule).
+
+    Only SLIs in `PERFORMANCE_SLIS` count. The rules mirror the drift decision: a burn whose
+    fast-rule window has fewer than `min_volume` valid events does not count; a day up to
+    `last_triggered_day` (the sensor's cursor) already triggered a run; with a `champion`, burns
+    on days scored by another version are history. No run within `cooldown` of the last training,
+    nor while a training run is queued or running (the drift or label sensor may have asked for
+    it on the same evidence). The run key names the burning SLOs and the day.
+    """
+    check_times(last_training_at=last_training_at, now=now, cooldown=cooldown)
+    for burn in burns:
+        if burn.severity not in (None, "page", "ticket"):
+            raise TriggerInputError(f"SLO {burn.slo!r}: severity must be page, ticket or None")
+        if burn.volume < 0 or burn.min_volume < 0:
+            raise TriggerInputError(f"SLO {burn.slo!r}: volumes must be non-negative")
+    fresh = [
+        b
+        for b in burns
+        if b.sli in PERFORMANCE_SLIS
+        and (last_triggered_day is None or b.as_of > last_triggered_day)
+        and (champion is None or b.model_version in (None, champion))
+    ]
+    paging = [b for b in fresh if b.severity == "page"]
+    with_volume = [b for b in paging if b.volume >= b.min_volume]
+    low = [b.slo for b in paging if b.volume < b.min_volume]
+    skipped = f"; skipped for low volume: {low}" if low else ""
+    if not with_volume:
+        tickets = sorted(b.slo for b in fresh if b.severity == "ticket")
+        also = f" (slow burn, ticket only: {', '.join(tickets)})" if tickets else ""
+        return TriggerDecision(
+            run=False,
+            code="no_slo_page_burn",
+            reason=f"no new page-level burn of a performance SLO{also}{skipped}",
+            run_key=None,
+        )
+    names = sorted(b.slo for b in with_volume)
+    day = max(b.as_of for b in with_volume)
+    evidence = f"SLO {', '.join(names)} burning fast (page) as of {day}"
+    if training_pending:
+        return TriggerDecision(
+            run=False,
+            code="training_pending",
+            reason=f"{evidence}, but a training run is already queued or running",
+            run_key=None,
+        )
+    in_cooldown = cooldown_reason(last_training_at, now=now, cooldown=cooldown)
+    if in_cooldown:
+        return TriggerDecision(
+            run=False, code="cooldown", reason=f"{evidence}, but {in_cooldown}", run_key=None
+        )
+    return TriggerDecision(
+        run=True,
+        code="slo_page_burn",
+        reason=evidence + skipped,
+        run_key=f"slo:{'+'.join(names)}@{day}",
+        cursor=day,
     )
 
 
@@ -188,7 +294,7 @@ def label_retrain_decision(
     last requested run saw of the same champion's evidence: a run that trained on it (and was
     perhaps rejected by the gates) is not asked for again until more labels arrived.
     """
-    _check_times(last_training_at=last_training_at, now=now, cooldown=cooldown)
+    check_times(last_training_at=last_training_at, now=now, cooldown=cooldown)
     if new_labeled_rows < 0:
         raise TriggerInputError(f"new_labeled_rows must be non-negative, got {new_labeled_rows}")
     if label_coverage is not None and not 0.0 <= label_coverage <= 1.0:
@@ -207,8 +313,8 @@ def label_retrain_decision(
             run=False,
             code="labels_late",
             reason=(
-                f"labels late: the oldest awaited label has waited {_hours(oldest_unlabeled_age)}"
-                f", beyond the SLA of {_hours(label_sla)}; check the label feed"
+                f"labels late: the oldest awaited label has waited {hours(oldest_unlabeled_age)}"
+                f", beyond the SLA of {hours(label_sla)}; check the label feed"
             ),
             run_key=None,
         )
@@ -237,7 +343,7 @@ def label_retrain_decision(
             ),
             run_key=None,
         )
-    in_cooldown = _cooldown_reason(last_training_at, now=now, cooldown=cooldown)
+    in_cooldown = cooldown_reason(last_training_at, now=now, cooldown=cooldown)
     if in_cooldown:
         return TriggerDecision(
             run=False, code="cooldown", reason=f"{evidence}, but {in_cooldown}", run_key=None
@@ -245,57 +351,3 @@ def label_retrain_decision(
     return TriggerDecision(
         run=True, code="labels_ready", reason=evidence, run_key=f"labels:{cursor}", cursor=cursor
     )
-
-
-def _cooldown_reason(
-    last_training_at: datetime | None, *, now: datetime, cooldown: timedelta
-) -> str | None:
-    if last_training_at is None:
-        return None
-    elapsed = now - last_training_at
-    if elapsed >= cooldown:
-        return None
-    return (
-        f"in cooldown: last training {_hours(elapsed)} ago at {last_training_at.isoformat()}, "
-        f"cooldown {_hours(cooldown)}"
-    )
-
-
-def _hours(span: timedelta) -> str:
-    return f"{span / timedelta(hours=1):.1f} h"
-
-
-def _check_times(*, last_training_at: datetime | None, now: datetime, cooldown: timedelta) -> None:
-    if now.tzinfo is None:
-        raise TriggerInputError(f"now must be timezone-aware, got {now.isoformat()}")
-    if last_training_at is not None:
-        if last_training_at.tzinfo is None:
-            raise TriggerInputError(
-                f"last_training_at must be timezone-aware, got {last_training_at.isoformat()}"
-            )
-        if last_training_at > now:
-            raise TriggerInputError(
-                f"last_training_at {last_training_at.isoformat()} is after now {now.isoformat()}"
-            )
-    if cooldown < timedelta(0):
-        raise TriggerInputError(f"cooldown must be non-negative, got {cooldown}")
-
-
-def _check_history(history: Sequence[PartitionDrift]) -> None:
-    for before, after in pairwise(history):
-        if not before.partition_key < after.partition_key:
-            raise TriggerInputError(
-                "history must be in ascending partition order without duplicates: "
-                f"{before.partition_key!r} then {after.partition_key!r}"
-            )
-    for partition in history:
-        if not 0.0 <= partition.share_drifted <= 1.0:
-            raise TriggerInputError(
-                f"partition {partition.partition_key!r}: share_drifted must be in [0, 1], "
-                f"got {partition.share_drifted}"
-            )
-        if partition.n_rows < 0:
-            raise TriggerInputError(
-                f"partition {partition.partition_key!r}: n_rows must be non-negative, "
-                f"got {partition.n_rows}"
-            )

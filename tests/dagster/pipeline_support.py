@@ -79,6 +79,7 @@ def range_tags(first: str, last: str) -> dict[str, str]:
 def tiny_spec_data(**overrides: Any) -> dict[str, Any]:
     """The demo spec's roles over a tiny synthetic stream; top-level keys can be overridden."""
     data = yaml.safe_load(DEMO_SPEC_PATH.read_text())
+    data.pop("slos", None)  # the SLOs derived from the champion's card
     data.update(
         name=DATASET,
         source={

@@ -48,6 +48,7 @@ GROUPS = {
     "performance": {"performance", "slo_status"},
 }
 DAILY_MONITORING = {"scores", "drift", "label_status_report"}  # model_health refreshes after them
+SCORING_JOB_ASSETS = DAILY_MONITORING | {"performance", "slo_status"}  # SLOs follow every scoring
 GATE_CHECKS = {
     "min_test_volume",
     "min_roc_auc",
@@ -60,8 +61,8 @@ GATE_CHECKS = {
 JOB_ASSETS = {
     "ingest_job": {"raw_events", "validated_events"},
     "training_job": GROUPS["training"],
-    "monitoring_job": DAILY_MONITORING,
-    "daily_job": {"raw_events", "validated_events"} | DAILY_MONITORING,
+    "monitoring_job": SCORING_JOB_ASSETS,
+    "daily_job": {"raw_events", "validated_events"} | SCORING_JOB_ASSETS,
     "labels_job": {"label_status_report"},
 }
 OP_JOBS = {"promote_job": "promote_version", "rollback_job": "rollback_champion"}
@@ -73,6 +74,7 @@ SCHEDULES = {
 SENSORS = {
     "drift_retrain_sensor": "training_job",
     "label_freshness_sensor": "training_job",
+    "slo_retrain_sensor": "training_job",
     "alert_sensor": None,  # sends alerts, launches nothing
 }
 

@@ -33,6 +33,7 @@ pytest_plugins = ["pipeline_support"]
 CHAMPION = "v0001"
 MONITORED = ALL_KEYS[12:]
 MONITORING_ASSETS = ("scores", "drift", "label_status_report")
+DAILY_PERFORMANCE = "performance"  # the job also refreshes performance per day, slo_status once
 NO_HTML = {"ops": {"drift": {"config": {"html_report": "none"}}}}
 
 
@@ -64,7 +65,8 @@ def test_backfill_of_twelve_days_is_one_run_that_materializes_every_day(
         materialized.setdefault(event.asset_key.to_user_string(), set()).add(event.partition)
 
     assert len(MONITORED) == 12
-    assert materialized == {asset: set(MONITORED) for asset in MONITORING_ASSETS}
+    per_day = {asset: set(MONITORED) for asset in (*MONITORING_ASSETS, DAILY_PERFORMANCE)}
+    assert materialized == {**per_day, "slo_status": {None}}
     assert len(world.instance.get_run_records()) == 1
     for key in MONITORED:
         assert world.store.exists("scores", key)

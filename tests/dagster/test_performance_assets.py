@@ -14,6 +14,8 @@ from pipeline_support import (
     range_tags,
 )
 
+from binclf.monitor.triggers import SloBurnEvidence
+
 pytest_plugins = ["pipeline_support"]
 MONITORED = ALL_KEYS[CHANGE_POINT_DAY - 6 :]
 
@@ -70,3 +72,41 @@ def test_slo_status_yields_a_check_per_slo_and_rule_with_a_runbook(
         [AssetCheckKey(AssetKey("slo_status"), "recall_fast_burn")]
     )
     assert latest
+
+
+def test_slo_status_records_each_slos_burn_for_the_retrain_sensor(
+    world: PipelineWorld, performed: Any
+) -> None:
+    burns = world.latest_metadata("slo_status")["slo_burns"]
+    evidence = {name: SloBurnEvidence.from_dict(row) for name, row in burns.items()}
+    stored = world.defs.resources["state"].store()
+    newest = json.loads(stored.path("performance", MONITORED[-1]).with_suffix(".json").read_text())
+    assert "recall" in evidence
+    for item in evidence.values():
+        assert item.as_of == MONITORED[-1]
+        assert item.model_version == newest["model_version"]
+        assert item.severity in (None, "ticket", "page")
+        assert item.volume >= 0 and item.min_volume > 0
+
+
+def test_slo_status_plots_each_slo_over_time_from_the_timeline_it_stores(
+    world: PipelineWorld, performed: Any
+) -> None:
+    metadata = world.latest_metadata("slo_status")
+    stored = json.loads(world.store.path("slo_status").with_suffix(".json").read_text())
+    timelines, statuses = stored["timelines"], stored["statuses"]
+    assert set(timelines) == set(statuses) and "recall" in timelines
+    for name, timeline in timelines.items():
+        assert metadata[f"chart_{name}"].startswith(f"![SLO {name}](data:image/png;base64,")
+        assert timeline["days"][-1] == statuses[name]["as_of"]
+        assert timeline["sli_values"][-1] == statuses[name]["sli_value"]
+        assert timeline["remaining_budget"][-1] == statuses[name]["remaining_budget"]
+    assert "scoring_freshness" not in statuses  # a synthetic replay has no wall clock
+
+
+def test_decision_coverage_counts_the_validated_events_of_each_day(
+    world: PipelineWorld, performed: Any
+) -> None:
+    for key in MONITORED:
+        stored = json.loads(world.store.path("performance", key).with_suffix(".json").read_text())
+        assert stored["counts"]["n_validated"] == world.store.read("validated_events", key).height

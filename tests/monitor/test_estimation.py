@@ -2,7 +2,12 @@
 
 import numpy as np
 import pytest
-from sklearn.metrics import precision_score, recall_score, roc_auc_score
+from sklearn.metrics import (
+    average_precision_score,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
 
 from binclf.monitor.estimation import (
     EstimationInputError,
@@ -42,6 +47,7 @@ def test_realized_metrics_match_scikit_learn_and_blended_equals_realized_when_al
     assert result.realized.recall.value == pytest.approx(recall_score(y, flagged))
     assert result.realized.precision.value == pytest.approx(precision_score(y, flagged))
     assert result.realized.roc_auc.value == pytest.approx(roc_auc_score(y, p))
+    assert result.realized.pr_auc == pytest.approx(average_precision_score(y, p))
     assert result.blended.recall.value == pytest.approx(result.realized.recall.value)
     assert result.blended.true_positives == result.realized.true_positives
 
@@ -92,3 +98,24 @@ def test_rejects_bad_inputs():
         partition_performance(np.array([0.2, 1.5]), 0.5)
     with pytest.raises(EstimationInputError):
         partition_performance(np.array([0.2, 0.5]), 0.5, y=np.array([0.0, 2.0]))
+
+
+@pytest.mark.parametrize("positive_rate", [0.03, 0.5, 0.97])
+def test_roc_auc_with_ties_matches_scikit_learn_whichever_class_is_rarer(positive_rate):
+    rng = np.random.default_rng(5)
+    p = np.round(rng.beta(1.0, 6.0, 3000), 2)  # many ties
+    y = (rng.random(3000) < positive_rate).astype(float)
+    result = partition_performance(p, THRESHOLD, y=y, n_sim=20, seed=0)
+    assert result.realized.roc_auc.value == pytest.approx(roc_auc_score(y, p))
+    assert result.blended.roc_auc.value == pytest.approx(roc_auc_score(y, p))
+
+
+def test_simulated_auc_of_a_fully_open_partition_centres_on_the_expected_auc():
+    # with y ~ Bernoulli(p), the mean AUC over draws is close to the AUC of a large draw
+    rng = np.random.default_rng(8)
+    p = rng.beta(1.0, 8.0, 20_000)
+    big = np.tile(p, 20)
+    expected = roc_auc_score(rng.random(big.size) < big, big)
+    estimate = partition_performance(p, THRESHOLD, n_sim=200, seed=4).estimated.roc_auc
+    assert estimate.value == pytest.approx(expected, abs=0.005)
+    assert estimate.low < expected < estimate.high
