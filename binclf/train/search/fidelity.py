@@ -3,7 +3,8 @@
 A LightGBM trial first fits (to early stopping on the validation split) on a small stratified
 sample of its training rows, then on samples `FIDELITY_FACTOR` times larger, up to every trial
 row. Each sample is a prefix of one seeded per-class order, so each rung's rows contain the
-rows of the rungs below. After each rung but the last the trial reports its validation score,
+rows of the rungs below. After each rung but the last the trial reports its validation score
+(on a validation sample as large as the rung, `valid_rows_for`; the last on every row),
 and optuna's successive-halving pruner lets it go on only when it is among the best
 1/`FIDELITY_FACTOR` of the trials that reached that rung: most configurations cost one fit on a
 few thousand rows, and only promising ones pay for the large fits.
@@ -31,6 +32,7 @@ import numpy as np
 FIDELITY_FACTOR = 3
 TOP_RUNG_BUDGET_SHARE = 0.125
 FINAL_FIT_SHARE = 0.25
+MIN_VALID_ROWS = 10_000
 TOP_RUNG_ATTR = "top_rung"
 RESERVE_ATTR = "final_fit_reserve_seconds"
 ROWS_ATTR = "rows"
@@ -43,6 +45,13 @@ def ladder(n_rows: int, min_rows: int) -> tuple[int, ...]:
     while math.ceil(rungs[-1] / FIDELITY_FACTOR) >= min_rows:
         rungs.append(math.ceil(rungs[-1] / FIDELITY_FACTOR))
     return tuple(reversed(rungs))
+
+
+def valid_rows_for(rung_rows: int, n_valid: int) -> int:
+    """Validation rows a rung below the top is judged on: as many as its training rows, at
+    least `MIN_VALID_ROWS`, at most all (scoring every round on a large validation split would
+    cost more than training on a small rung)."""
+    return min(n_valid, max(MIN_VALID_ROWS, rung_rows))
 
 
 def rung_step(rung: int) -> int:

@@ -43,6 +43,7 @@ from binclf.train.search.fidelity import (
     rung_step,
     stop_boosting_at,
     trials_deadline,
+    valid_rows_for,
 )
 from binclf.train.search.settings import LIGHTGBM_METRICS, SearchSettings
 from binclf.train.search.space import (
@@ -94,7 +95,7 @@ class TrialData:
         self._resampled: dict[str, Resampled] = {}
         self._full: dict[str, Any] = {}
         self._rungs: dict[str, list[np.ndarray]] = {}
-        self._lightgbm: dict[tuple[str, int], tuple[Any, Any]] = {}
+        self._lightgbm: dict[tuple[str, int, bool], tuple[Any, Any]] = {}
         self._logistic: dict[str, tuple[LogisticEncoding, np.ndarray, np.ndarray]] = {}
 
     def resampled(self, method: str) -> Resampled:
@@ -116,11 +117,13 @@ class TrialData:
             self._rungs[method] = nested_rows(y, sizes, self.settings.seed)
         return self._rungs[method]
 
-    def lightgbm_datasets(self, method: str, rung: int) -> tuple[Any, Any]:
+    def lightgbm_datasets(self, method: str, rung: int, full_valid: bool = True) -> tuple[Any, Any]:
         """Binned train/validation Datasets of a rung; every rung shares the bins of all rows.
 
         Validation starts at the prior shift, so every LightGBM validation metric is computed on
-        prior-corrected probabilities.
+        prior-corrected probabilities. Without `full_valid` it is a seeded stratified sample of
+        `valid_rows_for` rows (the same for every trial), which decides only whether a trial
+        climbs on: scores that compete with other families are always on every validation row.
         """
         lgb = import_lightgbm()
         dataset_params = {"feature_pre_filter": False, "verbose": -1, "max_bin": 255}
@@ -133,21 +136,27 @@ class TrialData:
                 params=dataset_params,
                 free_raw_data=False,
             ).construct()
-        if (method, rung) not in self._lightgbm:
+        key = (method, rung, full_valid)
+        if key not in self._lightgbm:
             rows = self.rungs(method)[rung]
             full = self._full[method]
             train = full if len(rows) == len(data.y) else full.subset(rows).construct()
+            kept = np.arange(len(self.y_valid))
+            if not full_valid:
+                size = valid_rows_for(len(rows), len(self.y_valid))
+                kept = nested_rows(self.y_valid, (size,), self.settings.seed)[0]
+            weight = None if self.valid_weight is None else self.valid_weight[kept]
             valid = lgb.Dataset(
-                self.X_valid,
-                self.y_valid,
-                weight=self.valid_weight,
-                init_score=np.full(len(self.y_valid), data.prior_log_odds_shift),
+                self.X_valid.iloc[kept],
+                self.y_valid[kept],
+                weight=weight,
+                init_score=np.full(len(kept), data.prior_log_odds_shift),
                 reference=train,
                 params=dataset_params,
                 free_raw_data=False,
             ).construct()
-            self._lightgbm[method, rung] = (train, valid)
-        return self._lightgbm[method, rung]
+            self._lightgbm[key] = (train, valid)
+        return self._lightgbm[key]
 
     def logistic_inputs(self, method: str) -> tuple[LogisticEncoding, np.ndarray, np.ndarray]:
         """The encoding fitted on the resampled rows, their matrix, and the validation matrix."""
@@ -174,11 +183,13 @@ def shift_for(data: Resampled, weights: np.ndarray) -> float:
     return float(logit(data.true_prevalence) - logit(effective))
 
 
-def _fit(data: TrialData, method: str, rung: int, params: dict, stop: Any) -> Any:
+def _fit(
+    data: TrialData, method: str, rung: int, params: dict, stop: Any, full_valid: bool = True
+) -> Any:
     """Fit on a rung to early stopping on validation; `stop` is one more callback."""
     lgb = import_lightgbm()
     settings = data.settings
-    train, valid = data.lightgbm_datasets(method, rung)
+    train, valid = data.lightgbm_datasets(method, rung, full_valid)
     return lgb.train(
         params,
         train,
@@ -207,19 +218,20 @@ def lightgbm_trial(trial: Any, data: TrialData, method: str) -> float:
     params = trial_params(suggest(trial, LIGHTGBM_SPACE), settings)
     n_rungs = len(data.rungs(method))
     rung = 0
+    top = chosen_top_rung(trial.study, n_rungs, settings.timeout_seconds)
     while True:
-        data.lightgbm_datasets(method, rung)  # binned before the clock starts
+        full_valid = top is None or rung >= top
+        data.lightgbm_datasets(method, rung, full_valid)  # binned before the clock starts
         stop = deadline_callback(
             trials_deadline(trial.study, data.deadline),
             trial.study,
             lambda rung=rung: optuna.TrialPruned(f"the search's time ran out at rung {rung}"),
         )
         started = time.monotonic()
-        booster = _fit(data, method, rung, params, stop)
+        booster = _fit(data, method, rung, params, stop, full_valid)
         value = float(booster.best_score[VALID_NAME][params["metric"]])
         trial.set_user_attr("best_iteration", int(booster.best_iteration))
         trial.set_user_attr(ROWS_ATTR, len(data.rungs(method)[rung]))
-        top = chosen_top_rung(trial.study, n_rungs, settings.timeout_seconds)
         if top is None:
             seconds = time.monotonic() - started
             top = choose_top_rung(trial.study, seconds, n_rungs, settings.timeout_seconds)
