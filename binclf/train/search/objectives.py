@@ -220,7 +220,7 @@ def lightgbm_trial(trial: Any, data: TrialData, method: str) -> float:
     rung = 0
     top = chosen_top_rung(trial.study, n_rungs, settings.timeout_seconds)
     while True:
-        full_valid = top is None or rung >= top
+        full_valid = top is not None and rung >= top
         data.lightgbm_datasets(method, rung, full_valid)  # binned before the clock starts
         stop = deadline_callback(
             trials_deadline(trial.study, data.deadline),
@@ -236,11 +236,19 @@ def lightgbm_trial(trial: Any, data: TrialData, method: str) -> float:
             seconds = time.monotonic() - started
             top = choose_top_rung(trial.study, seconds, n_rungs, settings.timeout_seconds)
         if rung >= top:
-            return value
+            return value if full_valid else rescore(booster, data, method)
         trial.report(value, step=rung_step(rung))
         if trial.should_prune():
             raise optuna.TrialPruned(f"pruned after rung {rung}")
         rung += 1
+
+
+def rescore(booster: Any, data: TrialData, method: str) -> float:
+    """The booster's score at its best round on every validation row (prior-corrected)."""
+    shift = data.resampled(method).prior_log_odds_shift
+    log_odds = booster.predict(data.X_valid, raw_score=True, num_iteration=booster.best_iteration)
+    p = expit(np.asarray(log_odds, dtype=np.float64) + shift)
+    return score(data.y_valid, p, data.valid_weight, data.settings.objective)
 
 
 def full_fidelity_rounds(best: Any, data: TrialData, method: str) -> tuple[int, int] | None:
