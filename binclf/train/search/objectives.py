@@ -96,6 +96,8 @@ class TrialData:
         self._full: dict[str, Any] = {}
         self._rungs: dict[str, list[np.ndarray]] = {}
         self._lightgbm: dict[tuple[str, int, bool], tuple[Any, Any]] = {}
+        # Prior-corrected validation probabilities of this run's completed trials, by number.
+        self.valid_predictions: dict[int, np.ndarray] = {}
         self._logistic: dict[str, tuple[LogisticEncoding, np.ndarray, np.ndarray]] = {}
 
     def resampled(self, method: str) -> Resampled:
@@ -236,19 +238,24 @@ def lightgbm_trial(trial: Any, data: TrialData, method: str) -> float:
             seconds = time.monotonic() - started
             top = choose_top_rung(trial.study, seconds, n_rungs, settings.timeout_seconds)
         if rung >= top:
-            return value if full_valid else rescore(booster, data, method)
+            p = valid_probabilities(booster, data, method)
+            data.valid_predictions[trial.number] = p
+            return (
+                value
+                if full_valid
+                else score(data.y_valid, p, data.valid_weight, settings.objective)
+            )
         trial.report(value, step=rung_step(rung))
         if trial.should_prune():
             raise optuna.TrialPruned(f"pruned after rung {rung}")
         rung += 1
 
 
-def rescore(booster: Any, data: TrialData, method: str) -> float:
-    """The booster's score at its best round on every validation row (prior-corrected)."""
+def valid_probabilities(booster: Any, data: TrialData, method: str) -> np.ndarray:
+    """The booster's prior-corrected probabilities at its best round on every validation row."""
     shift = data.resampled(method).prior_log_odds_shift
     log_odds = booster.predict(data.X_valid, raw_score=True, num_iteration=booster.best_iteration)
-    p = expit(np.asarray(log_odds, dtype=np.float64) + shift)
-    return score(data.y_valid, p, data.valid_weight, data.settings.objective)
+    return expit(np.asarray(log_odds, dtype=np.float64) + shift)
 
 
 def full_fidelity_rounds(best: Any, data: TrialData, method: str) -> tuple[int, int] | None:
@@ -288,6 +295,7 @@ def logistic_trial(trial: Any, data: TrialData, method: str) -> float:
     shift = shift_for(resampled, weights)
     log_odds = valid_matrix @ model.coefficients + model.intercept
     p = apply_prior_shift(expit(log_odds), shift)
+    data.valid_predictions[trial.number] = p
     return score(data.y_valid, p, data.valid_weight, data.settings.objective)
 
 

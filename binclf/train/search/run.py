@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from binclf.train.search.budget import optimize_within_budget
+from binclf.train.search.ensemble import choose_ensemble, refit_ensemble
 from binclf.train.search.fidelity import ROWS_ATTR, trials_deadline
 from binclf.train.search.objectives import (
     TrialData,
@@ -168,12 +169,25 @@ def search_model(
         len(y_refit),
         time.perf_counter() - started,
     )
+    family, best_value = best.params["family"], float(best.value)
+    choice = choose_ensemble(study, data, settings) if settings.ensemble else None
+    if choice is not None:
+        started = time.perf_counter()
+        model = refit_ensemble(
+            choice, study, (best.number, model, shift), X_refit, y_refit, w_refit, settings
+        )
+        family, best_value, shift = model.family, choice.score, 0.0
+        logger.info(
+            "ensemble of trials %s refit in %.1f s",
+            sorted(choice.members),
+            time.perf_counter() - started,
+        )
     trials = study.get_trials(deepcopy=False)
     states = [t.state.name for t in trials]
     return SearchResult(
-        family=best.params["family"],
+        family=family,
         params=dict(model.params),
-        best_value=float(best.value),
+        best_value=best_value,
         objective=settings.objective,
         n_complete=states.count("COMPLETE"),
         n_pruned=states.count("PRUNED"),
@@ -187,4 +201,5 @@ def search_model(
         seconds_per_trial=seconds_per_trial(trials),
         fidelity_rows=best.user_attrs.get(ROWS_ATTR),
         rounds_rows=rounds_rows,
+        ensemble_members=dict(choice.members) if choice else {},
     )

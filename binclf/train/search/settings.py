@@ -26,8 +26,10 @@ class SearchSettings:
     rung from `fidelity_min_rows` up (`binclf.train.search.fidelity`; with a timeout the top
     rung adapts to the budget). The winner is refit on every training row, plus the validation
     rows when `refit_with_validation`, LightGBM with the round count early stopping chose at the
-    fixed `learning_rate`. A timeout makes the trial count depend on machine speed: for
-    byte-identical reruns set `timeout_seconds=None` and let `n_trials` bound the search.
+    fixed `learning_rate`. With `ensemble`, a greedy ensemble of the best trials competes with
+    the winner on validation (`binclf.train.search.ensemble`). A timeout makes the trial count
+    depend on machine speed: for byte-identical reruns set `timeout_seconds=None` and let
+    `n_trials` bound the search.
     """
 
     n_trials: int | None = 100
@@ -41,6 +43,7 @@ class SearchSettings:
     early_stopping_rounds: int = 50
     max_boost_rounds: int = 5_000
     refit_with_validation: bool = True
+    ensemble: bool = True
     num_threads: int = 2
     seed: int = 0
 
@@ -83,7 +86,8 @@ class SearchResult:
     `seconds_per_trial` is the mean duration of the finished (complete or pruned) trials of each
     family that ran; `fidelity_rows` the rows the winning trial was scored on (its top rung),
     `rounds_rows` the rows on which early stopping chose the refit's round count (more than
-    `fidelity_rows` when the winner was fit again on every trial row).
+    `fidelity_rows` when the winner was fit again on every trial row), `ensemble_members` the
+    weight of each trial (by number) when an ensemble won, empty otherwise.
     """
 
     family: str
@@ -102,3 +106,4 @@ class SearchResult:
     seconds_per_trial: dict[str, float] = field(default_factory=dict)
     fidelity_rows: int | None = None
     rounds_rows: int | None = None
+    ensemble_members: dict[int, float] = field(default_factory=dict)
