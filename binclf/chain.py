@@ -21,6 +21,7 @@ from binclf.evaluate.steps import Evaluation, EvaluationSettings
 from binclf.register import candidate
 from binclf.register.candidate import RegisteredCandidate
 from binclf.register.gates import GateResult, evaluate_gates
+from binclf.register.loading import champion_study
 from binclf.register.promotion import challenge_champion
 from binclf.register.registry import Registry
 from binclf.spec import DatasetSpec
@@ -184,6 +185,7 @@ def train_candidate(
             storage=storage,
             study_name=steps.study_name(spec, splits, settings.search, settings.screening),
             screening=settings.screening,
+            warm_start_from=champion_study(registry, spec.name),
         )
     with timer("calibration"):
         calibration = steps.calibrate(search, splits, spec, settings=settings.calibration)

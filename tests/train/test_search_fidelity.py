@@ -141,3 +141,17 @@ def test_a_winner_scored_below_the_top_is_fit_on_every_trial_row_for_its_rounds(
     result = run(data, tmp_path, settings, name="capped")
     assert {t["rows"] for t in result.history} == {300}
     assert (result.fidelity_rows, result.rounds_rows) == (300, 2_700)
+
+
+def test_the_champions_study_is_read_from_its_verified_card(tmp_path):
+    import json
+
+    from binclf.register.loading import CARD_FILE, champion_study
+    from binclf.register.registry import Registry
+
+    registry = Registry(tmp_path / "registry")
+    assert champion_study(registry, "demo") is None
+    card = {"search": {"study": "demo-data1-code2"}}
+    version = registry.register("demo", {CARD_FILE: json.dumps(card).encode()}, metadata={})
+    registry.promote("demo", version, expected_champion=None, reason="test")
+    assert champion_study(registry, "demo") == "demo-data1-code2"
