@@ -2,10 +2,12 @@
 
 The candidates are the `ENSEMBLE_CANDIDATES` best completed trials of this run (their
 prior-corrected validation probabilities are kept in memory as they finish; trials of an earlier,
-resumed run have none and are left out). The ensemble competes with the best single trial on the
-validation objective, both scored the same way on every validation row, and is kept only when
-it is better by at least `MIN_GAIN_SE` standard errors with at least two members; its members
-are then refit like the winner.
+resumed run have none and are left out). It is formed only when trials were compared on every
+trial row: on a top rung below it the candidates' predictions are not those of the models that
+would be refit. The ensemble competes with the best single trial on the validation objective,
+both scored the same way on every validation row, and is kept only when it is better by at
+least `MIN_GAIN_SE` standard errors with at least two members; its members are then refit like
+the winner.
 """
 
 from __future__ import annotations

@@ -170,7 +170,12 @@ def search_model(
         time.perf_counter() - started,
     )
     family, best_value = best.params["family"], float(best.value)
-    choice = choose_ensemble(study, data, settings) if settings.ensemble else None
+    # Trials scored below every trial row (a capped top rung) would pick members and weights
+    # for models other than those refit, so an ensemble is only formed at full fidelity.
+    at_full_fidelity = promoted is None
+    choice = (
+        choose_ensemble(study, data, settings) if settings.ensemble and at_full_fidelity else None
+    )
     if choice is not None:
         started = time.perf_counter()
         model = refit_ensemble(
