@@ -30,6 +30,7 @@ from binclf.evaluate import steps as evaluation_steps
 from binclf.evaluate.steps import Evaluation
 from binclf.ingest.sources import keys_in_window
 from binclf.register.candidate import RegisteredCandidate
+from binclf.register.loading import champion_study
 from binclf.spec import DatasetSpec
 from binclf.train import inputs as training_inputs
 from binclf.train import steps
@@ -116,6 +117,7 @@ def training_assets(spec: DatasetSpec) -> list[AssetsDefinition]:
             storage=state.optuna_url(spec.name),
             study_name=steps.study_name(spec, training_splits, settings, screening),
             screening=screening,
+            warm_start_from=champion_study(state.registry(), spec.name),
         )
         outcome = replace(outcome, wall_seconds=round(time.monotonic() - started, 1))
         context.add_output_metadata(meta.search_metadata(outcome))

@@ -75,6 +75,14 @@ class SearchConfig(Config):
     search_sample_rows: int | None = Field(
         _default(SearchSettings, "search_sample_rows"), description="trials fit on this many rows"
     )
+    fidelity_min_rows: int = Field(
+        _default(SearchSettings, "fidelity_min_rows"),
+        description="LightGBM trials start on this many rows, then three times more per rung",
+    )
+    ensemble: bool = Field(
+        _default(SearchSettings, "ensemble"),
+        description="a greedy ensemble of the best trials competes with the winner",
+    )
     min_positives: int = Field(
         _default(ScreeningSettings, "min_positives"),
         description="fewer positives in train is an error",

@@ -37,7 +37,7 @@ def splits_metadata(summary: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 def search_metadata(outcome: SearchOutcome) -> dict[str, Any]:
     history = [
-        {k: row.get(k) for k in ("number", "state", "family", "value", "resampling")}
+        {k: row.get(k) for k in ("number", "state", "family", "value", "rows", "duration_seconds")}
         for row in outcome.history
     ]
     return {
@@ -46,6 +46,10 @@ def search_metadata(outcome: SearchOutcome) -> dict[str, Any]:
         "objective": outcome.objective,
         "trials_complete": MetadataValue.int(outcome.trials.complete),
         "trials_pruned": MetadataValue.int(outcome.trials.pruned),
+        "seconds_per_trial": MetadataValue.json(outcome.seconds_per_trial),
+        "fidelity_rows": MetadataValue.int(outcome.fidelity_rows or 0),
+        "rounds_rows": MetadataValue.int(outcome.rounds_rows or 0),
+        "ensemble_members": MetadataValue.json(outcome.ensemble_members),
         "study": outcome.study_name,
         "wall_seconds": _float(outcome.wall_seconds),
         "excluded_features": MetadataValue.md(markdown_table(outcome.exclusions)),

@@ -24,6 +24,7 @@ from binclf.evaluate.steps import Evaluation, EvaluationSettings
 from binclf.register import candidate
 from binclf.register.candidate import RegisteredCandidate
 from binclf.register.gates import GateResult, evaluate_gates
+from binclf.register.loading import champion_study
 from binclf.register.promotion import challenge_champion, comparison_plots, score_pair
 from binclf.register.registry import Registry
 from binclf.register.unseen_rows import unseen_by_champion
@@ -219,6 +220,7 @@ def train_candidate(
             storage=storage,
             study_name=steps.study_name(spec, splits, settings.search, settings.screening),
             screening=settings.screening,
+            warm_start_from=champion_study(registry, spec.name),
         )
     with timer("calibration"):
         calibration = steps.calibrate(search, splits, spec, settings=settings.calibration)

@@ -12,7 +12,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from binclf.evaluate.explain import lightgbm_explanations, linear_explanations
+from binclf.evaluate.explain import (
+    ensemble_explanations,
+    lightgbm_explanations,
+    linear_explanations,
+)
 from binclf.evaluate.fairness import fairness_report
 from binclf.evaluate.slices import slice_metrics
 from binclf.spec import DatasetSpec
@@ -54,7 +58,9 @@ def grouping_columns(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
 
 
 def explanations(model: Any, X: Any, *, sample_rows: int, seed: int) -> list[dict[str, Any]]:
-    """SHAP-style contributions for LightGBM, coefficients for the linear family."""
+    """SHAP-style contributions for LightGBM and ensembles, coefficients for the linear family."""
+    if model.family == "ensemble":
+        return ensemble_explanations(model, X, sample_rows=sample_rows, seed=seed)
     if model.family == "lightgbm":
         return lightgbm_explanations(model.booster, X, sample_rows=sample_rows, seed=seed)
     return linear_explanations(model.coefficient_table())

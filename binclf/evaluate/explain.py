@@ -1,7 +1,8 @@
 """Model explanations for the model card: what drives the scores, and in which direction.
 
 LightGBM models are explained by split gain and by SHAP values (LightGBM's exact TreeSHAP via
-`predict(X, pred_contrib=True)`) on a test sample; logistic models by their coefficients. Every
+`predict(X, pred_contrib=True)`) on a test sample; logistic models by their coefficients;
+ensembles by their members' contributions, weighted. Every
 summary is a list of JSON-ready rows sharing the keys `feature` and `importance`, so
 `top_features` ranks any of them.
 """
@@ -166,6 +167,31 @@ def lightgbm_explanations(
         "expected_raw_score": float(contributions[:, -1].mean()),
         "gain": gain_importance(booster),
         "shap": shap_summary(contributions, names, feature_values=X),
+    }
+
+
+def ensemble_explanations(
+    model: Any, X: pd.DataFrame, *, sample_rows: int = 2_000, seed: int = 0
+) -> dict[str, Any]:
+    """A SHAP summary of an ensemble: its members' contributions weighted as it weights their
+    log-odds (`binclf.train.ensemble`), on a seeded sample of at most `sample_rows` rows."""
+    if sample_rows < 1:
+        raise ExplanationError(f"sample_rows must be at least 1, got {sample_rows}")
+    if len(X) == 0:
+        raise ExplanationError("X has no rows to explain")
+    if len(X) > sample_rows:
+        rng = np.random.default_rng(seed)
+        X = X.iloc[np.sort(rng.choice(len(X), size=sample_rows, replace=False))]
+    contributions = np.asarray(model.contributions(X), dtype=np.float64)
+    return {
+        "family": "ensemble",
+        "members": [
+            {"family": m.family, "weight": w}
+            for m, w in zip(model.members, model.weights, strict=True)
+        ],
+        "sample_rows": len(X),
+        "expected_raw_score": float(contributions[:, -1].mean()),
+        "shap": shap_summary(contributions, list(X.columns), feature_values=X),
     }
 
 

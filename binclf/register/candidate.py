@@ -204,6 +204,7 @@ def register_candidate(
                 "objective": search.objective,
                 "study": search.study_name,
                 "excluded_features": search.exclusions,
+                **search.search_summary(),
             },
             resampling={
                 "method": search.resampling,

@@ -57,3 +57,16 @@ def load_champion(registry: Registry, dataset: str) -> ServingModel:
             f"dataset {dataset!r} has no champion model yet: run training_job first"
         )
     return load_version(registry, dataset, version)
+
+
+def champion_study(registry: Registry, dataset: str) -> str | None:
+    """The optuna study that found the current champion (from its verified card), if any.
+
+    A retrain warm-starts its search from it (`binclf.train.search.warm`).
+    """
+    version = registry.champion(dataset)
+    if version is None:
+        return None
+    card = json.loads(registry.open_files(dataset, version, [CARD_FILE])[CARD_FILE])
+    study = card.get("search", {}).get("study")
+    return study if isinstance(study, str) else None

@@ -318,10 +318,16 @@ def fit_logistic(
 
 
 def model_from_files(family: str, files: dict[str, bytes]) -> BinaryModel:
-    """Restore a model of `family` from the files its `to_files` wrote."""
-    loaders = {"lightgbm": LightGBMModel.from_files, "logistic": LogisticModel.from_files}
+    """Restore a model of `family` (a searched family or "ensemble") from its `to_files`."""
+    from binclf.train.ensemble import EnsembleModel
+
+    loaders: dict[str, Any] = {
+        "lightgbm": LightGBMModel.from_files,
+        "logistic": LogisticModel.from_files,
+        EnsembleModel.family: EnsembleModel.from_files,
+    }
     if family not in loaders:
-        raise ModelError(f"unknown model family {family!r}; use one of {FAMILIES}")
+        raise ModelError(f"unknown model family {family!r}; use one of {sorted(loaders)}")
     try:
         return loaders[family](files)
     except KeyError as exc:

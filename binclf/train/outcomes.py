@@ -43,6 +43,19 @@ class SearchOutcome:
     exclusions: list[dict[str, Any]]
     model_files: dict[str, bytes]
     wall_seconds: float | None = None
+    seconds_per_trial: dict[str, float] = field(default_factory=dict)
+    fidelity_rows: int | None = None
+    rounds_rows: int | None = None
+    ensemble_members: dict[str, float] = field(default_factory=dict)
+
+    def search_summary(self) -> dict[str, Any]:
+        """Time per trial, the chosen fidelity and the ensemble's members, for card and UI."""
+        return {
+            "seconds_per_trial": self.seconds_per_trial,
+            "fidelity_rows": self.fidelity_rows,
+            "rounds_rows": self.rounds_rows,
+            "ensemble_members": self.ensemble_members,
+        }
 
     @classmethod
     def from_result(
@@ -62,6 +75,10 @@ class SearchOutcome:
             schema=schema,
             exclusions=to_json_safe(exclusions),
             model_files=dict(result.model.to_files()),
+            seconds_per_trial={k: round(v, 3) for k, v in result.seconds_per_trial.items()},
+            fidelity_rows=result.fidelity_rows,
+            rounds_rows=result.rounds_rows,
+            ensemble_members={str(k): float(v) for k, v in result.ensemble_members.items()},
         )
 
     def model(self) -> BinaryModel:
@@ -84,6 +101,7 @@ class SearchOutcome:
                 "exclusions": self.exclusions,
                 "model_files": {name: data.decode() for name, data in self.model_files.items()},
                 "wall_seconds": self.wall_seconds,
+                **self.search_summary(),
             }
         )
 
@@ -104,6 +122,10 @@ class SearchOutcome:
             exclusions=list(data["exclusions"]),
             model_files={name: text.encode() for name, text in data["model_files"].items()},
             wall_seconds=data.get("wall_seconds"),
+            seconds_per_trial=dict(data.get("seconds_per_trial", {})),
+            fidelity_rows=data.get("fidelity_rows"),
+            rounds_rows=data.get("rounds_rows"),
+            ensemble_members=dict(data.get("ensemble_members", {})),
         )
 
 

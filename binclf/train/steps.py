@@ -33,8 +33,12 @@ def search(
     storage: str,
     study_name: str,
     screening: ScreeningSettings | None = None,
+    warm_start_from: str | None = None,
 ) -> SearchOutcome:
-    """Screen the features, search on (train, validation), refit on the training rows."""
+    """Screen the features, search on (train, validation), refit on the training rows.
+
+    A new study starts with the best trials of the study `warm_start_from` (the champion's).
+    """
     screening = screening or ScreeningSettings()
     inputs = model_inputs(
         splits,
@@ -57,6 +61,7 @@ def search(
         settings=settings,
         train_weight=train[2],
         valid_weight=valid[2],
+        warm_start_from=warm_start_from,
     )
     return SearchOutcome.from_result(result, schema, exclusions)
 

@@ -190,6 +190,24 @@ def test_search_stops_at_its_trial_budget(trained_template: TrainedTemplate) -> 
     assert metadata["trials_complete"] + metadata["trials_pruned"] == budget
 
 
+def test_card_and_ui_show_time_per_trial_pruned_trials_and_the_chosen_fidelity(
+    world: PipelineWorld, trained_template: TrainedTemplate
+) -> None:
+    search = _card(world)["search"]
+    assert search["pruned"] >= 0 and search["fidelity_rows"] >= 1
+    assert search["rounds_rows"] >= search["fidelity_rows"]
+    assert set(search["seconds_per_trial"]) <= {"lightgbm", "logistic"}
+    assert all(seconds > 0 for seconds in search["seconds_per_trial"].values())
+    (event,) = [
+        e
+        for e in trained_template.training.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == "model_search"
+    ]
+    metadata = {k: v.value for k, v in event.materialization.metadata.items()}
+    assert metadata["fidelity_rows"] >= 1 and metadata["seconds_per_trial"]
+    assert "duration_seconds" in metadata["trials"] and "rows" in metadata["trials"]
+
+
 def test_same_inputs_and_seed_give_a_byte_identical_model(
     trained_template: TrainedTemplate, tmp_path: Path
 ) -> None:

@@ -14,7 +14,7 @@ from binclf.train.search import SearchError, SearchSettings, search_model
 
 
 def quick(**overrides) -> SearchSettings:
-    """Settings small enough for a unit test."""
+    """Settings small enough for a unit test; single models unless a test asks for ensembles."""
     values = {
         "n_trials": 4,
         "timeout_seconds": None,
@@ -22,6 +22,7 @@ def quick(**overrides) -> SearchSettings:
         "max_boost_rounds": 60,
         "early_stopping_rounds": 10,
         "num_threads": 1,
+        "ensemble": False,
         **overrides,
     }
     return SearchSettings(**values)

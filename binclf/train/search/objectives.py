@@ -13,6 +13,7 @@ caller unchanged.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -32,11 +33,22 @@ from binclf.train.resampling import (
     balanced_weights,
     resample,
 )
+from binclf.train.search.fidelity import (
+    ROWS_ATTR,
+    choose_top_rung,
+    chosen_top_rung,
+    deadline_callback,
+    ladder,
+    nested_rows,
+    rung_step,
+    stop_boosting_at,
+    trials_deadline,
+    valid_rows_for,
+)
 from binclf.train.search.settings import LIGHTGBM_METRICS, SearchSettings
 from binclf.train.search.space import (
     LIGHTGBM_SPACE,
     LOGISTIC_SPACE,
-    REPORT_INTERVAL,
     lightgbm_training_params,
     suggest,
 )
@@ -60,7 +72,10 @@ def score(y: np.ndarray, p: np.ndarray, weight: np.ndarray | None, objective: st
 
 
 class TrialData:
-    """Training and validation data, prepared once per resampling choice and reused by trials."""
+    """Training and validation data, prepared once per resampling choice and reused by trials.
+
+    `deadline` (a `time.monotonic()` value) is when the search's time is up, if it has one.
+    """
 
     def __init__(
         self,
@@ -71,12 +86,18 @@ class TrialData:
         y_valid: np.ndarray,
         valid_weight: np.ndarray | None,
         settings: SearchSettings,
+        deadline: float | None = None,
     ) -> None:
         self.X_train, self.y_train, self.train_weight = X_train, y_train, train_weight
         self.X_valid, self.y_valid, self.valid_weight = X_valid, y_valid, valid_weight
         self.settings = settings
+        self.deadline = deadline
         self._resampled: dict[str, Resampled] = {}
-        self._lightgbm: dict[str, tuple[Any, Any]] = {}
+        self._full: dict[str, Any] = {}
+        self._rungs: dict[str, list[np.ndarray]] = {}
+        self._lightgbm: dict[tuple[str, int, bool], tuple[Any, Any]] = {}
+        # Prior-corrected validation probabilities of this run's completed trials, by number.
+        self.valid_predictions: dict[int, np.ndarray] = {}
         self._logistic: dict[str, tuple[LogisticEncoding, np.ndarray, np.ndarray]] = {}
 
     def resampled(self, method: str) -> Resampled:
@@ -90,31 +111,54 @@ class TrialData:
             )
         return self._resampled[method]
 
-    def lightgbm_datasets(self, method: str) -> tuple[Any, Any]:
-        """Binned train/validation Datasets; validation starts at the prior shift, so every
-        LightGBM validation metric is computed on prior-corrected probabilities."""
+    def rungs(self, method: str) -> list[np.ndarray]:
+        """Row indices of each fidelity rung of the resampled rows, smallest first."""
+        if method not in self._rungs:
+            y = self.resampled(method).y
+            sizes = ladder(len(y), self.settings.fidelity_min_rows)
+            self._rungs[method] = nested_rows(y, sizes, self.settings.seed)
+        return self._rungs[method]
+
+    def lightgbm_datasets(self, method: str, rung: int, full_valid: bool = True) -> tuple[Any, Any]:
+        """Binned train/validation Datasets of a rung; every rung shares the bins of all rows.
+
+        Validation starts at the prior shift, so every LightGBM validation metric is computed on
+        prior-corrected probabilities. Without `full_valid` it is a seeded stratified sample of
+        `valid_rows_for` rows (the same for every trial), which decides only whether a trial
+        climbs on: scores that compete with other families are always on every validation row.
+        """
         lgb = import_lightgbm()
-        if method not in self._lightgbm:
-            data = self.resampled(method)
-            dataset_params = {"feature_pre_filter": False, "verbose": -1, "max_bin": 255}
-            train = lgb.Dataset(
+        dataset_params = {"feature_pre_filter": False, "verbose": -1, "max_bin": 255}
+        data = self.resampled(method)
+        if method not in self._full:
+            self._full[method] = lgb.Dataset(
                 data.X,
                 data.y,
                 weight=data.sample_weight,
                 params=dataset_params,
                 free_raw_data=False,
-            )
+            ).construct()
+        key = (method, rung, full_valid)
+        if key not in self._lightgbm:
+            rows = self.rungs(method)[rung]
+            full = self._full[method]
+            train = full if len(rows) == len(data.y) else full.subset(rows).construct()
+            kept = np.arange(len(self.y_valid))
+            if not full_valid:
+                size = valid_rows_for(len(rows), len(self.y_valid))
+                kept = nested_rows(self.y_valid, (size,), self.settings.seed)[0]
+            weight = None if self.valid_weight is None else self.valid_weight[kept]
             valid = lgb.Dataset(
-                self.X_valid,
-                self.y_valid,
-                weight=self.valid_weight,
-                init_score=np.full(len(self.y_valid), data.prior_log_odds_shift),
+                self.X_valid.iloc[kept],
+                self.y_valid[kept],
+                weight=weight,
+                init_score=np.full(len(kept), data.prior_log_odds_shift),
                 reference=train,
                 params=dataset_params,
                 free_raw_data=False,
-            )
-            self._lightgbm[method] = (train, valid)
-        return self._lightgbm[method]
+            ).construct()
+            self._lightgbm[key] = (train, valid)
+        return self._lightgbm[key]
 
     def logistic_inputs(self, method: str) -> tuple[LogisticEncoding, np.ndarray, np.ndarray]:
         """The encoding fitted on the resampled rows, their matrix, and the validation matrix."""
@@ -141,33 +185,97 @@ def shift_for(data: Resampled, weights: np.ndarray) -> float:
     return float(logit(data.true_prevalence) - logit(effective))
 
 
-def lightgbm_trial(trial: Any, data: TrialData, method: str) -> float:
+def _fit(
+    data: TrialData, method: str, rung: int, params: dict, stop: Any, full_valid: bool = True
+) -> Any:
+    """Fit on a rung to early stopping on validation; `stop` is one more callback."""
     lgb = import_lightgbm()
-    from optuna_integration import LightGBMPruningCallback
-
     settings = data.settings
-    metric = LIGHTGBM_METRICS[settings.objective]
-    params = lightgbm_params(
-        {**lightgbm_training_params(suggest(trial, LIGHTGBM_SPACE), settings), "metric": metric},
-        num_threads=settings.num_threads,
-        seed=settings.seed,
-    )
-    train, valid = data.lightgbm_datasets(method)
-    booster = lgb.train(
+    train, valid = data.lightgbm_datasets(method, rung, full_valid)
+    return lgb.train(
         params,
         train,
         num_boost_round=settings.max_boost_rounds,
         valid_sets=[valid],
         valid_names=[VALID_NAME],
-        callbacks=[
-            lgb.early_stopping(settings.early_stopping_rounds, verbose=False),
-            LightGBMPruningCallback(
-                trial, metric, valid_name=VALID_NAME, report_interval=REPORT_INTERVAL
-            ),
-        ],
+        callbacks=[lgb.early_stopping(settings.early_stopping_rounds, verbose=False), stop],
     )
-    trial.set_user_attr("best_iteration", int(booster.best_iteration))
-    return float(booster.best_score[VALID_NAME][metric])
+
+
+def trial_params(point: dict[str, Any], settings: SearchSettings) -> dict[str, Any]:
+    """A point of the LightGBM space as the parameters its trials train with."""
+    metric = LIGHTGBM_METRICS[settings.objective]
+    return lightgbm_params(
+        {**lightgbm_training_params(point, settings), "metric": metric},
+        num_threads=settings.num_threads,
+        seed=settings.seed,
+    )
+
+
+def lightgbm_trial(trial: Any, data: TrialData, method: str) -> float:
+    """Fit rung by rung (`binclf.train.search.fidelity`); pruned between rungs by the pruner."""
+    import optuna
+
+    settings = data.settings
+    params = trial_params(suggest(trial, LIGHTGBM_SPACE), settings)
+    n_rungs = len(data.rungs(method))
+    rung = 0
+    top = chosen_top_rung(trial.study, n_rungs, settings.timeout_seconds)
+    while True:
+        full_valid = top is not None and rung >= top
+        data.lightgbm_datasets(method, rung, full_valid)  # binned before the clock starts
+        stop = deadline_callback(
+            trials_deadline(trial.study, data.deadline),
+            trial.study,
+            lambda rung=rung: optuna.TrialPruned(f"the search's time ran out at rung {rung}"),
+        )
+        started = time.monotonic()
+        booster = _fit(data, method, rung, params, stop, full_valid)
+        value = float(booster.best_score[VALID_NAME][params["metric"]])
+        trial.set_user_attr("best_iteration", int(booster.best_iteration))
+        trial.set_user_attr(ROWS_ATTR, len(data.rungs(method)[rung]))
+        if top is None:
+            seconds = time.monotonic() - started
+            top = choose_top_rung(trial.study, seconds, n_rungs, settings.timeout_seconds)
+        if rung >= top:
+            p = valid_probabilities(booster, data, method)
+            data.valid_predictions[trial.number] = p
+            return (
+                value
+                if full_valid
+                else score(data.y_valid, p, data.valid_weight, settings.objective)
+            )
+        trial.report(value, step=rung_step(rung))
+        if trial.should_prune():
+            raise optuna.TrialPruned(f"pruned after rung {rung}")
+        rung += 1
+
+
+def valid_probabilities(booster: Any, data: TrialData, method: str) -> np.ndarray:
+    """The booster's prior-corrected probabilities at its best round on every validation row."""
+    shift = data.resampled(method).prior_log_odds_shift
+    log_odds = booster.predict(data.X_valid, raw_score=True, num_iteration=booster.best_iteration)
+    return expit(np.asarray(log_odds, dtype=np.float64) + shift)
+
+
+def full_fidelity_rounds(best: Any, data: TrialData, method: str) -> tuple[int, int] | None:
+    """The winner's round count from early stopping on every trial row, with those rows.
+
+    None when the winner was already scored on every trial row (or is not LightGBM). Boosting
+    stops at the search's deadline, keeping the best round so far.
+    """
+    rows = data.rungs(method)
+    if best.params["family"] != "lightgbm" or best.user_attrs.get(ROWS_ATTR) == len(rows[-1]):
+        return None
+    point = {name: best.params[name] for name in LIGHTGBM_SPACE}
+    booster = _fit(
+        data,
+        method,
+        len(rows) - 1,
+        trial_params(point, data.settings),
+        stop_boosting_at(data.deadline),
+    )
+    return max(1, int(booster.best_iteration)), len(rows[-1])
 
 
 def logistic_trial(trial: Any, data: TrialData, method: str) -> float:
@@ -175,6 +283,7 @@ def logistic_trial(trial: Any, data: TrialData, method: str) -> float:
     resampled = data.resampled(method)
     encoding, matrix, valid_matrix = data.logistic_inputs(method)
     weights = train_weights(resampled, point["class_weight"])
+    trial.set_user_attr(ROWS_ATTR, len(resampled.y))
     model = fit_logistic(
         resampled.X,
         resampled.y,
@@ -186,6 +295,7 @@ def logistic_trial(trial: Any, data: TrialData, method: str) -> float:
     shift = shift_for(resampled, weights)
     log_odds = valid_matrix @ model.coefficients + model.intercept
     p = apply_prior_shift(expit(log_odds), shift)
+    data.valid_predictions[trial.number] = p
     return score(data.y_valid, p, data.valid_weight, data.settings.objective)
 
 

@@ -20,8 +20,13 @@ def refit(
     y: np.ndarray,
     weight: np.ndarray | None,
     settings: SearchSettings,
+    *,
+    rounds: int | None = None,
 ) -> tuple[BinaryModel, str, float]:
-    """The winning configuration fit on all of `X`; returns model, resampling and prior shift."""
+    """The winning configuration fit on all of `X`; returns model, resampling and prior shift.
+
+    LightGBM trains `rounds` rounds when given, else the round count of the best trial.
+    """
     params = dict(best.params)
     family = params.pop("family")
     method = params.pop("resampling", settings.resampling)
@@ -31,7 +36,7 @@ def refit(
             data.X,
             data.y,
             params=lightgbm_training_params(params, settings),
-            num_boost_round=max(1, int(best.user_attrs["best_iteration"])),
+            num_boost_round=rounds or max(1, int(best.user_attrs["best_iteration"])),
             sample_weight=data.sample_weight,
             num_threads=settings.num_threads,
             seed=settings.seed,

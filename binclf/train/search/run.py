@@ -17,7 +17,14 @@ import numpy as np
 import pandas as pd
 
 from binclf.train.search.budget import optimize_within_budget
-from binclf.train.search.objectives import TrialData, objective, trial_errors
+from binclf.train.search.ensemble import choose_ensemble, refit_ensemble
+from binclf.train.search.fidelity import ROWS_ATTR, trials_deadline
+from binclf.train.search.objectives import (
+    TrialData,
+    full_fidelity_rounds,
+    objective,
+    trial_errors,
+)
 from binclf.train.search.owners import OWNER_ATTR, Owner
 from binclf.train.search.refit import refit, stack
 from binclf.train.search.settings import SearchError, SearchResult, SearchSettings
@@ -75,12 +82,15 @@ def search_model(
     train_weight: np.ndarray | None = None,
     valid_weight: np.ndarray | None = None,
     on_trial: Callable[[Any, Any], None] | None = None,
+    warm_start_from: str | None = None,
 ) -> SearchResult:
     """Search the families on (train, validation), then refit the winner.
 
     `storage` is an optuna RDB URL (e.g. ``sqlite:///state/optuna.db``); a study of the same
     `study_name` is resumed: its finished (complete or pruned) trials count toward `n_trials`.
-    `on_trial(study, trial)` is called after each trial, next to the progress log. A trial error
+    `on_trial(study, trial)` is called after each trial, next to the progress log. A new study
+    starts with the best configurations of the study `warm_start_from` in the same storage (the
+    champion's), when given. A trial error
     fails its trial only; any other exception stops the search and is raised as it is.
     """
     import optuna
@@ -88,7 +98,7 @@ def search_model(
     settings = settings or SearchSettings()
     _check_inputs(X_train, y_train, X_valid, y_valid)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = open_study(storage, study_name, settings)
+    study = open_study(storage, study_name, settings, warm_start_from)
     sample = _stratified_sample(y_train, settings.search_sample_rows, settings.seed)
     data = TrialData(
         X_train.iloc[sample].reset_index(drop=True),
@@ -98,6 +108,9 @@ def search_model(
         np.asarray(y_valid, dtype=np.int8),
         None if valid_weight is None else np.asarray(valid_weight, float),
         settings,
+        deadline=None
+        if settings.timeout_seconds is None
+        else time.monotonic() + settings.timeout_seconds,
     )
     owner = Owner.current().to_dict()
 
@@ -114,7 +127,13 @@ def search_model(
         "as many as time allows" if remaining is None else max(remaining, 0),
         settings.timeout_seconds,
     )
-    callbacks = [log_trial] + ([on_trial] if on_trial else [])
+
+    def stop_in_time(study: Any, _: Any) -> None:
+        deadline = trials_deadline(study, data.deadline)
+        if deadline is not None and time.monotonic() >= deadline:
+            study.stop()
+
+    callbacks = [log_trial, stop_in_time] + ([on_trial] if on_trial else [])
     if settings.n_trials is None:
         study.optimize(
             owned,
@@ -133,6 +152,8 @@ def search_model(
             catch=trial_errors(),
         )
     best = best_trial(study, study_name, settings.families)
+    promoted = full_fidelity_rounds(best, data, best.params.get("resampling", settings.resampling))
+    rounds, rounds_rows = promoted or (None, best.user_attrs.get(ROWS_ATTR))
     if settings.refit_with_validation:
         X_refit, y_refit, w_refit = stack(
             (X_train, y_train, train_weight), (X_valid, y_valid, valid_weight)
@@ -140,7 +161,7 @@ def search_model(
     else:
         X_refit, y_refit, w_refit = X_train, np.asarray(y_train, dtype=np.int8), train_weight
     started = time.perf_counter()
-    model, method, shift = refit(best, X_refit, y_refit, w_refit, settings)
+    model, method, shift = refit(best, X_refit, y_refit, w_refit, settings, rounds=rounds)
     logger.info(
         "refit %s (trial %d) on %d rows in %.1f s",
         best.params["family"],
@@ -148,12 +169,30 @@ def search_model(
         len(y_refit),
         time.perf_counter() - started,
     )
+    family, best_value = best.params["family"], float(best.value)
+    # Trials scored below every trial row (a capped top rung) would pick members and weights
+    # for models other than those refit, so an ensemble is only formed at full fidelity.
+    at_full_fidelity = promoted is None
+    choice = (
+        choose_ensemble(study, data, settings) if settings.ensemble and at_full_fidelity else None
+    )
+    if choice is not None:
+        started = time.perf_counter()
+        model = refit_ensemble(
+            choice, study, (best.number, model, shift), X_refit, y_refit, w_refit, settings
+        )
+        family, best_value, shift = model.family, choice.score, 0.0
+        logger.info(
+            "ensemble of trials %s refit in %.1f s",
+            sorted(choice.members),
+            time.perf_counter() - started,
+        )
     trials = study.get_trials(deepcopy=False)
     states = [t.state.name for t in trials]
     return SearchResult(
-        family=best.params["family"],
+        family=family,
         params=dict(model.params),
-        best_value=float(best.value),
+        best_value=best_value,
         objective=settings.objective,
         n_complete=states.count("COMPLETE"),
         n_pruned=states.count("PRUNED"),
@@ -165,4 +204,7 @@ def search_model(
         study_name=study_name,
         refit_rows=len(y_refit),
         seconds_per_trial=seconds_per_trial(trials),
+        fidelity_rows=best.user_attrs.get(ROWS_ATTR),
+        rounds_rows=rounds_rows,
+        ensemble_members=dict(choice.members) if choice else {},
     )

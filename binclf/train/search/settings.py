@@ -22,11 +22,14 @@ class SearchSettings:
 
     The budget is `n_trials` (finished trials over all runs of the study) and/or
     `timeout_seconds` (per call). `resampling` is one of RESAMPLING_METHODS or "auto" (then it is
-    searched). Trials fit on at most `search_sample_rows` training rows; the winner is refit on
-    every training row, plus the validation rows when `refit_with_validation`, LightGBM with the
-    round count early stopping chose at the fixed `learning_rate` (fixed, so pruning compares
-    trials at equal progress). A timeout makes the trial count depend on machine speed: for
-    byte-identical reruns set `timeout_seconds=None` and let `n_trials` bound the search.
+    searched). Trials fit on at most `search_sample_rows` training rows, LightGBM trials rung by
+    rung from `fidelity_min_rows` up (`binclf.train.search.fidelity`; with a timeout the top
+    rung adapts to the budget). The winner is refit on every training row, plus the validation
+    rows when `refit_with_validation`, LightGBM with the round count early stopping chose at the
+    fixed `learning_rate`. With `ensemble`, a greedy ensemble of the best trials competes with
+    the winner on validation (`binclf.train.search.ensemble`). A timeout makes the trial count
+    depend on machine speed: for byte-identical reruns set `timeout_seconds=None` and let
+    `n_trials` bound the search.
     """
 
     n_trials: int | None = 100
@@ -35,10 +38,12 @@ class SearchSettings:
     families: tuple[str, ...] = FAMILIES
     resampling: str = "none"
     search_sample_rows: int | None = 100_000
+    fidelity_min_rows: int = 3_000
     learning_rate: float = 0.05
     early_stopping_rounds: int = 50
     max_boost_rounds: int = 5_000
     refit_with_validation: bool = True
+    ensemble: bool = True
     num_threads: int = 2
     seed: int = 0
 
@@ -66,6 +71,10 @@ class SearchSettings:
             raise SearchError(
                 f"search_sample_rows must be at least 100, got {self.search_sample_rows}"
             )
+        if self.fidelity_min_rows < 100:
+            raise SearchError(
+                f"fidelity_min_rows must be at least 100, got {self.fidelity_min_rows}"
+            )
         if not 0 < self.learning_rate <= 1:
             raise SearchError(f"learning_rate must be in (0, 1], got {self.learning_rate}")
 
@@ -75,7 +84,10 @@ class SearchResult:
     """The winner of a search, refit, with the evidence of how it was found.
 
     `seconds_per_trial` is the mean duration of the finished (complete or pruned) trials of each
-    family that ran.
+    family that ran; `fidelity_rows` the rows the winning trial was scored on (its top rung),
+    `rounds_rows` the rows on which early stopping chose the refit's round count (more than
+    `fidelity_rows` when the winner was fit again on every trial row), `ensemble_members` the
+    weight of each trial (by number) when an ensemble won, empty otherwise.
     """
 
     family: str
@@ -92,3 +104,6 @@ class SearchResult:
     study_name: str
     refit_rows: int
     seconds_per_trial: dict[str, float] = field(default_factory=dict)
+    fidelity_rows: int | None = None
+    rounds_rows: int | None = None
+    ensemble_members: dict[int, float] = field(default_factory=dict)

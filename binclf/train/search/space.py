@@ -13,9 +13,10 @@ import hashlib
 from typing import Any
 
 from binclf.io.atomic import json_bytes
+from binclf.train.search.fidelity import FIDELITY_FACTOR, TOP_RUNG_BUDGET_SHARE
 from binclf.train.search.settings import LIGHTGBM_METRICS, OBJECTIVES, SearchSettings
 
-SEARCH_DEFINITION_VERSION = 1
+SEARCH_DEFINITION_VERSION = 2
 
 # Each parameter: its kind and range ("int"/"float" with low, high and log scale) or choices.
 LIGHTGBM_SPACE: dict[str, dict[str, Any]] = {
@@ -51,15 +52,6 @@ STARTING_POINTS: dict[str, list[dict[str, Any]]] = {
 
 # TPE after this many trials; before, random (or the starting points).
 N_STARTUP_TRIALS = 8
-# Multi-fidelity over boosting rounds: successive halving with rungs at PRUNE_MIN_ROUNDS times
-# powers of PRUNE_REDUCTION_FACTOR rounds (50, 150, 450, ...). At each rung a LightGBM trial goes
-# on only if its validation metric is in the best 1/PRUNE_REDUCTION_FACTOR of the trials that
-# reached it, so most configurations cost a few dozen rounds and only promising ones run to
-# early stopping. LightGBM reports its metric every REPORT_INTERVAL rounds. The first rung is
-# late enough that shallow trees, which learn slower early on, are not judged at the start.
-REPORT_INTERVAL = 10
-PRUNE_MIN_ROUNDS = 50
-PRUNE_REDUCTION_FACTOR = 3
 
 
 def suggest(trial: Any, space: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -94,9 +86,9 @@ def describe() -> dict[str, Any]:
         "sampler": {"kind": "tpe", "multivariate": True, "n_startup_trials": N_STARTUP_TRIALS},
         "pruner": {
             "kind": "successive_halving",
-            "min_rounds": PRUNE_MIN_ROUNDS,
-            "reduction_factor": PRUNE_REDUCTION_FACTOR,
-            "report_interval": REPORT_INTERVAL,
+            "fidelity": "training_rows",
+            "reduction_factor": FIDELITY_FACTOR,
+            "top_rung_budget_share": TOP_RUNG_BUDGET_SHARE,
         },
     }
 

@@ -18,16 +18,16 @@ from binclf.io.atomic import json_bytes
 from binclf.spec import DatasetSpec
 from binclf.train.inputs import data_version
 from binclf.train.search.budget import shared_storage
+from binclf.train.search.fidelity import FIDELITY_FACTOR, ROWS_ATTR
 from binclf.train.search.objectives import ERROR_ATTR
 from binclf.train.search.owners import is_orphan
 from binclf.train.search.settings import OBJECTIVES, SearchError, SearchSettings
 from binclf.train.search.space import (
     N_STARTUP_TRIALS,
-    PRUNE_MIN_ROUNDS,
-    PRUNE_REDUCTION_FACTOR,
     STARTING_POINTS,
     definition_hash,
 )
+from binclf.train.search.warm import warm_start_points
 
 logger = logging.getLogger(__name__)
 
@@ -65,11 +65,14 @@ def fail_orphans(study: Any) -> None:
             logger.warning("trial %d was left running by a stopped run; failed", trial.number)
 
 
-def open_study(storage: str, name: str, settings: SearchSettings) -> Any:
+def open_study(
+    storage: str, name: str, settings: SearchSettings, warm_start_from: str | None = None
+) -> Any:
     """Create the study, or load it when it exists (another run or worker made it).
 
     Only the worker that creates the study enqueues the starting points, so workers that start
-    together do not run them twice.
+    together do not run them twice: first the best configurations of the study
+    `warm_start_from` (the champion's, `binclf.train.search.warm`), then `STARTING_POINTS`.
     """
     import optuna
 
@@ -79,8 +82,9 @@ def open_study(storage: str, name: str, settings: SearchSettings) -> Any:
         "sampler": optuna.samplers.TPESampler(
             seed=settings.seed, n_startup_trials=N_STARTUP_TRIALS, multivariate=True
         ),
+        # Rungs are reported at steps 1, 3, 9, ... (`fidelity.rung_step`).
         "pruner": optuna.pruners.SuccessiveHalvingPruner(
-            min_resource=PRUNE_MIN_ROUNDS, reduction_factor=PRUNE_REDUCTION_FACTOR
+            min_resource=1, reduction_factor=FIDELITY_FACTOR
         ),
     }
     try:
@@ -100,15 +104,30 @@ def open_study(storage: str, name: str, settings: SearchSettings) -> Any:
     if is_single_worker(storage):
         fail_orphans(study)
     if created:
-        for family, points in STARTING_POINTS.items():
-            if family not in settings.families:
-                continue
-            for point in points:
-                start = {"family": family, **point}
-                if settings.resampling == "auto":
-                    start["resampling"] = "none"
-                study.enqueue_trial(start)
+        enqueue_starts(study, settings, warm_start_from, options["storage"])
     return study
+
+
+def enqueue_starts(
+    study: Any, settings: SearchSettings, warm_start_from: str | None, storage: Any
+) -> None:
+    """Enqueue the warm-start points, then the starting points, each distinct point once."""
+    points = (
+        []
+        if warm_start_from is None
+        else warm_start_points(storage, warm_start_from, settings.families)
+    )
+    for family, family_points in STARTING_POINTS.items():
+        if family in settings.families:
+            points.extend({"family": family, **point} for point in family_points)
+    queued: list[dict[str, Any]] = []
+    for point in points:
+        start = {k: v for k, v in point.items() if k != "resampling"}
+        if settings.resampling == "auto":
+            start["resampling"] = point.get("resampling", "none")
+        if start not in queued:
+            queued.append(start)
+            study.enqueue_trial(start)
 
 
 def log_trial(study: Any, trial: Any) -> None:
@@ -139,6 +158,7 @@ def history(trials: list[Any]) -> list[dict[str, Any]]:
             "family": t.params.get("family"),
             "params": dict(t.params),
             "best_iteration": t.user_attrs.get("best_iteration"),
+            "rows": t.user_attrs.get(ROWS_ATTR),
             "duration_seconds": t.duration.total_seconds() if t.duration else None,
             "error": t.user_attrs.get(ERROR_ATTR),
         }
