@@ -2,8 +2,9 @@
 
 Backfill every day through validation, train on the early part, score and monitor the rest,
 let the drift sensor decide, run the retrain it asks for, and print the timeline. Every run is
-launched through the workspace and the sensor ticks in a real daemon, so `make ui` shows each run
-under its job, and the retrain under the sensor that requested it.
+created from the workspace's code location, so `make ui` shows each run under its job: the demo's
+own runs execute in this process, one after another, while a real daemon ticks the sensors and
+runs the retrain a sensor requests, listed under that sensor.
 """
 
 import json
@@ -31,7 +32,7 @@ from binclf.partitions import partition_day
 from binclf.spec import DatasetSpec, load_spec
 from pipelines.definitions import build_definitions
 from pipelines.demo_slo import replay_lines, slo_sensors_step, slo_status_lines
-from pipelines.launch import Workspace, daemon
+from pipelines.launch import LocalRuns, Workspace, daemon, local_runs
 
 FIRST_TRAINING_SHARE = 2 / 3  # train on the first two thirds, monitor the rest
 SEARCH_BUDGET = {"n_trials": 20, "timeout_seconds": 25.0}  # keeps the demo within minutes
@@ -45,10 +46,10 @@ def _range_tags(first: str, last: str) -> dict[str, str]:
     return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
 
 
-def _run(workspace: Workspace, job: str, **kwargs: Any) -> DagsterRun:
-    """Launch a run through the workspace, wait for it and say how it went."""
+def _run(runs: LocalRuns, job: str, **kwargs: Any) -> DagsterRun:
+    """Run a job of the code location here and say how it went."""
     started = time.monotonic()
-    run = workspace.run(job, **kwargs)
+    run = runs.run(job, **kwargs)
     _report(run, started)
     return run
 
@@ -149,8 +150,8 @@ def main() -> int:
     spec = load_spec()
     defs = build_definitions(spec)
     instance = DagsterInstance.get()
-    with daemon(instance) as workspace:
-        return _story(spec, defs, instance, workspace, started)
+    with daemon(instance) as workspace, local_runs(instance) as runs:
+        return _story(spec, defs, instance, workspace, runs, started)
 
 
 def _story(
@@ -158,6 +159,7 @@ def _story(
     defs: Definitions,
     instance: DagsterInstance,
     workspace: Workspace,
+    runs: LocalRuns,
     started: float,
 ) -> int:
     keys = defs.resolve_job_def("ingest_job").partitions_def.get_partition_keys()
@@ -166,10 +168,10 @@ def _story(
     _say(f"binclf demo: dataset {spec.name}, {len(keys)} daily partitions {keys[0]}…{keys[-1]}")
 
     _say("1. Validation profile from the first days")
-    _run(workspace, "profile_job")
+    _run(runs, "profile_job")
 
     _say(f"2. Backfill {len(keys)} partitions through validation (one run)")
-    ingest = _run(workspace, "ingest_job", tags=_range_tags(keys[0], keys[-1]))
+    ingest = _run(runs, "ingest_job", tags=_range_tags(keys[0], keys[-1]))
     for line in _validation_outcome(instance, ingest):
         _say(line)
     if ingest.status != DagsterRunStatus.SUCCESS:
@@ -178,7 +180,7 @@ def _story(
 
     _say(f"3. Train on labels known before {first_cutoff}")
     window = {"ops": {"training_window": {"config": {"cutoff": first_cutoff}}}}
-    trained = _run(workspace, "training_job", run_config=_training_config(window))
+    trained = _run(runs, "training_job", run_config=_training_config(window))
     for line in _training_summary(defs, spec.name):
         _say(line)
     if trained.status != DagsterRunStatus.SUCCESS:
@@ -187,7 +189,7 @@ def _story(
 
     monitored = [k for k in keys if k >= split]
     _say(f"4. Score and monitor {len(monitored)} later days with the champion (one run)")
-    _run(workspace, "monitoring_job", tags=_range_tags(monitored[0], monitored[-1]))
+    _run(runs, "monitoring_job", tags=_range_tags(monitored[0], monitored[-1]))
 
     first_drift = _latest_value(instance, "drift", "drift_by_partition") or {}
     replay = _replay_sensor(spec, first_drift)
@@ -222,7 +224,7 @@ def _story(
         for line in _training_summary(defs, spec.name):
             _say(line)
         _say("7. Re-score the monitored days with the champion (and re-measure the SLOs)")
-        _run(workspace, "monitoring_job", tags=_range_tags(monitored[0], monitored[-1]))
+        _run(runs, "monitoring_job", tags=_range_tags(monitored[0], monitored[-1]))
         for line in slo_status_lines(defs.resources["state"].store()):
             _say(line)
 

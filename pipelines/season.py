@@ -59,6 +59,7 @@ from pipelines.season_setup import (
 )
 
 KILLED_RUN_MARKED_WITHIN_SECONDS = 120.0
+RETRAIN_SENSORS = ("drift_retrain_sensor", "label_freshness_sensor", "slo_retrain_sensor")
 
 
 def _range(keys: list[str]) -> dict[str, str]:
@@ -242,9 +243,11 @@ class Season:
         self.say(f"    kill -9 {what}: {state}")
 
     def sensors(self) -> None:
-        for name in ("drift_retrain_sensor", "label_freshness_sensor"):
+        """The retrain sensors in turn, then the alert sensor (it requests no run)."""
+        for name in RETRAIN_SENSORS:
             for request in self.sensor_requests(name):
                 self.request("training_job", request, f"requested by {name}")
+        self.sensor_requests("alert_sensor")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from binclf.monitor.season_invariants import (
     no_leftovers,
     scores_name_their_champion,
 )
+from binclf.monitor.season_invariants import test_rows_are_own_split as own_split_held
 from binclf.register.registry import Registry
 
 DATASET = "d"
@@ -83,3 +84,26 @@ def test_no_leftovers_sees_temporary_files_and_staging_folders(tmp_path: Path) -
         "data/scores/.2026-03-02.abcd.tmp",
         "registry/.staging-xyz",
     ]
+
+
+def _version_files(test_rows: int, evidence_rows: int) -> dict[str, bytes]:
+    card = {"splits": {"test": {"rows": test_rows}}}
+    return {
+        "card.json": json.dumps(card).encode(),
+        "evidence.json": json.dumps({"test_rows": evidence_rows}).encode(),
+    }
+
+
+def test_own_split_counts_pruned_versions_by_card_and_decision(tmp_path: Path) -> None:
+    registry = Registry(state.registry_dir(tmp_path), keep_rejected=1)
+    rejected = {"promote": False, "reason_codes": ["GATE_FAILED:min_roc_auc"], "test_rows": 40}
+    for _ in range(3):  # the oldest two rejected versions lose their evidence to retention
+        registry.register(DATASET, _version_files(40, 40), metadata={}, decision=rejected)
+    assert "evidence.json" in registry.manifest(DATASET, "v0001").get("pruned", {})
+
+    assert own_split_held(tmp_path, DATASET).held
+
+    wrong = {**rejected, "test_rows": 41}
+    registry.register(DATASET, _version_files(40, 40), metadata={}, decision=wrong)
+    broken = own_split_held(tmp_path, DATASET)
+    assert not broken.held and "v0004: decision 0 has 41 test rows" in broken.problems[0]
