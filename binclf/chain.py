@@ -30,6 +30,8 @@ from binclf.register.registry import Registry
 from binclf.register.unseen_rows import unseen_by_champion
 from binclf.spec import DatasetSpec
 from binclf.train import steps
+from binclf.train.inputs import data_version
+from binclf.train.lineage import require_same_data
 from binclf.train.outcomes import CalibrationOutcome, SearchOutcome
 from binclf.train.search import SearchSettings
 from binclf.train.settings import (
@@ -108,6 +110,13 @@ def register(
 ) -> tuple[RegisteredCandidate, list[GateResult]]:
     """Judge the candidate by the gates, then register it with the rejection (if one failed) in
     the same registry change, so no killed run leaves a gate-failed version as a challenger."""
+    made_from = {
+        "model_search": search.data_version,
+        "calibration": calibration.data_version,
+        "decision_threshold": threshold.data_version,
+        "candidate_evaluation": evaluation.data_version,
+    }
+    require_same_data("model_candidate", data_version(splits), made_from)
     gates = evaluate_gates(evaluation.evidence, spec.gates)
     registered = candidate.register_candidate(
         registry,
@@ -161,6 +170,8 @@ def decide(
         }
         return DecisionOutcome(record)
     evidence = candidate.stored_evidence(registry, spec, version)
+    made_from = {f"version {version}": str(evidence.get("data_version", ""))}
+    require_same_data("champion_decision", data_version(splits), made_from)
     test, y = evaluation_steps.test_rows(splits, spec)
     pair = score_pair(registry, spec.name, version, test)
     record = challenge_champion(

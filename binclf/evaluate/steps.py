@@ -21,7 +21,8 @@ from binclf.stats.plots import (
     plot_score_distribution,
 )
 from binclf.train.features import FeatureSchema, single_feature_aucs, target_vector, to_model_frame
-from binclf.train.inputs import split_frames
+from binclf.train.inputs import data_version, split_frames
+from binclf.train.lineage import require_same_data
 from binclf.train.outcomes import CalibrationOutcome, SearchOutcome
 from binclf.train.splits import SPLIT_COLUMN
 from binclf.train.steps import build_bundle
@@ -58,6 +59,11 @@ class Evaluation:
     def top_features(self) -> dict[str, float]:
         return self.evidence["top_features"]
 
+    @property
+    def data_version(self) -> str:
+        """The data version of the training splits the evidence was measured on."""
+        return str(self.evidence.get("data_version", ""))
+
     def to_dict(self) -> dict[str, Any]:
         return self.evidence
 
@@ -82,6 +88,16 @@ def evaluate(
     settings: EvaluationSettings,
 ) -> Evaluation:
     """Evidence on the test rows: metrics, slices, fairness, explanations, leakage, plots."""
+    version = data_version(splits)
+    require_same_data(
+        "candidate_evaluation",
+        version,
+        {
+            "model_search": search.data_version,
+            "calibration": calibration.data_version,
+            "decision_threshold": threshold_choice.data_version,
+        },
+    )
     schema = search.schema
     bundle = build_bundle(search, calibration, threshold_choice.value)
     test, y = test_rows(splits, spec)
@@ -114,7 +130,12 @@ def evaluate(
         "scores": plot_score_distribution(y, p, threshold=bundle.threshold),
         "importance": plot_feature_importance(importance),
     }
-    full = {**evidence, "explanations": explained, "top_features": importance}
+    full = {
+        **evidence,
+        "explanations": explained,
+        "top_features": importance,
+        "data_version": version,
+    }
     return Evaluation(to_json_safe(full), plots=plots)
 
 

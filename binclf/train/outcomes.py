@@ -47,6 +47,7 @@ class SearchOutcome:
     fidelity_rows: int | None = None
     rounds_rows: int | None = None
     ensemble_members: dict[str, float] = field(default_factory=dict)
+    data_version: str = ""
 
     def search_summary(self) -> dict[str, Any]:
         """Time per trial, the chosen fidelity and the ensemble's members, for card and UI."""
@@ -101,6 +102,7 @@ class SearchOutcome:
                 "exclusions": self.exclusions,
                 "model_files": {name: data.decode() for name, data in self.model_files.items()},
                 "wall_seconds": self.wall_seconds,
+                "data_version": self.data_version,
                 **self.search_summary(),
             }
         )
@@ -126,6 +128,7 @@ class SearchOutcome:
             fidelity_rows=data.get("fidelity_rows"),
             rounds_rows=data.get("rounds_rows"),
             ensemble_members=dict(data.get("ensemble_members", {})),
+            data_version=data.get("data_version", ""),
         )
 
 
@@ -135,9 +138,10 @@ class CalibrationOutcome:
 
     choice: CalibrationChoice
     plots: Mapping[str, bytes] = field(default_factory=dict)
+    data_version: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return to_json_safe(self.choice.to_dict())
+        return to_json_safe({**self.choice.to_dict(), "data_version": self.data_version})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CalibrationOutcome:
@@ -150,4 +154,4 @@ class CalibrationOutcome:
             seed=data["seed"],
             min_gain_se=data["min_gain_se"],
         )
-        return cls(choice)
+        return cls(choice, data_version=data.get("data_version", ""))

@@ -7,7 +7,7 @@ The Dagster assets call them one by one, `binclf.chain` calls them in a row.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import numpy as np
 import polars as pl
@@ -17,7 +17,8 @@ from binclf.spec import DatasetSpec
 from binclf.stats.plots import plot_reliability
 from binclf.train.bundle import ScoringBundle
 from binclf.train.calibration import Calibrator, choose_calibration, out_of_fold_probabilities
-from binclf.train.inputs import model_inputs
+from binclf.train.inputs import data_version, model_inputs
+from binclf.train.lineage import require_same_data
 from binclf.train.outcomes import CalibrationOutcome, SearchOutcome
 from binclf.train.search import SearchSettings, search_model
 from binclf.train.search import study_name as search_study_name
@@ -40,6 +41,7 @@ def search(
     A new study starts with the best trials of the study `warm_start_from` (the champion's).
     """
     screening = screening or ScreeningSettings()
+    version = data_version(splits)
     inputs = model_inputs(
         splits,
         spec,
@@ -63,7 +65,7 @@ def search(
         valid_weight=valid[2],
         warm_start_from=warm_start_from,
     )
-    return SearchOutcome.from_result(result, schema, exclusions)
+    return replace(SearchOutcome.from_result(result, schema, exclusions), data_version=version)
 
 
 def build_bundle(
@@ -104,6 +106,8 @@ def calibrate(
     settings: CalibrationSettings,
 ) -> CalibrationOutcome:
     """Choose and fit the calibration on the calibration rows, with a reliability plot."""
+    version = data_version(splits)
+    require_same_data("calibration", version, {"model_search": search.data_version})
     inputs = model_inputs(splits, spec, names=("calibration",), schema=search.schema)
     frame, y = inputs.frames["calibration"], inputs.labels("calibration")
     raw = _scores(search, frame)
@@ -117,7 +121,7 @@ def calibrate(
     )
     calibrated = choice.calibrator.transform(raw)
     plot = plot_reliability(y, {"before": raw, "after": calibrated}, title="Calibration rows")
-    return CalibrationOutcome(choice, plots={"calibration_rows": plot})
+    return CalibrationOutcome(choice, plots={"calibration_rows": plot}, data_version=version)
 
 
 def threshold(
@@ -135,6 +139,12 @@ def threshold(
     the same rows. The choice's own cost is still measured on the rows it was chosen on; the
     forecast of the cost on new data is the test rows' (`binclf.evaluate`).
     """
+    version = data_version(splits)
+    require_same_data(
+        "decision_threshold",
+        version,
+        {"model_search": search.data_version, "calibration": calibration.data_version},
+    )
     inputs = model_inputs(splits, spec, names=("calibration",), schema=search.schema)
     frame, y = inputs.frames["calibration"], inputs.labels("calibration")
     weights = inputs.weights("calibration")
@@ -147,7 +157,7 @@ def threshold(
         seed=choice.seed,
         weights=weights,
     )
-    return choose_threshold(
+    choice = choose_threshold(
         p,
         y,
         policy=ThresholdPolicy(kind=settings.policy, target=settings.target),
@@ -157,3 +167,4 @@ def threshold(
         n_boot=settings.n_boot,
         seed=settings.seed,
     )
+    return replace(choice, data_version=version)

@@ -85,6 +85,7 @@ class ThresholdChoice:
     recall: float
     fpr: float
     flagged_fraction: float
+    data_version: str = ""  # of the training splits it was chosen on
 
     @property
     def feasible(self) -> bool:
@@ -105,6 +106,7 @@ class ThresholdChoice:
             "recall": self.recall,
             "fpr": self.fpr,
             "flagged_fraction": self.flagged_fraction,
+            "data_version": self.data_version,
         }
 
     @classmethod
