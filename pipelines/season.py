@@ -156,7 +156,10 @@ class Season:
     def sensor_requests(self, name: str) -> list[RunRequest]:
         sensor = self.defs.get_sensor_def(name)
         context = build_sensor_context(
-            instance=self.instance, definitions=self.defs, cursor=self.cursors.get(name)
+            instance=self.instance,
+            definitions=self.defs,
+            cursor=self.cursors.get(name),
+            resources=self.defs.resources,
         )
         data = sensor.evaluate_tick(context)
         self.cursors[name] = data.cursor if data.cursor is not None else self.cursors.get(name)
