@@ -1,25 +1,34 @@
-"""Ingest: raw events per day, validated by blocking great-expectations checks."""
+"""Ingest: raw events per day, validated by blocking great-expectations checks.
+
+The validation check is partitioned: a run over a range records one verdict per day. A day that
+fails is refused by `validated_events` (nothing downstream reads it) while the other days of the
+run go on; only a run in which no day passed is stopped by the blocking check.
+"""
 
 import json
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 from dagster import (
-    AssetCheckResult,
+    AssetCheckEvaluation,
+    AssetCheckKey,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
+    AssetKey,
     AssetsDefinition,
     BackfillPolicy,
     DailyPartitionsDefinition,
     MetadataValue,
     Output,
+    PreviewWarning,
     asset,
 )
 
-from assets.io_manager import FramesOnDemand, SamePartitionOf
+from assets.io_manager import FramesOnDemand, Refused, SamePartitionOf
 from assets.metadata import PreviewPolicy
 from assets.resources import StateResource
 from binclf.ingest.sources import read_partition, rows_without_time
@@ -28,7 +37,7 @@ from binclf.spec import DatasetSpec
 from binclf.stats.summaries import markdown_table
 from binclf.validate.batch import BatchValidator
 from binclf.validate.spec_checks import check_spec_against
-from binclf.validate.summary import run_description, summarize
+from binclf.validate.summary import summarize
 from binclf.validate.validation import (
     PartitionValidationError,
     ValidationProfile,
@@ -43,6 +52,38 @@ VALIDATION_CHECK = "passes_validation"
 
 def _report_path(state: StateResource, key: str) -> Path:
     return state.reports() / "validation" / f"{key}.json"
+
+
+def _verdict(
+    report: ValidationReport, *, stop_run: bool, fixes: dict[tuple[str | None, str], str]
+) -> AssetCheckEvaluation:
+    """One day's verdict, recorded on its own partition of the check.
+
+    A failed day blocks the run only when no day of the run passed (`stop_run`); otherwise
+    `validated_events` refuses it and the other days go on.
+    """
+    return AssetCheckEvaluation(
+        asset_key=AssetKey("raw_events"),
+        check_name=VALIDATION_CHECK,
+        passed=report.success,
+        partition=report.partition,
+        severity=AssetCheckSeverity.ERROR,
+        blocking=stop_run,
+        description=None if report.success else report.summary()[:2000],
+        metadata={
+            "rows": report.rows,
+            "rules_evaluated": report.evaluated,
+            "rules_broken": len(report.failures),
+            "failures": MetadataValue.md(
+                markdown_table(
+                    [
+                        {**row, "fix": fixes.get((f.column, f.rule), "")}
+                        for f, row in zip(report.failures, report.failures_table(), strict=True)
+                    ]
+                )
+            ),
+        },
+    )
 
 
 def ingest_assets(
@@ -87,23 +128,27 @@ def ingest_assets(
         )
         return profile.to_dict()
 
+    with warnings.catch_warnings():  # a partitioned check is a preview in Dagster 1.13
+        warnings.simplefilter("ignore", PreviewWarning)
+        validation_check = AssetCheckSpec(
+            VALIDATION_CHECK,
+            asset="raw_events",
+            blocking=True,
+            partitions_def=partitions,
+            description="great-expectations suite from the spec and the validation profile, "
+            "one verdict per day",
+        )
+
     @asset(
         group_name="ingest",
         partitions_def=partitions,
         backfill_policy=BackfillPolicy.single_run(),
         metadata=previews,
-        check_specs=[
-            AssetCheckSpec(
-                VALIDATION_CHECK,
-                asset="raw_events",
-                blocking=True,
-                description="great-expectations suite from the spec and the validation profile",
-            )
-        ],
+        check_specs=[validation_check],
     )
     def raw_events(
         context: AssetExecutionContext, state: StateResource, validation_profile: dict[str, Any]
-    ) -> Iterator[Output | AssetCheckResult]:
+    ) -> Iterator[Output | AssetCheckEvaluation]:
         """Events of each day as the source has them, validated before anything reads them."""
         validator = BatchValidator(spec, ValidationProfile.from_dict(validation_profile))
 
@@ -121,38 +166,17 @@ def ingest_assets(
         reports: list[ValidationReport] = validator.reports()
         for report in reports:
             write_json_atomic(_report_path(state, report.partition), report_to_dict(report))
-        failed = [r for r in reports if not r.success]
         rules = summarize(spec, reports)
         for rule in rules:
             context.log.error(rule.describe())
-        description = run_description(spec, reports)
-        yield AssetCheckResult(
-            check_name=VALIDATION_CHECK,
-            passed=not failed,
-            severity=AssetCheckSeverity.ERROR,
-            description=description[:2000] if description else None,
-            metadata={
-                "partitions_checked": len(reports),
-                "partitions_failed": len(failed),
-                "rules_broken": MetadataValue.md(
-                    markdown_table(
-                        [
-                            {
-                                "column": r.column or "",
-                                "rule": r.rule,
-                                "partitions": len(r.partitions),
-                                "fix": r.fix,
-                            }
-                            for r in rules
-                        ]
-                    )
-                ),
-                "failed_partitions": ", ".join(r.partition for r in failed) or "none",
-                "failures": MetadataValue.md(
-                    markdown_table([row for r in failed for row in r.failures_table()][:200])
-                ),
-            },
+        check_key = AssetCheckKey(AssetKey("raw_events"), VALIDATION_CHECK)
+        yield Output(
+            None, output_name=context.assets_def.get_output_name_for_asset_check_key(check_key)
         )
+        stop_run = not any(r.success for r in reports)
+        fixes = {(r.column, r.rule): r.fix for r in rules}
+        for report in reports:
+            yield _verdict(report, stop_run=stop_run, fixes=fixes)
 
     @asset(
         group_name="ingest",
@@ -163,11 +187,14 @@ def ingest_assets(
     )
     def validated_events(
         context: AssetExecutionContext, state: StateResource
-    ) -> dict[str, SamePartitionOf]:
+    ) -> dict[str, Any]:  # SamePartitionOf or Refused per key
         """Only events whose partition passed validation; a failed partition stops here.
 
-        A partition that passed is the stored raw file itself, linked rather than rewritten.
+        A partition that passed is the stored raw file itself, linked rather than rewritten. A
+        failed one is refused (no file, so nothing downstream reads it); when every partition of
+        the run failed, the step fails.
         """
+        reports: dict[str, ValidationReport] = {}
         for key in context.partition_keys:
             path = _report_path(state, key)
             if not path.is_file():
@@ -175,9 +202,21 @@ def ingest_assets(
                     f"partition {key}: raw events have no validation report (never ingested, "
                     "or the last ingest of the partition did not finish)"
                 )
-            report = report_from_dict(json.loads(path.read_text()))
-            if not report.success:
-                raise PartitionValidationError(report.summary())
-        return dict.fromkeys(context.partition_keys, SamePartitionOf("raw_events"))
+            reports[key] = report_from_dict(json.loads(path.read_text()))
+        failed = [r for r in reports.values() if not r.success]
+        if len(failed) == len(reports):
+            raise PartitionValidationError("; ".join(r.summary() for r in failed[:5]))
+        for report in failed:
+            context.add_asset_metadata(
+                {"validation": "refused", "failures": report.summary()[:2000]},
+                partition_key=report.partition,
+            )
+            context.log.warning(f"partition {report.partition}: refused, it failed validation")
+        return {
+            key: Refused(f"{VALIDATION_CHECK} failed")
+            if not r.success
+            else SamePartitionOf("raw_events")
+            for key, r in reports.items()
+        }
 
     return [validation_profile, raw_events, validated_events]

@@ -9,8 +9,10 @@ one partition in memory at a time. Frames are staged as temporary files and rena
 once all of them are written and switched all at once (JSON values too), so a failure or a
 kill part way replaces none; the output metadata counts
 the rows of each partition and describes the newest. Partitioned inputs arrive as
-`{partition_key: pl.LazyFrame}`. Typed step results are stored as `assets.typed_values` says,
-and the output metadata links each of their plot files.
+`{partition_key: pl.LazyFrame}`; a partition refused upstream (`Refused`: its day failed
+validation) is left out of them, and a multi-partition value may leave out exactly such
+partitions, which are then refused for this asset too. Typed step results are stored as
+`assets.typed_values` says, and the output metadata links each of their plot files.
 """
 
 from __future__ import annotations
@@ -49,6 +51,13 @@ class FramesOnDemand(Mapping[str, pl.DataFrame]):
 
     def __len__(self) -> int:
         return len(self._keys)
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A partition not stored because its input failed validation; any older value is removed."""
+
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,8 @@ class ParquetJsonIOManager(ConfigurableIOManager):
         if isinstance(value, pl.DataFrame):
             staging.write(asset, value, key)
             summary.add(key, value)
+        elif isinstance(value, Refused):
+            staging.refuse(asset, key, value.reason)
         elif isinstance(value, SamePartitionOf):
             staging.link(asset, value.asset, key)
             summary.add(key, pl.scan_parquet(self._store().path(value.asset, key)))
@@ -111,21 +122,38 @@ class ParquetJsonIOManager(ConfigurableIOManager):
                 )
             return
         keys = sorted(context.asset_partition_keys)
-        values = obj if isinstance(obj, Mapping) and set(obj) == set(keys) else None
-        if values is None:
+        left_out = self._left_out(obj, keys)
+        if left_out is None:
             if len(keys) != 1:
                 raise TypeError(
                     f"{asset}: a run over {len(keys)} partitions must return "
-                    "{partition_key: value} for exactly those partitions"
+                    "{partition_key: value} for those partitions (leaving out only partitions "
+                    "refused upstream)"
                 )
-            values = {keys[0]: obj}
+            obj, left_out = {keys[0]: obj}, set()
         policy = PreviewPolicy.from_definition(context.definition_metadata)
         summary = PartitionsMetadata(newest=keys[-1], policy=policy)
+        refused: list[str] = []
         with self._store().staging() as staging:
             for key in keys:
-                self._stage(staging, asset, key, values[key], summary)
-        if metadata := summary.metadata():
+                value = Refused("refused upstream") if key in left_out else obj[key]
+                if isinstance(value, Refused):
+                    refused.append(key)
+                self._stage(staging, asset, key, value, summary)
+        metadata = dict(summary.metadata())
+        if refused:
+            metadata["refused_partitions"] = MetadataValue.text(", ".join(refused))
+        if metadata:
             context.add_output_metadata(metadata)
+
+    def _left_out(self, obj: Any, keys: list[str]) -> set[str] | None:
+        """The run's keys a `{key: value}` result leaves out (all refused upstream), or None
+        when `obj` is not such a result."""
+        if not isinstance(obj, Mapping) or not set(obj) <= set(keys):
+            return None
+        store = self._store()
+        left_out = {k for k in keys if k not in obj}
+        return left_out if all(store.is_refused(k) for k in left_out) else None
 
     def _write_for_run(self, asset: str, value: Any, run_id: str) -> dict[str, Path]:
         """Store a value of this run only; `<asset>/data.*` becomes a link to the newest run's.
@@ -176,4 +204,8 @@ class ParquetJsonIOManager(ConfigurableIOManager):
             if asset in self.run_scoped:
                 return self._read(self._run_store(store, asset, context), asset, None)
             return self._read(store, asset, None)
-        return {key: self._read(store, asset, key) for key in context.asset_partition_keys}
+        return {
+            key: self._read(store, asset, key)
+            for key in context.asset_partition_keys
+            if not store.is_refused(key, asset)
+        }

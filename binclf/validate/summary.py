@@ -1,7 +1,7 @@
 """One line per broken rule for a run over many partitions, with the fix to try.
 
-A backfill where every day breaks the same rule says so once, with the count of partitions; the
-per-partition failures stay in a table beside it.
+A backfill where every day breaks the same rule says so once, with the count of partitions; each
+day's failures stay on that day's verdict.
 """
 
 from __future__ import annotations
@@ -11,9 +11,6 @@ from dataclasses import dataclass
 
 from binclf.spec import DatasetSpec
 from binclf.validate.validation import ValidationReport
-
-# Up to this many failed partitions, the run's description also lists each one.
-LISTED_PARTITIONS = 5
 
 
 @dataclass(frozen=True)
@@ -75,14 +72,3 @@ def summarize(spec: DatasetSpec, reports: list[ValidationReport]) -> list[RuleSu
         for (column, rule), keys in partitions.items()
     ]
     return sorted(summaries, key=lambda s: (-len(s.partitions), s.column or "", s.rule))
-
-
-def run_description(spec: DatasetSpec, reports: list[ValidationReport]) -> str | None:
-    """The check's description: one line per rule, and each partition when few failed."""
-    failed = [r for r in reports if not r.success]
-    if not failed:
-        return None
-    lines = [s.describe() for s in summarize(spec, reports)]
-    if len(failed) <= LISTED_PARTITIONS:
-        lines += [r.summary() for r in failed]
-    return "\n".join(lines)

@@ -89,6 +89,9 @@ class IngestWorld:
             instance=self.instance, partition_key=partition_key, raise_on_error=False
         )
 
+    def store_has(self, asset: str, partition_key: str) -> bool:
+        return (self.data / asset / f"{partition_key}.parquet").is_file()
+
     def stored(self, asset: str, partition_key: str) -> pl.DataFrame:
         return pl.read_parquet(self.data / asset / f"{partition_key}.parquet")
 
@@ -189,14 +192,15 @@ BAD_INPUTS = {
 
 
 def _assert_blocked(result: Any, column: str | None, rule: str) -> None:
-    """The run failed on the check, which names partition, column and rule; nothing downstream."""
+    """The run failed on the check, whose verdict on the day names partition, column and rule;
+    nothing downstream."""
     assert not result.success
     (evaluation,) = result.get_asset_check_evaluations()
     assert evaluation.check_name == VALIDATION_CHECK
     assert not evaluation.passed
+    assert evaluation.partition == BAD_DAY
     where = f"column {column!r}" if column else "table"
     assert f"partition {BAD_DAY}: {where} broke {rule}" in evaluation.description
-    assert evaluation.metadata["failed_partitions"].value == BAD_DAY
     failures = evaluation.metadata["failures"].value
     assert f"| {BAD_DAY} | {column or ''} | {rule} |" in failures
     materialized = {e.asset_key for e in result.get_asset_materialization_events()}
@@ -293,14 +297,14 @@ def test_validated_events_alone_refuses_a_partition_whose_stored_report_failed(
     assert world.files() == before
 
 
-def test_a_range_of_days_is_ingested_in_one_run_and_checked_by_one_evaluation(
+def test_a_range_of_days_is_ingested_in_one_run_with_one_verdict_per_day(
     world: IngestWorld,
 ) -> None:
     result = world.first_run
     assert result.success
-    (evaluation,) = result.get_asset_check_evaluations()
-    assert evaluation.passed
-    assert evaluation.metadata["partitions_checked"].value == len(DAYS)
+    evaluations = result.get_asset_check_evaluations()
+    assert [e.partition for e in evaluations] == DAYS
+    assert all(e.passed for e in evaluations)
     for day in DAYS:
         assert world.stored("validated_events", day).equals(world.good_day(day))
 
@@ -339,7 +343,7 @@ def test_reingesting_a_partition_replaces_only_that_partition(world: IngestWorld
 
     assert result.success
     (evaluation,) = result.get_asset_check_evaluations()
-    assert evaluation.passed
+    assert evaluation.passed and evaluation.partition == day
     after = world.files()
     for asset in INGESTED:
         assert world.stored(asset, day).equals(changed)
@@ -396,23 +400,25 @@ def test_a_rule_broken_in_several_partitions_is_logged_once_with_the_count_and_t
 
     result = _range_ingest(world)
 
-    assert not result.success
+    assert result.success  # the good days went on; the bad ones failed on their own partitions
+    fix = (
+        "unseen categories: list the levels in validation.allowed_categories or raise "
+        "validation.max_unseen_category_share"
+    )
     lines = [line for line in _error_lines(result, world.instance) if "broke" in line]
     assert lines == [
         "column 'channel' broke expect_column_values_to_be_in_set in 3 of 5 partitions "
-        f"({bad_days[0]} … {bad_days[-1]}) — unseen categories: list the levels in "
-        "validation.allowed_categories or raise validation.max_unseen_category_share"
+        f"({bad_days[0]} … {bad_days[-1]}) — {fix}"
     ]
-    (evaluation,) = result.get_asset_check_evaluations()
-    assert evaluation.description.splitlines()[0] == lines[0]
-    assert evaluation.metadata["failed_partitions"].value == ", ".join(bad_days)
-    assert "| channel | expect_column_values_to_be_in_set | 3 |" in (
-        evaluation.metadata["rules_broken"].value
-    )
-    for day in bad_days:
-        assert f"| {day} | channel | expect_column_values_to_be_in_set |" in (
+    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    assert [e.partition for e in failed] == bad_days
+    for evaluation in failed:
+        assert f"| {evaluation.partition} | channel | expect_column_values_to_be_in_set |" in (
             evaluation.metadata["failures"].value
         )
+        assert fix in evaluation.metadata["failures"].value
+    for day in DAYS:
+        assert world.store_has("validated_events", day) == (day not in bad_days)
 
 
 def test_no_log_metadata_or_report_holds_a_value_of_the_id_column(world: IngestWorld) -> None:
@@ -459,8 +465,7 @@ def test_an_empty_day_is_validated_with_zero_rows_when_the_spec_sets_no_minimum(
     )
 
     assert result.success
-    (evaluation,) = result.get_asset_check_evaluations()
-    assert evaluation.passed
+    assert all(e.passed for e in result.get_asset_check_evaluations())
     empty = tmp_path / "state" / "data" / "validated_events" / f"{DAYS[2]}.parquet"
     assert pl.read_parquet(empty).height == 0
     assert f"| {DAYS[2]} | 0 |" in next(
