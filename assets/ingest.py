@@ -9,7 +9,7 @@ import json
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import polars as pl
 from dagster import (
@@ -33,9 +33,10 @@ from assets.metadata import PreviewPolicy
 from assets.resources import StateResource
 from binclf.ingest.sources import read_partition, rows_without_time
 from binclf.io.atomic import write_json_atomic
-from binclf.spec import DatasetSpec
+from binclf.spec import DatasetSpec, RuleName
 from binclf.stats.summaries import markdown_table
 from binclf.validate.batch import BatchValidator
+from binclf.validate.rules import blocking_rules
 from binclf.validate.spec_checks import check_spec_against
 from binclf.validate.summary import summarize
 from binclf.validate.validation import (
@@ -48,6 +49,7 @@ from binclf.validate.validation import (
 )
 
 VALIDATION_CHECK = "passes_validation"
+WARNING_CHECK = "validation_warnings"
 
 
 def _report_path(state: StateResource, key: str) -> Path:
@@ -55,35 +57,64 @@ def _report_path(state: StateResource, key: str) -> Path:
 
 
 def _verdict(
-    report: ValidationReport, *, stop_run: bool, fixes: dict[tuple[str | None, str], str]
+    report: ValidationReport,
+    *,
+    check: str,
+    stop_run: bool,
+    fixes: dict[tuple[str | None, str], str],
 ) -> AssetCheckEvaluation:
-    """One day's verdict, recorded on its own partition of the check.
+    """One day's verdict on the blocking check (or the warning check), on its own partition.
 
     A failed day blocks the run only when no day of the run passed (`stop_run`); otherwise
     `validated_events` refuses it and the other days go on.
     """
+    blocking = check == VALIDATION_CHECK
+    rows = [
+        {**row, "fix": fixes.get((f.column, f.rule), "")}
+        for row, f in zip(report.failures_table(), report.failures, strict=True)
+        if f.blocking == blocking
+    ]
     return AssetCheckEvaluation(
         asset_key=AssetKey("raw_events"),
-        check_name=VALIDATION_CHECK,
-        passed=report.success,
+        check_name=check,
+        passed=not rows,
         partition=report.partition,
-        severity=AssetCheckSeverity.ERROR,
-        blocking=stop_run,
-        description=None if report.success else report.summary()[:2000],
+        severity=AssetCheckSeverity.ERROR if blocking else AssetCheckSeverity.WARN,
+        blocking=blocking and stop_run,
+        description=report.summary(blocking=blocking)[:2000] if rows else None,
         metadata={
             "rows": report.rows,
             "rules_evaluated": report.evaluated,
-            "rules_broken": len(report.failures),
-            "failures": MetadataValue.md(
-                markdown_table(
-                    [
-                        {**row, "fix": fixes.get((f.column, f.rule), "")}
-                        for f, row in zip(report.failures, report.failures_table(), strict=True)
-                    ]
-                )
-            ),
+            "rules_broken": len(rows),
+            "failures": MetadataValue.md(markdown_table(rows)),
         },
     )
+
+
+def _check_specs(spec: DatasetSpec, partitions: DailyPartitionsDefinition) -> list[AssetCheckSpec]:
+    """The blocking check and the warning check of raw_events, each naming its rules."""
+    blocking = sorted(blocking_rules(spec))
+    warning = sorted(set(get_args(RuleName)) - set(blocking))
+    with warnings.catch_warnings():  # a partitioned check is a preview in Dagster 1.13
+        warnings.simplefilter("ignore", PreviewWarning)
+        return [
+            AssetCheckSpec(
+                VALIDATION_CHECK,
+                asset="raw_events",
+                blocking=True,
+                partitions_def=partitions,
+                description="Rules that make a day unusable; a day that breaks one is refused.",
+                metadata={"rules": ", ".join(blocking)},
+            ),
+            AssetCheckSpec(
+                WARNING_CHECK,
+                asset="raw_events",
+                blocking=False,
+                partitions_def=partitions,
+                description="Rules that say a day drifts; the day is still used.",
+                metadata={"rules": ", ".join(warning)},
+            ),
+        ]
 
 
 def ingest_assets(
@@ -128,23 +159,12 @@ def ingest_assets(
         )
         return profile.to_dict()
 
-    with warnings.catch_warnings():  # a partitioned check is a preview in Dagster 1.13
-        warnings.simplefilter("ignore", PreviewWarning)
-        validation_check = AssetCheckSpec(
-            VALIDATION_CHECK,
-            asset="raw_events",
-            blocking=True,
-            partitions_def=partitions,
-            description="great-expectations suite from the spec and the validation profile, "
-            "one verdict per day",
-        )
-
     @asset(
         group_name="ingest",
         partitions_def=partitions,
         backfill_policy=BackfillPolicy.single_run(),
         metadata=previews,
-        check_specs=[validation_check],
+        check_specs=_check_specs(spec, partitions),
     )
     def raw_events(
         context: AssetExecutionContext, state: StateResource, validation_profile: dict[str, Any]
@@ -168,15 +188,15 @@ def ingest_assets(
             write_json_atomic(_report_path(state, report.partition), report_to_dict(report))
         rules = summarize(spec, reports)
         for rule in rules:
-            context.log.error(rule.describe())
-        check_key = AssetCheckKey(AssetKey("raw_events"), VALIDATION_CHECK)
-        yield Output(
-            None, output_name=context.assets_def.get_output_name_for_asset_check_key(check_key)
-        )
+            (context.log.error if rule.blocking else context.log.warning)(rule.describe())
         stop_run = not any(r.success for r in reports)
         fixes = {(r.column, r.rule): r.fix for r in rules}
-        for report in reports:
-            yield _verdict(report, stop_run=stop_run, fixes=fixes)
+        for check in (VALIDATION_CHECK, WARNING_CHECK):
+            check_key = AssetCheckKey(AssetKey("raw_events"), check)
+            output = context.assets_def.get_output_name_for_asset_check_key(check_key)
+            yield Output(None, output_name=output)
+            for report in reports:
+                yield _verdict(report, check=check, stop_run=stop_run, fixes=fixes)
 
     @asset(
         group_name="ingest",

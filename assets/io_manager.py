@@ -97,17 +97,20 @@ class ParquetJsonIOManager(ConfigurableIOManager):
 
     def _stage(
         self, staging: Staging, asset: str, key: str, value: Any, summary: PartitionsMetadata
-    ) -> None:
+    ) -> bool:
+        """Stage one partition's value; True when it is a refusal."""
         if isinstance(value, pl.DataFrame):
             staging.write(asset, value, key)
             summary.add(key, value)
         elif isinstance(value, Refused):
             staging.refuse(asset, key, value.reason)
+            return True
         elif isinstance(value, SamePartitionOf):
             staging.link(asset, value.asset, key)
             summary.add(key, pl.scan_parquet(self._store().path(value.asset, key)))
         else:
             staging.write_json(asset, value, key)
+        return False
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         asset = context.asset_key.to_python_identifier()
@@ -136,10 +139,10 @@ class ParquetJsonIOManager(ConfigurableIOManager):
         refused: list[str] = []
         with self._store().staging() as staging:
             for key in keys:
-                value = Refused("refused upstream") if key in left_out else obj[key]
-                if isinstance(value, Refused):
+                # No name holds the value: one partition's frame is alive at a time.
+                upstream = Refused("refused upstream") if key in left_out else None
+                if self._stage(staging, asset, key, upstream or obj[key], summary):
                     refused.append(key)
-                self._stage(staging, asset, key, value, summary)
         metadata = dict(summary.metadata())
         if refused:
             metadata["refused_partitions"] = MetadataValue.text(", ".join(refused))

@@ -22,6 +22,7 @@ class RuleSummary:
     partitions: list[str]
     checked: int
     fix: str
+    blocking: bool = True
 
     def describe(self) -> str:
         where = f"column {self.column!r}" if self.column else "table"
@@ -63,12 +64,14 @@ def _fix(spec: DatasetSpec, column: str | None, rule: str) -> str:
 
 def summarize(spec: DatasetSpec, reports: list[ValidationReport]) -> list[RuleSummary]:
     """Broken rules of a run, each with the partitions that broke it, most frequent first."""
-    partitions: dict[tuple[str | None, str], list[str]] = defaultdict(list)
+    partitions: dict[tuple[str | None, str, bool], list[str]] = defaultdict(list)
     for report in reports:
         for failure in report.failures:
-            partitions[(failure.column, failure.rule)].append(report.partition)
+            partitions[(failure.column, failure.rule, failure.blocking)].append(report.partition)
     summaries = [
-        RuleSummary(column, rule, sorted(keys), len(reports), _fix(spec, column, rule))
-        for (column, rule), keys in partitions.items()
+        RuleSummary(column, rule, sorted(keys), len(reports), _fix(spec, column, rule), blocking)
+        for (column, rule, blocking), keys in partitions.items()
     ]
-    return sorted(summaries, key=lambda s: (-len(s.partitions), s.column or "", s.rule))
+    return sorted(
+        summaries, key=lambda s: (not s.blocking, -len(s.partitions), s.column or "", s.rule)
+    )

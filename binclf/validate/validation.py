@@ -26,6 +26,7 @@ from binclf.validate.profile import (  # noqa: F401 (the profile is part of this
     build_profile,
     target_domain,
 )
+from binclf.validate.rules import blocking_rules, rule_of
 
 KIND_DTYPES = {
     "numeric": [
@@ -50,11 +51,14 @@ class Failure:
     column: str | None
     rule: str
     detail: dict[str, Any]
+    name: str = ""  # the rule's name (binclf.validate.rules); reports before names had none
+    blocking: bool = True
 
     def describe(self) -> str:
         where = f"column {self.column!r}" if self.column else "table"
         counts = ", ".join(f"{k}={v}" for k, v in self.detail.items())
-        return f"partition {self.partition}: {where} broke {self.rule} ({counts})"
+        named = f" [{self.name}]" if self.name else ""
+        return f"partition {self.partition}: {where} broke {self.rule} ({counts}){named}"
 
 
 @dataclass(frozen=True)
@@ -68,16 +72,30 @@ class ValidationReport:
 
     @property
     def success(self) -> bool:
-        return not self.failures
+        """No blocking rule broken: the day may be used (warnings aside)."""
+        return not any(f.blocking for f in self.failures)
 
-    def summary(self) -> str:
-        if self.success:
+    @property
+    def warnings(self) -> list[Failure]:
+        return [f for f in self.failures if not f.blocking]
+
+    def summary(self, *, blocking: bool = True) -> str:
+        """The broken blocking rules (or, with `blocking=False`, the warnings)."""
+        broken = [f for f in self.failures if f.blocking == blocking]
+        if not broken:
             return f"partition {self.partition}: {self.evaluated} rules passed on {self.rows} rows"
-        return "; ".join(f.describe() for f in self.failures)
+        return "; ".join(f.describe() for f in broken)
 
     def failures_table(self) -> list[dict[str, Any]]:
         return [
-            {"partition": f.partition, "column": f.column or "", "rule": f.rule, **f.detail}
+            {
+                "partition": f.partition,
+                "column": f.column or "",
+                "rule": f.rule,
+                "name": f.name,
+                "blocks": f.blocking,
+                **f.detail,
+            }
             for f in self.failures
         ]
 
@@ -92,6 +110,7 @@ def rate_limits(spec: DatasetSpec, profile: ValidationProfile) -> dict[str, Rate
     not_features = {spec.target, spec.id_column, spec.time_column, spec.label_time_column}
     limits = [null_limit(spec, c) for c in profile.kinds if c not in not_features]
     limits += [unseen_limit(spec, c) for c in profile.categories]
+    limits += [limit.far() for limit in limits]
     return {limit.parameter: limit for limit in limits}
 
 
@@ -112,11 +131,12 @@ def rate_parameters(
     for name, limit in rate_limits(spec, profile).items():
         if not limit.binomial:
             continue
-        column = name.split("_", 2)[2]
-        if name.startswith("mostly_null_"):
+        if limit.counts == "rows":
             considered = frame.height
+        elif limit.column in frame.columns:
+            considered = pandas_nonnull(frame, limit.column)
         else:
-            considered = pandas_nonnull(frame, column) if column in frame.columns else 0
+            considered = 0
         parameters[name] = limit.mostly(considered)
     return parameters
 
@@ -160,13 +180,21 @@ def suite_expectations(spec: DatasetSpec, profile: ValidationProfile, *, rows: i
     for column in expected:
         if column in not_features:
             continue
-        mostly = _mostly(null_limit(spec, column))
-        suite.append(gxe.ExpectColumnValuesToNotBeNull(column=column, mostly=mostly))
+        limit = null_limit(spec, column)
+        for rule, bound in (("null_share", limit), ("null_share_far", limit.far())):
+            suite.append(
+                gxe.ExpectColumnValuesToNotBeNull(
+                    column=column, mostly=_mostly(bound), meta={"rule": rule}
+                )
+            )
     for column, levels in profile.categories.items():
-        mostly = _mostly(unseen_limit(spec, column))
-        suite.append(
-            gxe.ExpectColumnValuesToBeInSet(column=column, value_set=levels, mostly=mostly)
-        )
+        limit = unseen_limit(spec, column)
+        for rule, bound in (("unseen_share", limit), ("unseen_share_far", limit.far())):
+            suite.append(
+                gxe.ExpectColumnValuesToBeInSet(
+                    column=column, value_set=levels, mostly=_mostly(bound), meta={"rule": rule}
+                )
+            )
     for column, (low, high) in numeric_bounds(spec, profile).items():
         suite.append(
             gxe.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high)
@@ -215,7 +243,13 @@ def expected_detail(kwargs: dict[str, Any]) -> dict[str, str]:
     return detail
 
 
-def _failure(partition: str, result: Any, *, private: set[str]) -> Failure:
+def named_rule(config: Any, spec: DatasetSpec) -> str:
+    """The rule name of an expectation's configuration."""
+    meta = config.meta or {}
+    return str(meta.get("rule") or rule_of(config.type, config.kwargs, spec))
+
+
+def _failure(partition: str, result: Any, *, spec: DatasetSpec, private: set[str]) -> Failure:
     config = result.expectation_config
     outcome = result.result or {}
     detail: dict[str, Any] = {}
@@ -230,7 +264,15 @@ def _failure(partition: str, result: Any, *, private: set[str]) -> Failure:
     column = config.kwargs.get("column") or config.kwargs.get("column_A")
     if config.type == "expect_column_to_exist":
         detail = {"error": f"column {column!r} is missing"}
-    return Failure(partition=partition, column=column, rule=config.type, detail=detail)
+    name = named_rule(config, spec)
+    return Failure(
+        partition=partition,
+        column=column,
+        rule=config.type,
+        detail=detail,
+        name=name,
+        blocking=name in blocking_rules(spec),
+    )
 
 
 class PartitionValidator:
@@ -279,18 +321,27 @@ class PartitionValidator:
         )
         private = {c for c in (self.spec.id_column, *self.spec.sensitive) if c}
         failures = [
-            _failure(partition_key, r, private=private) for r in outcome.results if not r.success
+            _failure(partition_key, r, spec=self.spec, private=private)
+            for r in outcome.results
+            if not r.success
         ]
         missing = {f.column for f in failures if f.rule == "expect_column_to_exist"}
         failures = [
             f for f in failures if f.column not in missing or f.rule == "expect_column_to_exist"
         ]
+        failures = drop_near_duplicates(failures)
         return ValidationReport(
             partition=partition_key,
             rows=frame.height,
             evaluated=len(outcome.results),
             failures=sorted(failures, key=lambda f: (f.column or "", f.rule)),
         )
+
+
+def drop_near_duplicates(failures: list[Failure]) -> list[Failure]:
+    """A rate far past its bound is also past the bound itself: keep only the far rule."""
+    far = {(f.column, f.name.removesuffix("_far")) for f in failures if f.name.endswith("_far")}
+    return [f for f in failures if (f.column, f.name) not in far]
 
 
 def report_to_dict(report: ValidationReport) -> dict[str, Any]:
@@ -300,7 +351,14 @@ def report_to_dict(report: ValidationReport) -> dict[str, Any]:
         "rows": report.rows,
         "evaluated": report.evaluated,
         "failures": [
-            {"column": f.column, "rule": f.rule, "detail": f.detail} for f in report.failures
+            {
+                "column": f.column,
+                "rule": f.rule,
+                "detail": f.detail,
+                "name": f.name,
+                "blocking": f.blocking,
+            }
+            for f in report.failures
         ],
     }
 

@@ -24,7 +24,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from assets.ingest import VALIDATION_CHECK, ingest_assets
+from assets.ingest import VALIDATION_CHECK, WARNING_CHECK, ingest_assets
 from assets.io_manager import ParquetJsonIOManager
 from assets.partitions import daily_partitions
 from assets.resources import StateResource
@@ -163,10 +163,10 @@ BAD_INPUTS = {
         rule="expect_table_row_count_to_be_between",
         is_present=lambda f: f.height == 0,
     ),
-    "unseen_category_share_over_limit": BadInput(
-        # 4 of 40 rows (10 %) against a limit of 5 %
+    "unseen_category_share_far_over_limit": BadInput(
+        # 8 of 40 rows (20 %) against a limit of 5 %: far past it (from 15 %), so it blocks
         plant=lambda day: day.with_columns(
-            pl.when(_first_rows(4)).then(pl.lit("teleport")).otherwise("channel").alias("channel")
+            pl.when(_first_rows(8)).then(pl.lit("teleport")).otherwise("channel").alias("channel")
         ),
         column="channel",
         rule="expect_column_values_to_be_in_set",
@@ -191,12 +191,16 @@ BAD_INPUTS = {
 }
 
 
+def _verdicts(result: Any, check: str = VALIDATION_CHECK) -> list[Any]:
+    """The run's verdicts of one check, one per partition."""
+    return [e for e in result.get_asset_check_evaluations() if e.check_name == check]
+
+
 def _assert_blocked(result: Any, column: str | None, rule: str) -> None:
     """The run failed on the check, whose verdict on the day names partition, column and rule;
     nothing downstream."""
     assert not result.success
-    (evaluation,) = result.get_asset_check_evaluations()
-    assert evaluation.check_name == VALIDATION_CHECK
+    (evaluation,) = _verdicts(result)
     assert not evaluation.passed
     assert evaluation.partition == BAD_DAY
     where = f"column {column!r}" if column else "table"
@@ -302,9 +306,10 @@ def test_a_range_of_days_is_ingested_in_one_run_with_one_verdict_per_day(
 ) -> None:
     result = world.first_run
     assert result.success
-    evaluations = result.get_asset_check_evaluations()
-    assert [e.partition for e in evaluations] == DAYS
-    assert all(e.passed for e in evaluations)
+    for check in (VALIDATION_CHECK, WARNING_CHECK):
+        evaluations = _verdicts(result, check)
+        assert [e.partition for e in evaluations] == DAYS
+        assert all(e.passed for e in evaluations)
     for day in DAYS:
         assert world.stored("validated_events", day).equals(world.good_day(day))
 
@@ -342,7 +347,7 @@ def test_reingesting_a_partition_replaces_only_that_partition(world: IngestWorld
     result = world.ingest(day)
 
     assert result.success
-    (evaluation,) = result.get_asset_check_evaluations()
+    (evaluation,) = _verdicts(result)
     assert evaluation.passed and evaluation.partition == day
     after = world.files()
     for asset in INGESTED:
@@ -395,7 +400,7 @@ def test_a_rule_broken_in_several_partitions_is_logged_once_with_the_count_and_t
     bad_days = DAYS[2:]
     for day in bad_days:
         world.write_day(
-            day, BAD_INPUTS["unseen_category_share_over_limit"].plant(world.good_day(day))
+            day, BAD_INPUTS["unseen_category_share_far_over_limit"].plant(world.good_day(day))
         )
 
     result = _range_ingest(world)
@@ -410,7 +415,7 @@ def test_a_rule_broken_in_several_partitions_is_logged_once_with_the_count_and_t
         "column 'channel' broke expect_column_values_to_be_in_set in 3 of 5 partitions "
         f"({bad_days[0]} … {bad_days[-1]}) — {fix}"
     ]
-    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    failed = [e for e in _verdicts(result) if not e.passed]
     assert [e.partition for e in failed] == bad_days
     for evaluation in failed:
         assert f"| {evaluation.partition} | channel | expect_column_values_to_be_in_set |" in (
@@ -465,7 +470,7 @@ def test_an_empty_day_is_validated_with_zero_rows_when_the_spec_sets_no_minimum(
     )
 
     assert result.success
-    assert all(e.passed for e in result.get_asset_check_evaluations())
+    assert all(e.passed for e in _verdicts(result))
     empty = tmp_path / "state" / "data" / "validated_events" / f"{DAYS[2]}.parquet"
     assert pl.read_parquet(empty).height == 0
     assert f"| {DAYS[2]} | 0 |" in next(
@@ -473,3 +478,51 @@ def test_an_empty_day_is_validated_with_zero_rows_when_the_spec_sets_no_minimum(
         for e in result.get_asset_materialization_events()
         if e.asset_key == AssetKey("validated_events")
     )
+
+
+def test_a_drifting_unseen_share_warns_on_its_day_and_the_day_is_still_validated(
+    world: IngestWorld,
+) -> None:
+    # 4 of 40 rows (10 %) against a limit of 5 %: past the limit, not far past it (15 %)
+    world.write_day(
+        BAD_DAY,
+        world.good_day(BAD_DAY).with_columns(
+            pl.when(_first_rows(4)).then(pl.lit("teleport")).otherwise("channel").alias("channel")
+        ),
+    )
+
+    result = world.ingest(BAD_DAY)
+
+    assert result.success
+    (blocking,) = _verdicts(result)
+    (warning,) = _verdicts(result, WARNING_CHECK)
+    assert blocking.passed and not warning.passed
+    assert warning.severity.value == "WARN" and warning.partition == BAD_DAY
+    assert "| channel | expect_column_values_to_be_in_set | unseen_share | False |" in (
+        warning.metadata["failures"].value
+    )
+    assert "teleport" in world.stored("validated_events", BAD_DAY)["channel"].to_list()
+
+
+def test_each_check_names_its_rules_and_the_spec_moves_a_rule_between_them(
+    tmp_path: Path, make_file_spec
+) -> None:
+    def rules(spec: DatasetSpec) -> dict[str, set[str]]:
+        (raw,) = [
+            a for a in ingest_assets(spec, daily_partitions(spec)) if a.key.path == ["raw_events"]
+        ]
+        return {s.name: set(s.metadata["rules"].split(", ")) for s in raw.check_specs}
+
+    default = rules(make_file_spec(tmp_path, None))
+    moved = rules(
+        make_file_spec(
+            tmp_path, None, validation={"warn_only": ["ids"], "blocking": ["null_share"]}
+        )
+    )
+
+    assert {"schema", "target_domain", "ids", "event_time", "unseen_share_far"} <= default[
+        VALIDATION_CHECK
+    ]
+    assert default[WARNING_CHECK] == {"null_share", "unseen_share"}
+    assert moved[VALIDATION_CHECK] == default[VALIDATION_CHECK] - {"ids"} | {"null_share"}
+    assert moved[WARNING_CHECK] == {"ids", "unseen_share"}

@@ -216,7 +216,8 @@ def test_bad_day_fails_exactly_the_rules_that_name_it(
     assert rows == [(DAY, column or "", rule) for column, rule in expected]
     for column, rule in expected:
         where = f"column {column!r}" if column else "table"
-        assert f"partition {DAY}: {where} broke {rule} (" in report.summary()
+        said = report.summary() + report.summary(blocking=False)
+        assert f"partition {DAY}: {where} broke {rule} (" in said
 
 
 def test_event_later_than_the_validation_time_fails_the_max_time_rule(
@@ -410,6 +411,45 @@ def test_five_percent_new_values_in_a_10k_row_day_fail_a_closed_column(colour_va
     report = colour_validator.validate(day, "2024-01-01")
 
     assert _failures(report) == [("colour", "expect_column_values_to_be_in_set")]
+    # 5 % is far past 1 % (blocks from 3 %): the column is broken, not drifting
+    assert not report.success and report.failures[0].name == "unseen_share_far"
+
+
+def test_two_percent_new_values_in_a_10k_row_day_warn_without_blocking(colour_validator) -> None:
+    report = colour_validator.validate(_closed_column_day(10_000, 200), "2024-01-01")
+
+    assert _failures(report) == [("colour", "expect_column_values_to_be_in_set")]
+    assert report.success
+    assert [(f.name, f.blocking) for f in report.warnings] == [("unseen_share", False)]
+
+
+@pytest.mark.parametrize(
+    ("validation", "new", "blocks"),
+    [
+        pytest.param({"warn_only": ["unseen_share_far"]}, 500, False, id="far_rate_made_warning"),
+        pytest.param({"blocking": ["unseen_share"]}, 200, True, id="drift_made_blocking"),
+    ],
+)
+def test_the_spec_moves_a_rule_between_blocking_and_warning(
+    validation: dict, new: int, blocks: bool
+) -> None:
+    spec = spec_from_dict(
+        {
+            "name": "colours",
+            "source": {"kind": "csv", "path": "x.csv"},
+            "target": "label",
+            "positive": "yes",
+            "negative": ["no"],
+            "validation": validation,
+        }
+    )
+    reference = pl.DataFrame({"colour": ["red", "blue"] * 500, "label": ["yes", "no"] * 500})
+    validator = PartitionValidator(spec, build_profile(reference, spec))
+
+    report = validator.validate(_closed_column_day(10_000, new), "2024-01-01")
+
+    assert _failures(report) == [("colour", "expect_column_values_to_be_in_set")]
+    assert report.success is not blocks
 
 
 def test_an_unknown_target_value_blocks_even_a_15_row_day(colour_validator) -> None:
