@@ -146,11 +146,20 @@ def ingest_assets(
                 "categories": MetadataValue.md(
                     markdown_table(
                         [
-                            {"column": c, "levels": len(v), "set": "closed"}
+                            {"column": c, "levels": len(v), "set": "closed", "rule": "levels"}
                             for c, v in profile.categories.items()
                         ]
                         + [
-                            {"column": c, "levels": "", "set": f"open: {why}"}
+                            {
+                                "column": c,
+                                "levels": len(profile.open_levels.get(c, [])) or "",
+                                "set": f"open: {why}",
+                                "rule": (
+                                    f"novelty rate {profile.novelty_rates[c]:.1%}"
+                                    if c in profile.novelty_rates
+                                    else "none"
+                                ),
+                            }
                             for c, why in profile.open_categories.items()
                         ]
                     )

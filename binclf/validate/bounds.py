@@ -68,11 +68,14 @@ def null_limit(spec: DatasetSpec, column: str) -> RateLimit:
     )
 
 
-def unseen_limit(spec: DatasetSpec, column: str) -> RateLimit:
+def unseen_limit(spec: DatasetSpec, column: str, novelty: float | None = None) -> RateLimit:
+    """The unseen-value limit of a closed set, or of an open set with a learned `novelty` rate
+    (never below `validation.max_unseen_category_share`)."""
     rules = spec.validation
+    limit = rules.max_unseen_category_share
     return RateLimit(
         f"mostly_unseen_{column}",
-        rules.max_unseen_category_share,
+        limit if novelty is None else max(limit, novelty),
         uses_binomial(spec),
         rules.rate_alpha,
         column,

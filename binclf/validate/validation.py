@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +25,14 @@ from binclf.validate.profile import (  # noqa: F401 (the profile is part of this
     build_profile,
     target_domain,
 )
+from binclf.validate.report import (  # noqa: F401 (reports are part of this module's API)
+    Failure,
+    PartitionValidationError,
+    ValidationReport,
+    drop_near_duplicates,
+    report_from_dict,
+    report_to_dict,
+)
 from binclf.validate.rules import blocking_rules, rule_of
 
 KIND_DTYPES = {
@@ -39,67 +46,6 @@ KIND_DTYPES = {
 }  # fmt: skip
 
 
-class PartitionValidationError(ValueError):
-    """A partition that broke blocking validation rules."""
-
-
-@dataclass(frozen=True)
-class Failure:
-    """One broken rule in one partition."""
-
-    partition: str
-    column: str | None
-    rule: str
-    detail: dict[str, Any]
-    name: str = ""  # the rule's name (binclf.validate.rules); reports before names had none
-    blocking: bool = True
-
-    def describe(self) -> str:
-        where = f"column {self.column!r}" if self.column else "table"
-        counts = ", ".join(f"{k}={v}" for k, v in self.detail.items())
-        named = f" [{self.name}]" if self.name else ""
-        return f"partition {self.partition}: {where} broke {self.rule} ({counts}){named}"
-
-
-@dataclass(frozen=True)
-class ValidationReport:
-    """The outcome of validating one partition."""
-
-    partition: str
-    rows: int
-    evaluated: int
-    failures: list[Failure]
-
-    @property
-    def success(self) -> bool:
-        """No blocking rule broken: the day may be used (warnings aside)."""
-        return not any(f.blocking for f in self.failures)
-
-    @property
-    def warnings(self) -> list[Failure]:
-        return [f for f in self.failures if not f.blocking]
-
-    def summary(self, *, blocking: bool = True) -> str:
-        """The broken blocking rules (or, with `blocking=False`, the warnings)."""
-        broken = [f for f in self.failures if f.blocking == blocking]
-        if not broken:
-            return f"partition {self.partition}: {self.evaluated} rules passed on {self.rows} rows"
-        return "; ".join(f.describe() for f in broken)
-
-    def failures_table(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "partition": f.partition,
-                "column": f.column or "",
-                "rule": f.rule,
-                "name": f.name,
-                "blocks": f.blocking,
-                **f.detail,
-            }
-            for f in self.failures
-        ]
-
-
 def _mostly(limit: RateLimit) -> float | dict[str, str]:
     """A fixed `mostly`, or a parameter set per partition from its size (binomial limits)."""
     return {"$PARAMETER": limit.parameter} if limit.binomial else 1.0 - limit.limit
@@ -110,6 +56,7 @@ def rate_limits(spec: DatasetSpec, profile: ValidationProfile) -> dict[str, Rate
     not_features = {spec.target, spec.id_column, spec.time_column, spec.label_time_column}
     limits = [null_limit(spec, c) for c in profile.kinds if c not in not_features]
     limits += [unseen_limit(spec, c) for c in profile.categories]
+    limits += [unseen_limit(spec, c, profile.novelty_rates[c]) for c in profile.open_levels]
     limits += [limit.far() for limit in limits]
     return {limit.parameter: limit for limit in limits}
 
@@ -187,8 +134,9 @@ def suite_expectations(spec: DatasetSpec, profile: ValidationProfile, *, rows: i
                     column=column, mostly=_mostly(bound), meta={"rule": rule}
                 )
             )
-    for column, levels in profile.categories.items():
-        limit = unseen_limit(spec, column)
+    level_sets = {**profile.categories, **profile.open_levels}  # open: judged by novelty rate
+    for column, levels in level_sets.items():
+        limit = unseen_limit(spec, column, profile.novelty_rates.get(column))
         for rule, bound in (("unseen_share", limit), ("unseen_share_far", limit.far())):
             suite.append(
                 gxe.ExpectColumnValuesToBeInSet(
@@ -336,37 +284,3 @@ class PartitionValidator:
             evaluated=len(outcome.results),
             failures=sorted(failures, key=lambda f: (f.column or "", f.rule)),
         )
-
-
-def drop_near_duplicates(failures: list[Failure]) -> list[Failure]:
-    """A rate far past its bound is also past the bound itself: keep only the far rule."""
-    far = {(f.column, f.name.removesuffix("_far")) for f in failures if f.name.endswith("_far")}
-    return [f for f in failures if (f.column, f.name) not in far]
-
-
-def report_to_dict(report: ValidationReport) -> dict[str, Any]:
-    """A JSON-ready form of a report, kept beside the partition it judges."""
-    return {
-        "partition": report.partition,
-        "rows": report.rows,
-        "evaluated": report.evaluated,
-        "failures": [
-            {
-                "column": f.column,
-                "rule": f.rule,
-                "detail": f.detail,
-                "name": f.name,
-                "blocking": f.blocking,
-            }
-            for f in report.failures
-        ],
-    }
-
-
-def report_from_dict(data: dict[str, Any]) -> ValidationReport:
-    return ValidationReport(
-        partition=data["partition"],
-        rows=data["rows"],
-        evaluated=data["evaluated"],
-        failures=[Failure(partition=data["partition"], **f) for f in data["failures"]],
-    )

@@ -7,6 +7,7 @@ that names it (partition, column, rule), and nothing else.
 import json
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -478,3 +479,67 @@ def test_a_non_finite_feature_value_fails_even_without_a_range(
     assert _failures(validator.validate(bad, DAY)) == [
         ("amount", "expect_column_values_to_be_between")
     ]
+
+
+def _free_text_days(first: int, days: int, rows: int, seed: int) -> pl.DataFrame:
+    """Days of a free-text column drawing from ~360 titles, most of which are rare."""
+    rng = np.random.default_rng(seed)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    times = [
+        start + timedelta(days=first + d, minutes=int(m))
+        for d in range(days)
+        for m in rng.integers(0, 1440, rows)
+    ]
+    titles = rng.zipf(1.3, len(times)) % 360
+    return pl.DataFrame(
+        {
+            "event_time": times,
+            "title": [f"title {t}" for t in titles],
+            "label": [("yes", "no")[i % 2] for i in range(len(times))],
+        }
+    ).with_columns(pl.col("event_time").dt.cast_time_unit("us"))
+
+
+@pytest.fixture(scope="module")
+def free_text() -> tuple[DatasetSpec, ValidationProfile]:
+    spec = spec_from_dict(
+        {
+            "name": "titles",
+            "source": {"kind": "csv", "path": "x.csv"},
+            "target": "label",
+            "positive": "yes",
+            "negative": ["no"],
+            "time_column": "event_time",
+        }
+    )
+    return spec, build_profile(_free_text_days(0, 14, 15, seed=1), spec)
+
+
+def test_a_free_text_column_is_judged_by_its_novelty_rate_and_new_levels_every_day_pass(
+    free_text,
+) -> None:
+    spec, profile = free_text
+    assert "title" in profile.open_categories and "title" not in profile.categories
+    assert 0.1 < profile.novelty_rates["title"] < 0.9
+    validator = PartitionValidator(spec, profile)
+    later = _free_text_days(14, 30, 15, seed=2)
+    new_values = 0
+    for day in range(14, 44):
+        key = (datetime(2024, 1, 1) + timedelta(days=day)).date().isoformat()
+        frame = later.filter(pl.col("event_time").dt.date().cast(pl.String) == key)
+        new_values += int((~frame["title"].is_in(profile.open_levels["title"])).sum())
+        report = validator.validate(frame, key)
+        assert report.success and not report.warnings, report.summary(blocking=False)
+    assert new_values > 30  # new titles appeared, and not one day failed
+
+
+def test_a_free_text_day_of_only_new_values_breaks_the_novelty_rule(free_text) -> None:
+    spec, profile = free_text
+    day = _free_text_days(20, 1, 1000, seed=3).with_columns(
+        title=pl.format("never seen {}", pl.int_range(pl.len()))
+    )
+
+    report = PartitionValidator(spec, profile).validate(day, "2024-01-21")
+
+    assert _failures(report) == [("title", "expect_column_values_to_be_in_set")]
+    assert not report.success and report.failures[0].name == "unseen_share_far"
