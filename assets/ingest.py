@@ -31,12 +31,13 @@ from dagster import (
 from assets.io_manager import FramesOnDemand, Refused, SamePartitionOf
 from assets.metadata import PreviewPolicy
 from assets.resources import StateResource
-from binclf.ingest.sources import read_partition, rows_without_time
+from binclf.ingest.sources import event_time_parsing, read_partition, rows_without_time
 from binclf.io.atomic import write_json_atomic
 from binclf.spec import DatasetSpec, RuleName
 from binclf.stats.summaries import markdown_table
 from binclf.validate.batch import BatchValidator
 from binclf.validate.rules import blocking_rules
+from binclf.validate.source_checks import refuse_unparsable_files, with_unparsed_times
 from binclf.validate.spec_checks import check_spec_against
 from binclf.validate.summary import summarize
 from binclf.validate.validation import (
@@ -130,6 +131,7 @@ def ingest_assets(
     def validation_profile(context: AssetExecutionContext) -> dict[str, Any]:
         """What valid data looks like: column kinds, categories and target values of early days."""
         keys = partitions.get_partition_keys()[: spec.validation.reference_days]
+        refuse_unparsable_files(spec, event_time_parsing(spec))
         reference = pl.concat([read_partition(spec, k) for k in keys], how="diagonal_relaxed")
         check_spec_against(reference, spec, where=f"the reference days {keys[0]} … {keys[-1]}")
         profile = build_profile(reference, spec, partitions=keys)
@@ -192,7 +194,7 @@ def ingest_assets(
         # stores them all before one great-expectations call judges them and the reports are
         # written.
         yield Output(FramesOnDemand(context.partition_keys, read_and_measure))
-        reports: list[ValidationReport] = validator.reports()
+        reports = with_unparsed_times(spec, validator.reports(), event_time_parsing(spec))
         for report in reports:
             write_json_atomic(_report_path(state, report.partition), report_to_dict(report))
         rules = summarize(spec, reports)

@@ -133,6 +133,7 @@ class ValidationRules(_Strict):
     reference_days: int = Field(14, ge=1)
     rate_test: Literal["binomial", "share"] | None = None  # None: binomial unless a share is set
     rate_alpha: float = Field(0.001, gt=0, lt=0.5)
+    max_unparsed_time_share: float = Field(0.001, ge=0, le=1)  # per source file
     metadata_previews: bool = False  # never shows id_column or sensitive columns
     warn_only: list[RuleName] = Field(default_factory=list)  # blocking rules that only warn
     blocking: list[RuleName] = Field(default_factory=list)  # warning rules that block
@@ -219,6 +220,7 @@ class DatasetSpec(_Strict):
     negative: list[str | int | bool] | None = None
     id_column: str | None = None
     time_column: str | None = None
+    time_format: str | None = None  # strftime format of text times (else inferred)
     label_time_column: str | None = None
     split_column: str | None = None
     features: FeatureSelection = Field(default_factory=FeatureSelection)

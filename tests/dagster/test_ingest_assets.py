@@ -526,3 +526,40 @@ def test_each_check_names_its_rules_and_the_spec_moves_a_rule_between_them(
     assert default[WARNING_CHECK] == {"null_share", "unseen_share"}
     assert moved[VALIDATION_CHECK] == default[VALIDATION_CHECK] - {"ids"} | {"null_share"}
     assert moved[WARNING_CHECK] == {"ids", "unseen_share"}
+
+
+def test_a_csv_day_whose_event_times_do_not_parse_fails_unparsed_times_naming_its_file(
+    tmp_path: Path, make_events, make_file_spec
+) -> None:
+    events = make_events()
+    (tmp_path / "events").mkdir()
+    for day in DAYS:
+        events.filter(_on_day(day)).write_csv(tmp_path / "events" / f"{day}.csv")
+    spec = make_file_spec(tmp_path, None, source={"kind": "csv", "path": "events"})
+    defs = ingest_definitions(spec, tmp_path / "state")
+    instance = DagsterInstance.ephemeral()
+    assert materialize_profile(defs, instance).success
+    # the last day is exported again with a third of its times in another format
+    last = events.filter(_on_day(BAD_DAY)).with_columns(
+        pl.when(pl.int_range(pl.len()) % 3 == 0)
+        .then(pl.col("event_time").dt.strftime("%d/%m/%Y %H:%M"))
+        .otherwise(pl.col("event_time").dt.strftime("%Y-%m-%d %H:%M:%S"))
+        .alias("event_time")
+    )
+    last.write_csv(tmp_path / "events" / f"{BAD_DAY}.csv")
+
+    result = defs.resolve_job_def("ingest_job").execute_in_process(
+        instance=instance,
+        tags={ASSET_PARTITION_RANGE_START_TAG: DAYS[0], ASSET_PARTITION_RANGE_END_TAG: DAYS[-1]},
+        raise_on_error=False,
+    )
+
+    assert result.success  # the other days went on
+    failed = [e for e in _verdicts(result) if not e.passed]
+    assert [e.partition for e in failed] == [BAD_DAY]
+    assert f"{BAD_DAY}.csv" in failed[0].description and "unparsed_times" in failed[0].description
+    assert "| event_time | event_times_parse | unparsed_times | True |" in (
+        failed[0].metadata["failures"].value
+    )
+    data = tmp_path / "state" / "data" / "validated_events"
+    assert sorted(p.stem for p in data.glob("*.parquet")) == DAYS[:-1]
