@@ -183,11 +183,16 @@ def ingest_assets(
         """Events of each day as the source has them, validated before anything reads them."""
         validator = BatchValidator(spec, ValidationProfile.from_dict(validation_profile))
 
+        warned_before: set[str] = set()  # days whose last report warned: their warning clears
+
         def read_and_measure(key: str) -> pl.DataFrame:
             frame = read_partition(spec, key)
             validator.measure(frame, key)
             # Until this run has stored the partition, no report may vouch for the old file.
-            _report_path(state, key).unlink(missing_ok=True)
+            old = _report_path(state, key)
+            if old.is_file() and report_from_dict(json.loads(old.read_text())).warnings:
+                warned_before.add(key)
+            old.unlink(missing_ok=True)
             return frame
 
         # The IO manager reads and measures one partition at a time as it stages them, and
@@ -202,12 +207,19 @@ def ingest_assets(
             (context.log.error if rule.blocking else context.log.warning)(rule.describe())
         stop_run = not any(r.success for r in reports)
         fixes = {(r.column, r.rule): r.fix for r in rules}
+        # Every day gets a blocking verdict; a warning verdict only a day that warns now or did
+        # in its last report (each verdict is an event in the instance's storage).
         for check in (VALIDATION_CHECK, WARNING_CHECK):
             check_key = AssetCheckKey(AssetKey("raw_events"), check)
             output = context.assets_def.get_output_name_for_asset_check_key(check_key)
             yield Output(None, output_name=output)
             for report in reports:
-                yield _verdict(report, check=check, stop_run=stop_run, fixes=fixes)
+                if (
+                    check == VALIDATION_CHECK
+                    or report.warnings
+                    or report.partition in warned_before
+                ):
+                    yield _verdict(report, check=check, stop_run=stop_run, fixes=fixes)
 
     @asset(
         group_name="ingest",

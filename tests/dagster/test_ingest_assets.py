@@ -306,10 +306,10 @@ def test_a_range_of_days_is_ingested_in_one_run_with_one_verdict_per_day(
 ) -> None:
     result = world.first_run
     assert result.success
-    for check in (VALIDATION_CHECK, WARNING_CHECK):
-        evaluations = _verdicts(result, check)
-        assert [e.partition for e in evaluations] == DAYS
-        assert all(e.passed for e in evaluations)
+    evaluations = _verdicts(result)
+    assert [e.partition for e in evaluations] == DAYS
+    assert all(e.passed for e in evaluations)
+    assert _verdicts(result, WARNING_CHECK) == []  # a day gets a warning verdict when it warns
     for day in DAYS:
         assert world.stored("validated_events", day).equals(world.good_day(day))
 
@@ -502,6 +502,10 @@ def test_a_drifting_unseen_share_warns_on_its_day_and_the_day_is_still_validated
         warning.metadata["failures"].value
     )
     assert "teleport" in world.stored("validated_events", BAD_DAY)["channel"].to_list()
+
+    world.write_day(BAD_DAY, world.good_day(BAD_DAY))
+    (cleared,) = _verdicts(world.ingest(BAD_DAY), WARNING_CHECK)
+    assert cleared.passed and cleared.partition == BAD_DAY  # its warning is cleared
 
 
 def test_each_check_names_its_rules_and_the_spec_moves_a_rule_between_them(
