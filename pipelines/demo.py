@@ -67,16 +67,14 @@ def _latest_value(instance: DagsterInstance, asset: str, name: str) -> Any:
 
 
 def _validation_outcome(instance: DagsterInstance, run: DagsterRun) -> list[str]:
-    """The run's validation verdicts (one per day): how many failed, which, and why."""
+    """The run's failed validation verdicts (a day gets one when it fails): which, and why."""
     records = instance.get_records_for_run(
         run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION
     ).records
     verdicts = [r.event_log_entry.dagster_event.event_specific_data for r in records]
-    if not verdicts:
-        return []
-    failed = [v for v in verdicts if not v.passed]
+    failed = [v for v in verdicts if not v.passed and v.check_name == "passes_validation"]
     lines = [
-        f"  {len(verdicts)} partitions checked, {len(failed)} failed: "
+        f"  {len(failed)} days failed validation: "
         f"{', '.join(str(v.partition) for v in failed) or 'none'}"
     ]
     if failed and failed[0].description:
