@@ -9,8 +9,10 @@ one partition in memory at a time. Frames are staged as temporary files and rena
 once all of them are written and switched all at once (JSON values too), so a failure or a
 kill part way replaces none. Each partition's materialization carries the rows, null shares and
 preview of its own frame, never another day's. Partitioned inputs arrive as
-`{partition_key: pl.LazyFrame}`. Typed step results are stored as `assets.typed_values` says,
-and the output metadata links each of their plot files.
+`{partition_key: pl.LazyFrame}`; a partition refused upstream (`Refused`: its day failed
+validation) is left out of them, and a multi-partition value may leave out exactly such
+partitions, which are then refused for this asset too. Typed step results are stored as
+`assets.typed_values` says, and the output metadata links each of their plot files.
 """
 
 from __future__ import annotations
@@ -49,6 +51,13 @@ class FramesOnDemand(Mapping[str, pl.DataFrame]):
 
     def __len__(self) -> int:
         return len(self._keys)
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A partition not stored because its input failed validation; any older value is removed."""
+
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,9 @@ class ParquetJsonIOManager(ConfigurableIOManager):
         if isinstance(value, pl.DataFrame):
             staging.write(asset, value, key)
             return frame_metadata(value, policy)
+        if isinstance(value, Refused):
+            staging.refuse(asset, key, value.reason)
+            return {"refused": MetadataValue.text(value.reason)}
         if isinstance(value, SamePartitionOf):
             staging.link(asset, value.asset, key)
             return {
@@ -115,21 +127,33 @@ class ParquetJsonIOManager(ConfigurableIOManager):
                 )
             return
         keys = sorted(context.asset_partition_keys)
-        values = obj if isinstance(obj, Mapping) and set(obj) == set(keys) else None
-        if values is None:
+        left_out = self._left_out(obj, keys)
+        if left_out is None:
             if len(keys) != 1:
                 raise TypeError(
                     f"{asset}: a run over {len(keys)} partitions must return "
-                    "{partition_key: value} for exactly those partitions"
+                    "{partition_key: value} for those partitions (leaving out only partitions "
+                    "refused upstream)"
                 )
-            values = {keys[0]: obj}
+            obj, left_out = {keys[0]: obj}, set()
         policy = PreviewPolicy.from_definition(context.definition_metadata)
         with self._store().staging() as staging:
             for key in keys:
-                if metadata := self._stage(staging, asset, key, values[key], policy):
+                # No name holds the value: one partition's frame is alive at a time.
+                upstream = Refused("refused upstream") if key in left_out else None
+                if metadata := self._stage(staging, asset, key, upstream or obj[key], policy):
                     context.step_context.add_asset_metadata(
                         metadata, asset_key=context.asset_key, partition_key=key
                     )
+
+    def _left_out(self, obj: Any, keys: list[str]) -> set[str] | None:
+        """The run's keys a `{key: value}` result leaves out (all refused upstream), or None
+        when `obj` is not such a result."""
+        if not isinstance(obj, Mapping) or not set(obj) <= set(keys):
+            return None
+        store = self._store()
+        left_out = {k for k in keys if k not in obj}
+        return left_out if all(store.is_refused(k) for k in left_out) else None
 
     def _write_for_run(self, asset: str, value: Any, run_id: str) -> dict[str, Path]:
         """Store a value of this run only; `<asset>/data.*` becomes a link to the newest run's.
@@ -180,4 +204,8 @@ class ParquetJsonIOManager(ConfigurableIOManager):
             if asset in self.run_scoped:
                 return self._read(self._run_store(store, asset, context), asset, None)
             return self._read(store, asset, None)
-        return {key: self._read(store, asset, key) for key in context.asset_partition_keys}
+        return {
+            key: self._read(store, asset, key)
+            for key in context.asset_partition_keys
+            if not store.is_refused(key, asset)
+        }

@@ -31,6 +31,14 @@ def _interval(metrics: Any, name: str) -> str:
     return "n/a" if value is None else f"{value.value:.3f} [{value.low:.3f}, {value.high:.3f}]"
 
 
+def champion(state: StateResource, spec: DatasetSpec) -> str:
+    """The current champion's version (scores exist only once there is one)."""
+    version = state.registry().champion(spec.name)
+    if version is None:
+        raise ValueError(f"dataset {spec.name!r} has no champion: no day could have been scored")
+    return version
+
+
 def performance_assets(
     spec: DatasetSpec, partitions: DailyPartitionsDefinition
 ) -> list[AssetsDefinition]:
@@ -54,7 +62,8 @@ def performance_assets(
         results = {}
         for key in sorted(scores):
             frame = scores[key].collect()
-            version = frame["model_version"][0]
+            # An empty day has no score rows to name it: the champion stood for it.
+            version = frame["model_version"][0] if frame.height else champion(state, spec)
             if version not in thresholds:
                 model = load_version(state.registry(), spec.name, version)
                 thresholds[version] = model.bundle.threshold

@@ -133,6 +133,22 @@ class Partitioning(_Strict):
     snapshot_date: date = date(2024, 1, 1)
 
 
+RuleName = Literal[
+    "min_rows",
+    "schema",
+    "target_domain",
+    "ids",
+    "event_time",
+    "label_time",
+    "numeric_range",
+    "null_share",
+    "null_share_far",
+    "unseen_share",
+    "unseen_share_far",
+    "unparsed_times",
+]
+
+
 class ValidationRules(_Strict):
     min_rows: int = Field(0, ge=0)  # 0: a day without rows is validated as empty
     max_null_share: float = Field(0.5, ge=0, le=1)
@@ -144,10 +160,16 @@ class ValidationRules(_Strict):
     reference_days: int = Field(14, ge=1)
     rate_test: Literal["binomial", "share"] | None = None  # None: binomial unless a share is set
     rate_alpha: float = Field(0.001, gt=0, lt=0.5)
+    max_unparsed_time_share: float = Field(0.001, ge=0, le=1)  # per source file
     metadata_previews: bool = False  # never shows id_column or sensitive columns
+    warn_only: list[RuleName] = Field(default_factory=list)  # blocking rules that only warn
+    blocking: list[RuleName] = Field(default_factory=list)  # warning rules that block
 
     @model_validator(mode="after")
     def _ranges_are_ordered(self) -> ValidationRules:
+        both = sorted(set(self.warn_only) & set(self.blocking))
+        if both:
+            raise ValueError(f"warn_only and blocking both name {both}; keep each in one")
         for column, (low, high) in self.numeric_ranges.items():
             if low is not None and high is not None and low > high:
                 raise ValueError(
@@ -226,6 +248,7 @@ class DatasetSpec(_Strict):
     negative: list[str | int | bool] | None = None
     id_column: str | None = None
     time_column: str | None = None
+    time_format: str | None = None  # strftime format of text times (else inferred)
     label_time_column: str | None = None
     split_column: str | None = None
     features: FeatureSelection = Field(default_factory=FeatureSelection)

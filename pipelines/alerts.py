@@ -8,6 +8,7 @@ ledger, so each condition is sent once, resolved once, and held back during the 
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from dagster import (
     AssetCheckKey,
@@ -19,6 +20,7 @@ from dagster import (
     SkipReason,
     sensor,
 )
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from binclf.monitor.alerts import (
     AlertCondition,
@@ -50,19 +52,20 @@ def current_conditions(
     base_url: str,
     now: datetime,
 ) -> list[AlertCondition]:
-    """Failed checks (newest evaluation of each) and runs that failed within a day."""
+    """Failed checks (newest evaluation of each, or of each partition of a partitioned check)
+    and runs that failed within a day."""
     conditions = []
-    latest = context.instance.event_log_storage.get_latest_asset_check_execution_by_key(checks)
+    storage = context.instance.event_log_storage
+    latest = storage.get_latest_asset_check_execution_by_key(checks)
     for key, record in latest.items():
-        event = record.event.dagster_event if record.event else None
-        evaluation = event.event_specific_data if event else None
-        if evaluation is None or getattr(evaluation, "passed", True):
+        description = _failure_description(storage, key, record)
+        if description is None:
             continue
         conditions.append(
             failed_check_condition(
                 key.asset_key.to_user_string(),
                 key.name,
-                evaluation.description,
+                description,
                 slo_asset=SLO_ASSET,
                 base_url=base_url,
             )
@@ -75,6 +78,38 @@ def current_conditions(
         run_failed_condition(r.run_id, r.job_name, None, base_url=base_url) for r in failed
     ]
     return conditions
+
+
+def _description(record: Any) -> str | None:
+    """The description of a failed evaluation ('' when it has none), None when it passed."""
+    event = record.event.dagster_event if record.event else None
+    evaluation = event.event_specific_data if event else None
+    if evaluation is None or getattr(evaluation, "passed", True):
+        return None
+    return evaluation.description or ""
+
+
+def _failure_description(storage: Any, key: AssetCheckKey, latest: Any) -> str | None:
+    """Why a check is failing now, None when it is not.
+
+    A partitioned check fails while any partition's newest verdict failed, whichever partition
+    was judged last; the description counts those partitions and quotes the newest failure.
+    """
+    partitions = storage.get_asset_check_partition_info([key])
+    if not partitions:
+        return _description(latest)
+    failed = sorted(
+        p.partition_key
+        for p in partitions
+        if p.latest_execution_status == AssetCheckExecutionRecordStatus.FAILED
+    )
+    if not failed:
+        return None
+    (newest,) = storage.get_asset_check_execution_history(
+        key, limit=1, status={AssetCheckExecutionRecordStatus.FAILED}
+    )
+    span = failed[0] if len(failed) == 1 else f"{failed[0]} … {failed[-1]}"
+    return f"failed on {len(failed)} partition(s) ({span}); newest: {_description(newest) or ''}"
 
 
 def build_alert_sensor(

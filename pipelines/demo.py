@@ -69,19 +69,18 @@ def _latest_value(instance: DagsterInstance, asset: str, name: str) -> Any:
 
 
 def _validation_outcome(instance: DagsterInstance, run: DagsterRun) -> list[str]:
-    lines = []
+    """The run's failed validation verdicts (a day gets one when it fails): which, and why."""
     records = instance.get_records_for_run(
         run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION
     ).records
-    for record in records:
-        evaluation = record.event_log_entry.dagster_event.event_specific_data
-        meta = {k: v.value for k, v in evaluation.metadata.items()}
-        lines.append(
-            f"  {meta.get('partitions_checked')} partitions checked, "
-            f"{meta.get('partitions_failed')} failed: {meta.get('failed_partitions')}"
-        )
-        if evaluation.description:
-            lines.append(f"  why: {evaluation.description}")
+    verdicts = [r.event_log_entry.dagster_event.event_specific_data for r in records]
+    failed = [v for v in verdicts if not v.passed and v.check_name == "passes_validation"]
+    lines = [
+        f"  {len(failed)} days failed validation: "
+        f"{', '.join(str(v.partition) for v in failed) or 'none'}"
+    ]
+    if failed and failed[0].description:
+        lines.append(f"  why: {failed[0].description}")
     return lines
 
 

@@ -7,6 +7,7 @@ partition, keyed by `partitions.snapshot_date`.
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -20,13 +21,20 @@ from binclf.spec import DatasetSpec, FileSource, SpecError, SyntheticSource
 Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
 
-def _utc_time(column: str, schema: pl.Schema) -> pl.Expr:
-    """The column as a UTC datetime: naive times are taken as UTC, strings are parsed."""
+def _utc_time(column: str, schema: pl.Schema, time_format: str | None = None) -> pl.Expr:
+    """The column as a UTC datetime: naive times are taken as UTC, strings are parsed.
+
+    Text is parsed with the spec's `time_format`, else in the format polars infers from the
+    first values; a value that does not parse becomes null (see `event_time_parsing`).
+    """
     dtype = schema[column]
     expr = pl.col(column)
     if dtype == pl.String:
-        expr = expr.str.to_datetime(time_unit="us", strict=False)
-        dtype = pl.Datetime("us")
+        # Offsets in the text are converted to UTC; text without one is taken as UTC.
+        expr = expr.str.to_datetime(
+            format=time_format, time_unit="us", time_zone="UTC", strict=False
+        )
+        dtype = pl.Datetime("us", "UTC")
     if isinstance(dtype, pl.Date):
         expr = expr.cast(pl.Datetime("us"))
         dtype = pl.Datetime("us")
@@ -62,15 +70,63 @@ def _file_scans(spec: DatasetSpec, source: FileSource) -> list[pl.LazyFrame]:
             lazy = pl.scan_parquet(path)
         else:
             _refuse_duplicate_headers(path)
-            lazy = pl.scan_csv(path, try_parse_dates=True)
+            lazy = _scan_csv(path, spec)
         schema = lazy.collect_schema()
         if spec.time_column and spec.time_column not in schema:
             raise SpecError(f"time_column: {path} has no column {spec.time_column!r}")
         for column in (spec.time_column, spec.label_time_column):
             if column and column in schema:
-                lazy = lazy.with_columns(_utc_time(column, schema))
+                lazy = lazy.with_columns(_utc_time(column, schema, spec.time_format))
         scans.append(lazy)
     return scans
+
+
+def _scan_csv(path: Path, spec: DatasetSpec) -> pl.LazyFrame:
+    """A CSV file whose time columns are read as text and parsed by `_utc_time`.
+
+    The reader's own date inference would fail the whole file on one odd value past the rows it
+    infers from; parsed afterwards, such a value is counted instead (`event_time_parsing`).
+    """
+    times = [c for c in (spec.time_column, spec.label_time_column) if c]
+    return pl.scan_csv(path, try_parse_dates=True, schema_overrides=dict.fromkeys(times, pl.String))
+
+
+@dataclass(frozen=True)
+class FileTimes:
+    """How the event times of one source file parsed."""
+
+    path: Path
+    rows: int
+    unparsed: int  # values present in the file that did not parse as times
+    first_day: date | None
+    last_day: date | None
+
+
+def event_time_parsing(spec: DatasetSpec) -> list[FileTimes]:
+    """Per file of a file source: rows, event times that did not parse, and the days it holds."""
+    if spec.is_snapshot or not isinstance(spec.source, FileSource):
+        return []
+    column = spec.time_column
+    assert column is not None
+    counts = []
+    for path in spec.source.resolved_paths(spec.base_dir):
+        raw = pl.scan_parquet(path) if spec.source.kind == "parquet" else _scan_csv(path, spec)
+        schema = raw.collect_schema()
+        if column not in schema:
+            raise SpecError(f"time_column: {path} has no column {column!r}")
+        parsed = _utc_time(column, schema, spec.time_format)
+        row = raw.select(
+            pl.len().alias("rows"),
+            (pl.col(column).is_not_null() & parsed.is_null()).sum().alias("unparsed"),
+            parsed.min().dt.date().alias("first"),
+            parsed.max().dt.date().alias("last"),
+        ).collect()
+        counts.append(
+            FileTimes(
+                path, row["rows"][0], int(row["unparsed"][0]), row["first"][0], row["last"][0]
+            )
+        )
+    return counts
 
 
 def _stack(frames: list[Frame]) -> Frame:

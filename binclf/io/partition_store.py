@@ -5,6 +5,9 @@ written to a hidden temporary file, flushed to disk and renamed into place: a re
 file or the new one, never half of either. Files are never changed in place, so one file may be
 hard-linked as the partition of two assets. `PartitionStore.staging` writes many partitions one
 at a time and switches them into place all at once, only once all of them were written.
+
+A partition can also be refused (its input failed validation): its value is removed and a marker
+`<key>.refused.json` says why, so no reader finds an older value of a day that failed since.
 """
 
 from __future__ import annotations
@@ -88,6 +91,17 @@ class PartitionStore:
         """Where an asset's partition (or its only value) lives when it is a JSON value."""
         return self.path(asset, partition_key).with_suffix(".json")
 
+    def refused_path(self, asset: str, partition_key: str) -> Path:
+        """The marker of a partition refused because its input failed validation."""
+        return self.path(asset, partition_key).with_suffix(".refused.json")
+
+    def is_refused(self, partition_key: str, asset: str | None = None) -> bool:
+        """Whether the partition is refused for `asset` (or for any asset of the store)."""
+        if asset is not None:
+            return self.refused_path(asset, partition_key).is_file()
+        name = f"{partition_day(partition_key).isoformat()}.refused.json"
+        return any(self.root.glob(f"*/{name}"))
+
     def write(self, asset: str, frame: pl.DataFrame, partition_key: str | None = None) -> Path:
         """Replace one partition atomically; other partitions are untouched."""
         with self.staging() as staging:
@@ -157,6 +171,7 @@ class Staging:
     def __init__(self, store: PartitionStore, before_rename: BeforeRename | None = None) -> None:
         self._store = store
         self._staged: list[tuple[Path, Path]] = []
+        self._refused: list[tuple[str, str]] = []
         self._writer: Writer | None = None
         self._before_rename = before_rename
 
@@ -177,16 +192,7 @@ class Staging:
 
     def write_json(self, asset: str, value: Any, partition_key: str | None = None) -> Path:
         """Stage a JSON value as a partition (`<key>.json`); return where it will live."""
-        target = self._store.json_path(asset, partition_key)
-        data = json_bytes(value)
-        temporary = self._temporary(target)
-        with _removed_on_failure(temporary), open(temporary, "xb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fchmod(handle.fileno(), FILE_MODE)
-            os.fsync(handle.fileno())
-        self._staged.append((temporary, target))
-        return target
+        return self.write_json_file(self._store.json_path(asset, partition_key), value)
 
     def link(self, asset: str, source: str, partition_key: str) -> Path:
         """Stage the stored partition of asset `source` as the same partition of `asset`.
@@ -210,6 +216,35 @@ class Staging:
         self._staged.append((temporary, target))
         return target
 
+    def refuse(self, asset: str, partition_key: str, reason: str) -> Path:
+        """Stage the refusal of a partition: its value goes, a marker with `reason` comes.
+
+        The old value is removed at once (a value of a day that failed must not be read); the
+        marker is switched in with the other staged files. A partition written later loses its
+        marker.
+        """
+        for stale in (
+            self._store.path(asset, partition_key),
+            self._store.json_path(asset, partition_key),
+        ):
+            stale.unlink(missing_ok=True)
+        self._refused.append((asset, partition_key))
+        return self.write_json_file(
+            self._store.refused_path(asset, partition_key), {"refused": reason}
+        )
+
+    def write_json_file(self, target: Path, value: Any) -> Path:
+        """Stage a JSON value at `target`."""
+        data = json_bytes(value)
+        temporary = self._temporary(target)
+        with _removed_on_failure(temporary), open(temporary, "xb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fchmod(handle.fileno(), FILE_MODE)
+            os.fsync(handle.fileno())
+        self._staged.append((temporary, target))
+        return target
+
     def __enter__(self) -> Staging:
         return self
 
@@ -220,6 +255,7 @@ class Staging:
         traceback: TracebackType | None,
     ) -> None:
         staged, self._staged = self._staged, []
+        refused, self._refused = set(self._refused), []
         writer, self._writer = self._writer, None
         if writer is None:
             return
@@ -228,3 +264,8 @@ class Staging:
                 writer.commit(staged, self._before_rename)
         finally:
             writer.release()
+        if kind is None:  # a value written now replaces a refusal of its partition
+            for _, target in staged:
+                asset, name = target.parent.name, target.name.split(".")[0]
+                if name != UNPARTITIONED and (asset, name) not in refused:
+                    (target.parent / f"{name}.refused.json").unlink(missing_ok=True)

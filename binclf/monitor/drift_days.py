@@ -72,6 +72,10 @@ def drift_by_day(
     """Each day's drift against its scoring version's reference, in partition order."""
     for key in sorted(scores):
         frame = scores[key].collect()
+        if frame.height == 0:  # a day without events: nothing drifted, no version scored it
+            empty = DriftResult((), None, 0.0, False, 0, alpha, min_effect, share_threshold)
+            yield DayDrift(key, "", empty)
+            continue
         version = scoring_version(frame, key)
         model = models(version)
         result = drift_statistics(

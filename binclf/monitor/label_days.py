@@ -58,9 +58,9 @@ def label_status_by_day(
     results: dict[str, dict[str, Any]] = {}
     for key in sorted(scores):
         frame = scores[key].collect()
-        version = scoring_version(frame, key)
+        version = scoring_version(frame, key) if frame.height else ""  # "": a day without rows
         if version not in cutoffs:
-            cutoffs[version] = training_cutoff(version)
+            cutoffs[version] = training_cutoff(version) if version else None
         labels = fresh_labels(spec, key)
         label_time = spec.label_time_column
         if labels is not None:

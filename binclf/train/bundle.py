@@ -62,7 +62,14 @@ class ScoringBundle:
         return np.asarray(self.calibrator.transform(self.raw_scores(frame)), dtype=np.float64)
 
     def score(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """Per row: `raw_score`, calibrated `probability`, `decision` (probability >= threshold)."""
+        """Per row: `raw_score`, calibrated `probability`, `decision` (probability >= threshold).
+
+        A day without rows has no scores (the models refuse an empty matrix).
+        """
+        if frame.height == 0:
+            return pl.DataFrame(
+                schema={"raw_score": pl.Float64, "probability": pl.Float64, "decision": pl.Boolean}
+            )
         raw = self.raw_scores(frame)
         probability = np.asarray(self.calibrator.transform(raw), dtype=np.float64)
         return pl.DataFrame(

@@ -23,11 +23,14 @@ import polars as pl
 
 from binclf.partitions import day_bounds, partition_day
 from binclf.spec import DatasetSpec
+from binclf.validate.rules import blocking_rules
 from binclf.validate.validation import (
     Failure,
     ValidationProfile,
     ValidationReport,
+    drop_near_duplicates,
     expected_detail,
+    named_rule,
     rate_limits,
     sample_text,
     suite_expectations,
@@ -47,6 +50,7 @@ class _Rule:
     rule: str
     column: str | None
     kwargs: dict[str, Any]
+    name: str
 
     @property
     def measure(self) -> str:
@@ -124,9 +128,16 @@ class BatchValidator:
         self.profile = profile
         configs = [e.configuration for e in suite_expectations(spec, profile, rows=1)]
         self._rules = [
-            _Rule(i, c.type, c.kwargs.get("column") or c.kwargs.get("column_A"), dict(c.kwargs))
+            _Rule(
+                i,
+                c.type,
+                c.kwargs.get("column") or c.kwargs.get("column_A"),
+                dict(c.kwargs),
+                named_rule(c, spec),
+            )
             for i, c in enumerate(configs)
         ]
+        self._blocking = blocking_rules(spec)
         self._evaluated = {
             True: len(self._rules),
             False: len(suite_expectations(spec, profile, rows=0)),
@@ -290,14 +301,16 @@ class BatchValidator:
             detail = {**self._details.get((key, index), {}), **expected_detail(rule.kwargs)}
             if rule.rule == "expect_column_to_exist":
                 detail = {"error": f"column {rule.column!r} is missing"}
-            failed[key].append(Failure(key, rule.column, rule.rule, detail))
+            failed[key].append(
+                Failure(key, rule.column, rule.rule, detail, rule.name, rule.name in self._blocking)
+            )
         return [self._report(row, failed[row[PARTITION]]) for row in self._rows]
 
     def _report(self, row: dict[str, Any], failures: list[Failure]) -> ValidationReport:
         missing = {f.column for f in failures if f.rule == "expect_column_to_exist"}
-        kept = [
-            f for f in failures if f.column not in missing or f.rule == "expect_column_to_exist"
-        ]
+        kept = drop_near_duplicates(
+            [f for f in failures if f.column not in missing or f.rule == "expect_column_to_exist"]
+        )
         return ValidationReport(
             partition=row[PARTITION],
             rows=row["rows"],

@@ -1,7 +1,9 @@
 """The validation profile: what reference days look like, column by column.
 
 Column kinds, the levels of closed categorical sets, the categorical columns that are open sets
-(free text, growing vocabularies) with the reason, and the target's values.
+(free text, growing vocabularies) with the reason, and the target's values. An open set found in
+the data keeps its reference levels and the rate at which the reference days brought new ones:
+its rule is a novelty rate, not a closed list. A column the spec marks open gets no level rule.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import polars as pl
 from binclf.spec import DatasetSpec
 
 MAX_CATEGORY_LEVELS = 200
+# An open set with more reference levels than this keeps none: it gets no novelty rule.
+MAX_OPEN_LEVELS = 20_000
 # A vocabulary with more than this share of its levels new in the later reference days is open.
 OPEN_LATE_LEVEL_SHARE = 0.2
 
@@ -38,12 +42,16 @@ class ValidationProfile:
     reference_rows: int
     reference_partitions: list[str] = field(default_factory=list)
     open_categories: dict[str, str] = field(default_factory=dict)  # column -> why it is open
+    open_levels: dict[str, list[Any]] = field(default_factory=dict)  # reference levels
+    novelty_rates: dict[str, float] = field(default_factory=dict)  # new-level rate, reference
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "kinds": self.kinds,
             "categories": self.categories,
             "open_categories": self.open_categories,
+            "open_levels": self.open_levels,
+            "novelty_rates": self.novelty_rates,
             "target_values": self.target_values,
             "reference_rows": self.reference_rows,
             "reference_partitions": self.reference_partitions,
@@ -67,6 +75,24 @@ def _late_levels(reference: pl.DataFrame, column: str, spec: DatasetSpec) -> flo
     return ordered.filter(pl.col("first") >= middle).height / ordered.height
 
 
+def novelty_rate(reference: pl.DataFrame, column: str, spec: DatasetSpec) -> float | None:
+    """Share of a column's values, from the second reference day on, that no earlier day had.
+
+    None when the reference has fewer than two days (or no time column) to learn it from.
+    """
+    if not spec.time_column or spec.time_column not in reference.columns:
+        return None
+    days = reference.select(pl.col(spec.time_column).dt.date().alias("_day"), pl.col(column))
+    days = days.drop_nulls().with_columns(pl.col(column).cast(pl.String))
+    if days["_day"].n_unique() < 2:
+        return None
+    first_seen = days.group_by(column).agg(pl.col("_day").min().alias("_first"))
+    later = days.filter(pl.col("_day") > pl.col("_day").min()).join(first_seen, on=column)
+    if later.height == 0:
+        return None
+    return float((later["_first"] == later["_day"]).mean())
+
+
 def _open_reason(reference: pl.DataFrame, column: str, levels: int, spec: DatasetSpec) -> str:
     """Why a categorical column is an open set (free text, ids, growing vocabularies), or ''."""
     if column in spec.validation.open_categories:
@@ -85,8 +111,9 @@ def build_profile(
     """Profile reference rows; spec-given categories take precedence over observed ones.
 
     A categorical column with more levels than a closed set can list, or whose vocabulary was
-    still growing across the reference days, is recorded as open with the reason, and gets no
-    closed-set rule; `validation.open_categories` marks a column open by hand.
+    still growing across the reference days, is recorded as open with the reason: instead of a
+    closed set it is judged by its novelty rate. `validation.open_categories` marks a column
+    open by hand, with no level rule at all.
     """
     kinds = {name: _kind(dtype) for name, dtype in reference.schema.items()}
     categorical = set(spec.categorical) | {
@@ -94,6 +121,8 @@ def build_profile(
     }
     categories: dict[str, list[Any]] = {}
     open_categories: dict[str, str] = {}
+    open_levels: dict[str, list[Any]] = {}
+    novelty_rates: dict[str, float] = {}
     for column in sorted(categorical & set(reference.columns)):
         if column in spec.validation.allowed_categories:
             categories[column] = sorted(map(str, spec.validation.allowed_categories[column]))
@@ -106,6 +135,11 @@ def build_profile(
             continue
         if reason := _open_reason(reference, column, levels.len(), spec):
             open_categories[column] = reason
+            rate = novelty_rate(reference, column, spec)
+            by_hand = column in spec.validation.open_categories
+            if not by_hand and rate is not None and levels.len() <= MAX_OPEN_LEVELS:
+                open_levels[column] = sorted(levels.to_list(), key=str)
+                novelty_rates[column] = rate
         else:
             categories[column] = sorted(levels.to_list(), key=str)
     target_values = (
@@ -120,6 +154,8 @@ def build_profile(
         reference_rows=reference.height,
         reference_partitions=partitions or [],
         open_categories=open_categories,
+        open_levels=open_levels,
+        novelty_rates=novelty_rates,
     )
 
 

@@ -1,7 +1,7 @@
 """One line per broken rule for a run over many partitions, with the fix to try.
 
-A backfill where every day breaks the same rule says so once, with the count of partitions; the
-per-partition failures stay in a table beside it.
+A backfill where every day breaks the same rule says so once, with the count of partitions; each
+day's failures stay on that day's verdict.
 """
 
 from __future__ import annotations
@@ -11,9 +11,6 @@ from dataclasses import dataclass
 
 from binclf.spec import DatasetSpec
 from binclf.validate.validation import ValidationReport
-
-# Up to this many failed partitions, the run's description also lists each one.
-LISTED_PARTITIONS = 5
 
 
 @dataclass(frozen=True)
@@ -25,6 +22,7 @@ class RuleSummary:
     partitions: list[str]
     checked: int
     fix: str
+    blocking: bool = True
 
     def describe(self) -> str:
         where = f"column {self.column!r}" if self.column else "table"
@@ -55,6 +53,8 @@ def _fix(spec: DatasetSpec, column: str | None, rule: str) -> str:
         return "ids must be present and unique within a day; fix the source"
     if rule == "expect_column_values_to_not_be_null":
         return f"raise validation.null_share_overrides.{column} or validation.max_null_share"
+    if rule == "event_times_parse":
+        return "event times that do not parse: set time_format in the spec, or fix the file"
     if rule == "expect_column_pair_values_a_to_be_greater_than_b":
         return "labels dated before their events: check label_time_column and its time zone"
     if column == spec.time_column:
@@ -66,23 +66,14 @@ def _fix(spec: DatasetSpec, column: str | None, rule: str) -> str:
 
 def summarize(spec: DatasetSpec, reports: list[ValidationReport]) -> list[RuleSummary]:
     """Broken rules of a run, each with the partitions that broke it, most frequent first."""
-    partitions: dict[tuple[str | None, str], list[str]] = defaultdict(list)
+    partitions: dict[tuple[str | None, str, bool], list[str]] = defaultdict(list)
     for report in reports:
         for failure in report.failures:
-            partitions[(failure.column, failure.rule)].append(report.partition)
+            partitions[(failure.column, failure.rule, failure.blocking)].append(report.partition)
     summaries = [
-        RuleSummary(column, rule, sorted(keys), len(reports), _fix(spec, column, rule))
-        for (column, rule), keys in partitions.items()
+        RuleSummary(column, rule, sorted(keys), len(reports), _fix(spec, column, rule), blocking)
+        for (column, rule, blocking), keys in partitions.items()
     ]
-    return sorted(summaries, key=lambda s: (-len(s.partitions), s.column or "", s.rule))
-
-
-def run_description(spec: DatasetSpec, reports: list[ValidationReport]) -> str | None:
-    """The check's description: one line per rule, and each partition when few failed."""
-    failed = [r for r in reports if not r.success]
-    if not failed:
-        return None
-    lines = [s.describe() for s in summarize(spec, reports)]
-    if len(failed) <= LISTED_PARTITIONS:
-        lines += [r.summary() for r in failed]
-    return "\n".join(lines)
+    return sorted(
+        summaries, key=lambda s: (not s.blocking, -len(s.partitions), s.column or "", s.rule)
+    )

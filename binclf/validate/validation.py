@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +25,15 @@ from binclf.validate.profile import (  # noqa: F401 (the profile is part of this
     build_profile,
     target_domain,
 )
+from binclf.validate.report import (  # noqa: F401 (reports are part of this module's API)
+    Failure,
+    PartitionValidationError,
+    ValidationReport,
+    drop_near_duplicates,
+    report_from_dict,
+    report_to_dict,
+)
+from binclf.validate.rules import blocking_rules, rule_of
 
 KIND_DTYPES = {
     "numeric": [
@@ -38,50 +46,6 @@ KIND_DTYPES = {
 }  # fmt: skip
 
 
-class PartitionValidationError(ValueError):
-    """A partition that broke blocking validation rules."""
-
-
-@dataclass(frozen=True)
-class Failure:
-    """One broken rule in one partition."""
-
-    partition: str
-    column: str | None
-    rule: str
-    detail: dict[str, Any]
-
-    def describe(self) -> str:
-        where = f"column {self.column!r}" if self.column else "table"
-        counts = ", ".join(f"{k}={v}" for k, v in self.detail.items())
-        return f"partition {self.partition}: {where} broke {self.rule} ({counts})"
-
-
-@dataclass(frozen=True)
-class ValidationReport:
-    """The outcome of validating one partition."""
-
-    partition: str
-    rows: int
-    evaluated: int
-    failures: list[Failure]
-
-    @property
-    def success(self) -> bool:
-        return not self.failures
-
-    def summary(self) -> str:
-        if self.success:
-            return f"partition {self.partition}: {self.evaluated} rules passed on {self.rows} rows"
-        return "; ".join(f.describe() for f in self.failures)
-
-    def failures_table(self) -> list[dict[str, Any]]:
-        return [
-            {"partition": f.partition, "column": f.column or "", "rule": f.rule, **f.detail}
-            for f in self.failures
-        ]
-
-
 def _mostly(limit: RateLimit) -> float | dict[str, str]:
     """A fixed `mostly`, or a parameter set per partition from its size (binomial limits)."""
     return {"$PARAMETER": limit.parameter} if limit.binomial else 1.0 - limit.limit
@@ -92,6 +56,8 @@ def rate_limits(spec: DatasetSpec, profile: ValidationProfile) -> dict[str, Rate
     not_features = {spec.target, spec.id_column, spec.time_column, spec.label_time_column}
     limits = [null_limit(spec, c) for c in profile.kinds if c not in not_features]
     limits += [unseen_limit(spec, c) for c in profile.categories]
+    limits += [unseen_limit(spec, c, profile.novelty_rates[c]) for c in profile.open_levels]
+    limits += [limit.far() for limit in limits]
     return {limit.parameter: limit for limit in limits}
 
 
@@ -112,11 +78,12 @@ def rate_parameters(
     for name, limit in rate_limits(spec, profile).items():
         if not limit.binomial:
             continue
-        column = name.split("_", 2)[2]
-        if name.startswith("mostly_null_"):
+        if limit.counts == "rows":
             considered = frame.height
+        elif limit.column in frame.columns:
+            considered = pandas_nonnull(frame, limit.column)
         else:
-            considered = pandas_nonnull(frame, column) if column in frame.columns else 0
+            considered = 0
         parameters[name] = limit.mostly(considered)
     return parameters
 
@@ -160,13 +127,22 @@ def suite_expectations(spec: DatasetSpec, profile: ValidationProfile, *, rows: i
     for column in expected:
         if column in not_features:
             continue
-        mostly = _mostly(null_limit(spec, column))
-        suite.append(gxe.ExpectColumnValuesToNotBeNull(column=column, mostly=mostly))
-    for column, levels in profile.categories.items():
-        mostly = _mostly(unseen_limit(spec, column))
-        suite.append(
-            gxe.ExpectColumnValuesToBeInSet(column=column, value_set=levels, mostly=mostly)
-        )
+        limit = null_limit(spec, column)
+        for rule, bound in (("null_share", limit), ("null_share_far", limit.far())):
+            suite.append(
+                gxe.ExpectColumnValuesToNotBeNull(
+                    column=column, mostly=_mostly(bound), meta={"rule": rule}
+                )
+            )
+    level_sets = {**profile.categories, **profile.open_levels}  # open: judged by novelty rate
+    for column, levels in level_sets.items():
+        limit = unseen_limit(spec, column, profile.novelty_rates.get(column))
+        for rule, bound in (("unseen_share", limit), ("unseen_share_far", limit.far())):
+            suite.append(
+                gxe.ExpectColumnValuesToBeInSet(
+                    column=column, value_set=levels, mostly=_mostly(bound), meta={"rule": rule}
+                )
+            )
     for column, (low, high) in numeric_bounds(spec, profile).items():
         suite.append(
             gxe.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high)
@@ -225,7 +201,13 @@ def expected_detail(kwargs: dict[str, Any]) -> dict[str, str]:
     return detail
 
 
-def _failure(partition: str, result: Any, *, private: set[str]) -> Failure:
+def named_rule(config: Any, spec: DatasetSpec) -> str:
+    """The rule name of an expectation's configuration."""
+    meta = config.meta or {}
+    return str(meta.get("rule") or rule_of(config.type, config.kwargs, spec))
+
+
+def _failure(partition: str, result: Any, *, spec: DatasetSpec, private: set[str]) -> Failure:
     config = result.expectation_config
     outcome = result.result or {}
     detail: dict[str, Any] = {}
@@ -240,7 +222,15 @@ def _failure(partition: str, result: Any, *, private: set[str]) -> Failure:
     column = config.kwargs.get("column") or config.kwargs.get("column_A")
     if config.type == "expect_column_to_exist":
         detail = {"error": f"column {column!r} is missing"}
-    return Failure(partition=partition, column=column, rule=config.type, detail=detail)
+    name = named_rule(config, spec)
+    return Failure(
+        partition=partition,
+        column=column,
+        rule=config.type,
+        detail=detail,
+        name=name,
+        blocking=name in blocking_rules(spec),
+    )
 
 
 class PartitionValidator:
@@ -289,36 +279,18 @@ class PartitionValidator:
         )
         private = {c for c in (self.spec.id_column, *self.spec.sensitive) if c}
         failures = [
-            _failure(partition_key, r, private=private) for r in outcome.results if not r.success
+            _failure(partition_key, r, spec=self.spec, private=private)
+            for r in outcome.results
+            if not r.success
         ]
         missing = {f.column for f in failures if f.rule == "expect_column_to_exist"}
         failures = [
             f for f in failures if f.column not in missing or f.rule == "expect_column_to_exist"
         ]
+        failures = drop_near_duplicates(failures)
         return ValidationReport(
             partition=partition_key,
             rows=frame.height,
             evaluated=len(outcome.results),
             failures=sorted(failures, key=lambda f: (f.column or "", f.rule)),
         )
-
-
-def report_to_dict(report: ValidationReport) -> dict[str, Any]:
-    """A JSON-ready form of a report, kept beside the partition it judges."""
-    return {
-        "partition": report.partition,
-        "rows": report.rows,
-        "evaluated": report.evaluated,
-        "failures": [
-            {"column": f.column, "rule": f.rule, "detail": f.detail} for f in report.failures
-        ],
-    }
-
-
-def report_from_dict(data: dict[str, Any]) -> ValidationReport:
-    return ValidationReport(
-        partition=data["partition"],
-        rows=data["rows"],
-        evaluated=data["evaluated"],
-        failures=[Failure(partition=data["partition"], **f) for f in data["failures"]],
-    )

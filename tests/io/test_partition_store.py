@@ -203,3 +203,23 @@ def test_linking_a_partition_that_was_never_stored_fails_and_leaves_no_file(
         staging.link("validated_events", "raw_events", "2026-03-01")
 
     assert _files(store.root) == {}
+
+
+def test_a_refused_partition_loses_its_older_value_until_a_new_value_is_written(
+    store: PartitionStore,
+) -> None:
+    store.write("validated_events", _frame(1), "2026-01-01")
+    store.write("validated_events", _frame(2), "2026-01-02")
+
+    with store.staging() as staging:
+        staging.refuse("validated_events", "2026-01-01", "validation failed")
+
+    assert not store.exists("validated_events", "2026-01-01")
+    assert store.keys("validated_events") == ["2026-01-02"]
+    assert store.is_refused("2026-01-01", "validated_events")
+    assert store.is_refused("2026-01-01") and not store.is_refused("2026-01-02")
+
+    store.write("validated_events", _frame(3), "2026-01-01")
+
+    assert store.read("validated_events", "2026-01-01").equals(_frame(3))
+    assert not store.is_refused("2026-01-01")

@@ -42,3 +42,15 @@ def test_a_duplicate_csv_header_is_an_error_naming_the_file(tmp_path: Path, make
 
     with pytest.raises(SpecError, match=r"events\.csv names column\(s\) 'amount' more than once"):
         scan_source(spec)
+
+
+def test_a_rule_both_blocking_and_warning_only_is_a_spec_error(make_spec_dict) -> None:
+    with pytest.raises(SpecError, match="warn_only and blocking both name"):
+        spec_from_dict(
+            make_spec_dict(validation={"warn_only": ["ids"], "blocking": ["ids", "null_share"]})
+        )
+
+
+def test_an_unknown_rule_name_is_a_spec_error(make_spec_dict) -> None:
+    with pytest.raises(SpecError, match=r"validation\.warn_only"):
+        spec_from_dict(make_spec_dict(validation={"warn_only": ["no_such_rule"]}))

@@ -105,7 +105,12 @@ def validator(spec: DatasetSpec, profile: ValidationProfile) -> PartitionValidat
 
 def _verdicts(reports) -> list[tuple[str, int, bool, list[tuple[str | None, str]]]]:
     return [
-        (r.partition, r.evaluated, r.success, [(f.column, f.rule) for f in r.failures])
+        (
+            r.partition,
+            r.evaluated,
+            r.success,
+            [(f.column, f.rule, f.name, f.blocking) for f in r.failures],
+        )
         for r in reports
     ]
 
@@ -139,7 +144,9 @@ def test_faults_in_several_partitions_of_one_run_are_each_attributed_to_their_ow
     single, batch = _both(spec, profile, validator, frames)
 
     assert batch == single
-    assert [ok for _, _, ok, _ in batch] == [True, False, False, False, False]
+    # 10 % unseen against 5 % drifts (a warning); it blocks only far past, from 15 %
+    assert [ok for _, _, ok, _ in batch] == [True, False, True, False, False]
+    assert batch[2][3] == [("channel", "expect_column_values_to_be_in_set", "unseen_share", False)]
 
 
 def test_a_maximum_time_past_now_fails_on_both_paths(spec, profile, validator, days) -> None:
@@ -148,7 +155,7 @@ def test_a_maximum_time_past_now_fails_on_both_paths(spec, profile, validator, d
     single, batch = _both(spec, profile, validator, days, now=latest - timedelta(seconds=1))
 
     assert batch == single
-    assert batch[-1][3] == [("event_time", "expect_column_max_to_be_between")]
+    assert batch[-1][3] == [("event_time", "expect_column_max_to_be_between", "event_time", True)]
 
 
 def test_batch_failures_carry_counts_and_expected_values(spec, profile, days) -> None:
@@ -228,5 +235,5 @@ def test_a_label_time_before_its_event_time_fails_on_both_paths(make_spec_dict, 
 
     assert batch == single
     assert [failures for *_, failures in batch] == [[]] * 4 + [
-        [("label_time", "expect_column_pair_values_a_to_be_greater_than_b")]
+        [("label_time", "expect_column_pair_values_a_to_be_greater_than_b", "label_time", True)]
     ]

@@ -7,6 +7,7 @@ that names it (partition, column, rule), and nothing else.
 import json
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -216,7 +217,8 @@ def test_bad_day_fails_exactly_the_rules_that_name_it(
     assert rows == [(DAY, column or "", rule) for column, rule in expected]
     for column, rule in expected:
         where = f"column {column!r}" if column else "table"
-        assert f"partition {DAY}: {where} broke {rule} (" in report.summary()
+        said = report.summary() + report.summary(blocking=False)
+        assert f"partition {DAY}: {where} broke {rule} (" in said
 
 
 def test_event_later_than_the_validation_time_fails_the_max_time_rule(
@@ -410,6 +412,45 @@ def test_five_percent_new_values_in_a_10k_row_day_fail_a_closed_column(colour_va
     report = colour_validator.validate(day, "2024-01-01")
 
     assert _failures(report) == [("colour", "expect_column_values_to_be_in_set")]
+    # 5 % is far past 1 % (blocks from 3 %): the column is broken, not drifting
+    assert not report.success and report.failures[0].name == "unseen_share_far"
+
+
+def test_two_percent_new_values_in_a_10k_row_day_warn_without_blocking(colour_validator) -> None:
+    report = colour_validator.validate(_closed_column_day(10_000, 200), "2024-01-01")
+
+    assert _failures(report) == [("colour", "expect_column_values_to_be_in_set")]
+    assert report.success
+    assert [(f.name, f.blocking) for f in report.warnings] == [("unseen_share", False)]
+
+
+@pytest.mark.parametrize(
+    ("validation", "new", "blocks"),
+    [
+        pytest.param({"warn_only": ["unseen_share_far"]}, 500, False, id="far_rate_made_warning"),
+        pytest.param({"blocking": ["unseen_share"]}, 200, True, id="drift_made_blocking"),
+    ],
+)
+def test_the_spec_moves_a_rule_between_blocking_and_warning(
+    validation: dict, new: int, blocks: bool
+) -> None:
+    spec = spec_from_dict(
+        {
+            "name": "colours",
+            "source": {"kind": "csv", "path": "x.csv"},
+            "target": "label",
+            "positive": "yes",
+            "negative": ["no"],
+            "validation": validation,
+        }
+    )
+    reference = pl.DataFrame({"colour": ["red", "blue"] * 500, "label": ["yes", "no"] * 500})
+    validator = PartitionValidator(spec, build_profile(reference, spec))
+
+    report = validator.validate(_closed_column_day(10_000, new), "2024-01-01")
+
+    assert _failures(report) == [("colour", "expect_column_values_to_be_in_set")]
+    assert report.success is not blocks
 
 
 def test_an_unknown_target_value_blocks_even_a_15_row_day(colour_validator) -> None:
@@ -438,3 +479,67 @@ def test_a_non_finite_feature_value_fails_even_without_a_range(
     assert _failures(validator.validate(bad, DAY)) == [
         ("amount", "expect_column_values_to_be_between")
     ]
+
+
+def _free_text_days(first: int, days: int, rows: int, seed: int) -> pl.DataFrame:
+    """Days of a free-text column drawing from ~360 titles, most of which are rare."""
+    rng = np.random.default_rng(seed)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    times = [
+        start + timedelta(days=first + d, minutes=int(m))
+        for d in range(days)
+        for m in rng.integers(0, 1440, rows)
+    ]
+    titles = rng.zipf(1.3, len(times)) % 360
+    return pl.DataFrame(
+        {
+            "event_time": times,
+            "title": [f"title {t}" for t in titles],
+            "label": [("yes", "no")[i % 2] for i in range(len(times))],
+        }
+    ).with_columns(pl.col("event_time").dt.cast_time_unit("us"))
+
+
+@pytest.fixture(scope="module")
+def free_text() -> tuple[DatasetSpec, ValidationProfile]:
+    spec = spec_from_dict(
+        {
+            "name": "titles",
+            "source": {"kind": "csv", "path": "x.csv"},
+            "target": "label",
+            "positive": "yes",
+            "negative": ["no"],
+            "time_column": "event_time",
+        }
+    )
+    return spec, build_profile(_free_text_days(0, 14, 15, seed=1), spec)
+
+
+def test_a_free_text_column_is_judged_by_its_novelty_rate_and_new_levels_every_day_pass(
+    free_text,
+) -> None:
+    spec, profile = free_text
+    assert "title" in profile.open_categories and "title" not in profile.categories
+    assert 0.1 < profile.novelty_rates["title"] < 0.9
+    validator = PartitionValidator(spec, profile)
+    later = _free_text_days(14, 30, 15, seed=2)
+    new_values = 0
+    for day in range(14, 44):
+        key = (datetime(2024, 1, 1) + timedelta(days=day)).date().isoformat()
+        frame = later.filter(pl.col("event_time").dt.date().cast(pl.String) == key)
+        new_values += int((~frame["title"].is_in(profile.open_levels["title"])).sum())
+        report = validator.validate(frame, key)
+        assert report.success and not report.warnings, report.summary(blocking=False)
+    assert new_values > 30  # new titles appeared, and not one day failed
+
+
+def test_a_free_text_day_of_only_new_values_breaks_the_novelty_rule(free_text) -> None:
+    spec, profile = free_text
+    day = _free_text_days(20, 1, 1000, seed=3).with_columns(
+        title=pl.format("never seen {}", pl.int_range(pl.len()))
+    )
+
+    report = PartitionValidator(spec, profile).validate(day, "2024-01-21")
+
+    assert _failures(report) == [("title", "expect_column_values_to_be_in_set")]
+    assert not report.success and report.failures[0].name == "unseen_share_far"
