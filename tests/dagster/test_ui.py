@@ -62,11 +62,10 @@ MIN_SCREENSHOT_BYTES = 20_000
 
 
 @pytest.fixture(scope="module")
-def expected() -> LocationGraph:
-    """Asset keys with their groups and asset check keys, as the definitions declare them."""
-    from pipelines.definitions import defs
-
-    graph = defs.resolve_asset_graph()
+def expected(story: Story) -> LocationGraph:
+    """Asset keys with their groups and asset check keys, as the definitions of the story's
+    dataset (the one the served code location loads) declare them."""
+    graph = story.world.defs.resolve_asset_graph()
     return LocationGraph(
         asset_groups={
             tuple(key.path): graph.get(key).group_name for key in graph.get_all_asset_keys()
