@@ -120,8 +120,9 @@ def slo_status_asset(
     """`slo_status` over the stored days of `performance`."""
     costs = (spec.costs.false_positive, spec.costs.false_negative)
     names = [s.name for s in spec.slos] if spec.slos is not None else list(DEFAULT_SLO_NAMES)
-    # A synthetic replay has no wall clock: its days were not due at any real hour.
-    live = not isinstance(spec.source, SyntheticSource)
+    # A replay (the synthetic source, or files with a fixed `partitions.end_date`) has no wall
+    # clock: its days were not due at any real hour.
+    live = not isinstance(spec.source, SyntheticSource) and spec.partitions.end_date is None
 
     @asset(
         name="slo_status",
