@@ -1,11 +1,38 @@
-"""Input checks and the cooldown rule shared by the retraining decisions in `triggers`."""
+"""The decision type, input checks and the cooldown rule shared by the retraining decisions
+in `triggers`."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
-from typing import Protocol
+from typing import Literal, Protocol
+
+DecisionCode = Literal[
+    "drift_persistent",
+    "no_persistent_drift",
+    "no_partitions",
+    "labels_ready",
+    "not_enough_labels",
+    "labels_late",
+    "no_new_labels",
+    "cooldown",
+    "slo_page_burn",
+    "no_slo_page_burn",
+    "training_pending",
+]
+
+
+@dataclass(frozen=True)
+class TriggerDecision:
+    """Whether to request a training run, why, and the idempotency key of that run."""
+
+    run: bool
+    code: DecisionCode
+    reason: str
+    run_key: str | None
+    cursor: str | None = None  # when run: what the sensor stores to not trigger on it again
 
 
 class DriftSummary(Protocol):
@@ -76,3 +103,21 @@ def check_history(history: Sequence[DriftSummary]) -> None:
                 f"partition {partition.partition_key!r}: n_rows must be non-negative, "
                 f"got {partition.n_rows}"
             )
+
+
+def run_unless_cooling_down(
+    *,
+    code: DecisionCode,
+    reason: str,
+    run_key: str,
+    cursor: str,
+    evidence: str,
+    cooling: str | None,
+) -> TriggerDecision:
+    """The run a trigger asks for, unless the last training is within the cooldown (`cooling`
+    says how, from `cooldown_reason`)."""
+    if cooling:
+        return TriggerDecision(
+            run=False, code="cooldown", reason=f"{evidence}, but {cooling}", run_key=None
+        )
+    return TriggerDecision(run=True, code=code, reason=reason, run_key=run_key, cursor=cursor)

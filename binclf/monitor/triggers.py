@@ -13,46 +13,24 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from binclf.monitor.trigger_checks import (
+    TriggerDecision,
     TriggerInputError,
     check_history,
     check_times,
     cooldown_reason,
     hours,
+    run_unless_cooling_down,
 )
 
-DecisionCode = Literal[
-    "drift_persistent",
-    "no_persistent_drift",
-    "no_partitions",
-    "labels_ready",
-    "not_enough_labels",
-    "labels_late",
-    "no_new_labels",
-    "cooldown",
-    "slo_page_burn",
-    "no_slo_page_burn",
-    "training_pending",
-]
 # SLIs of the model's predictions: a burn of these is evidence against the model, and a retrain
 # can fix it. Coverage and freshness burns are the pipeline's problem, not the model's.
 PERFORMANCE_SLIS = frozenset(
     {"recall", "precision", "false_positive_rate", "false_negative_rate", "expected_cost"}
     | {"pr_auc", "ece"}
 )
-
-
-@dataclass(frozen=True)
-class TriggerDecision:
-    """Whether to request a training run, why, and the idempotency key of that run."""
-
-    run: bool
-    code: DecisionCode
-    reason: str
-    run_key: str | None
-    cursor: str | None = None  # when run: what the sensor stores to not trigger on it again
 
 
 @dataclass(frozen=True)
@@ -160,17 +138,13 @@ def drift_retrain_decision(
 
     first, last = streak[-1].partition_key, streak[0].partition_key
     evidence = f"drift share >= {share_threshold} in {consecutive} partitions {first}..{last}"
-    in_cooldown = cooldown_reason(last_training_at, now=now, cooldown=cooldown)
-    if in_cooldown:
-        return TriggerDecision(
-            run=False, code="cooldown", reason=f"{evidence}, but {in_cooldown}", run_key=None
-        )
-    return TriggerDecision(
-        run=True,
+    return run_unless_cooling_down(
         code="drift_persistent",
         reason=evidence + skipped,
         run_key=f"drift:{first}..{last}",
         cursor=last,
+        evidence=evidence,
+        cooling=cooldown_reason(last_training_at, now=now, cooldown=cooldown),
     )
 
 
@@ -254,17 +228,13 @@ def slo_retrain_decision(
             reason=f"{evidence}, but a training run is already queued or running",
             run_key=None,
         )
-    in_cooldown = cooldown_reason(last_training_at, now=now, cooldown=cooldown)
-    if in_cooldown:
-        return TriggerDecision(
-            run=False, code="cooldown", reason=f"{evidence}, but {in_cooldown}", run_key=None
-        )
-    return TriggerDecision(
-        run=True,
+    return run_unless_cooling_down(
         code="slo_page_burn",
         reason=evidence + skipped,
         run_key=f"slo:{'+'.join(names)}@{day}",
         cursor=day,
+        evidence=evidence,
+        cooling=cooldown_reason(last_training_at, now=now, cooldown=cooldown),
     )
 
 
