@@ -13,6 +13,7 @@ Overview, *Jobs → Runs* and sensor history never show it. Two ways here give r
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -29,6 +30,7 @@ from typing import Any
 import yaml
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 from dagster._cli.job import _create_run
+from dagster._core.definitions.reconstruct import ReconstructableJob
 from dagster._core.execution.api import execute_run
 from dagster._core.remote_origin import InProcessCodeLocationOrigin
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
@@ -126,6 +128,15 @@ class Workspace:
         return None
 
 
+def _load_afresh(module_name: str) -> None:
+    """Load the code location's module as a new code server would: its definitions from the
+    environment as it is now (dataset, state folder), not as it was when first imported here."""
+    importlib.reload(importlib.import_module(module_name))
+    # The reconstructed job of the last run is cached by its code pointer, which stays the same.
+    ReconstructableJob.get_definition.cache_clear()
+    ReconstructableJob.get_repository_definition.cache_clear()
+
+
 class LocalRuns:
     """Runs created from the workspace's code location, loaded once here, and executed here.
 
@@ -142,6 +153,7 @@ class LocalRuns:
     ) -> None:
         (target,) = yaml.safe_load(workspace.read_text())["load_from"]
         module = target["python_module"]
+        _load_afresh(module["module_name"])
         origin = InProcessCodeLocationOrigin(
             LoadableTargetOrigin(
                 executable_path=sys.executable,

@@ -18,6 +18,7 @@ from dagster._core.scheduler.instigation import InstigatorType
 from dagster._core.storage.tags import PARTITION_NAME_TAG
 from pipeline_support import FIRST_DAY, tiny_spec_data
 
+from pipelines.definitions import build_definitions
 from pipelines.launch import daemon, local_runs
 from pipelines.season_setup import write_instance_config
 
@@ -77,9 +78,15 @@ def test_launched_run_is_listed_under_its_job_and_sensor_ticks(instance: Dagster
     ]
 
 
-def test_local_runs_are_listed_under_their_job_and_fail_on_record(
-    instance: DagsterInstance,
+def test_local_runs_are_listed_under_their_job_and_use_the_environments_dataset(
+    instance: DagsterInstance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import pipelines.definitions
+    from binclf.spec import load_spec
+
+    # As an earlier import in this process may have left it: definitions of another state folder.
+    stale = build_definitions(load_spec(), str(tmp_path / "stale"))
+    monkeypatch.setattr(pipelines.definitions, "defs", stale)
     day = FIRST_DAY.isoformat()
     with local_runs(instance) as runs:
         profiled = runs.run("profile_job")
@@ -92,6 +99,10 @@ def test_local_runs_are_listed_under_their_job_and_fail_on_record(
         assert run.remote_job_origin.location_name == "binclf"
         assert run.tags["dagster/code_location"] == "binclf"
     assert ingested.tags[PARTITION_NAME_TAG] == day
+    # The location was loaded as a new code server would: the dataset and state of the
+    # environment now, whatever it was when this process first imported the definitions.
+    assert (tmp_path / "state" / "data" / "raw_events" / f"{day}.parquet").is_file()
+    assert pipelines.definitions.defs.resources["state"].root == str(tmp_path / "state")
     materialized = instance.get_latest_materialization_event(AssetKey("raw_events"))
     assert materialized is not None and materialized.run_id == ingested.run_id
     # Without a daemon a submitted run waits in the queue, with the same origin.
