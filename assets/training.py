@@ -30,6 +30,7 @@ from binclf.evaluate import steps as evaluation_steps
 from binclf.evaluate.steps import Evaluation
 from binclf.ingest.sources import keys_in_window
 from binclf.register.candidate import RegisteredCandidate
+from binclf.register.headline import rejection_line
 from binclf.register.loading import champion_study
 from binclf.spec import DatasetSpec
 from binclf.train import inputs as training_inputs
@@ -202,6 +203,9 @@ def training_assets(spec: DatasetSpec) -> list[AssetsDefinition]:
             evaluation=candidate_evaluation,
             splits=training_splits,
         )
+        verdict = rejection_line(registered.version, gates)
+        if verdict is not None:
+            context.log.error(verdict)
         yield meta.candidate_output(registered, gates)  # first: checks then target this version
         yield from meta.gate_check_results(gates, GATE_CHECKS)
 

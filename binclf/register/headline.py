@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from binclf.register.comparison import HIGHER_IS_BETTER, PromotionDecision
+from binclf.register.gates import GateResult
 
 METRIC_LABELS = {"pr_auc": "PR-AUC", "roc_auc": "ROC-AUC", "log_loss": "log loss", "brier": "Brier"}
 VERDICTS = {
@@ -77,3 +78,19 @@ def promotion_headline(decision: PromotionDecision, models: ComparedModels) -> s
     elif not decision.gates:
         line += "; no gate was evaluated"
     return line
+
+
+def rejection_line(version: str, gates: list[GateResult]) -> str | None:
+    """The verdict on a gate-failed candidate in one line, each failed gate with its reason.
+
+    None when every gate passed. The run that registered the candidate then fails on its blocking
+    gate checks, so this line is what an operator reads above Dagster's failure message.
+    """
+    failed = [g for g in gates if not g.passed]
+    if not failed:
+        return None
+    reasons = "; ".join(f"{g.name}: {g.reason}" for g in failed)
+    return (
+        f"REJECT {version} — {len(failed)} of {len(gates)} gates failed: {reasons}. "
+        f"Recorded as rejected; `binclf card --version {version}` shows the decision record"
+    )

@@ -110,6 +110,13 @@ def test_failing_gate_blocks_the_decision_records_the_rejection_and_keeps_the_ch
     assert candidate == "v0002"
     assert shown["status"] == "rejected"
     assert shown["rejection"].startswith(f"**REJECT {candidate}** — gates failed: min_roc_auc")
+    verdicts = [
+        entry.user_message
+        for entry in strict.instance.all_logs(result.run_id)
+        if entry.user_message.startswith("REJECT ")
+    ]
+    assert verdicts == [f"REJECT {candidate} — 1 of 8 gates failed: {verdicts[0].split(': ', 1)[1]}"]
+    assert "min_roc_auc: " in verdicts[0] and "\n" not in verdicts[0]
     assert isinstance(shown["test_roc_auc"], float) and shown["test_roc_auc"] < 0.999
     decision = _decision(strict, candidate)
     assert decision["promote"] is False

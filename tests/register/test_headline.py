@@ -9,7 +9,7 @@ from sklearn.metrics import average_precision_score, log_loss
 
 from binclf.register.comparison import decide_promotion, metric_value
 from binclf.register.gates import GateResult
-from binclf.register.headline import ComparedModels, promotion_headline
+from binclf.register.headline import ComparedModels, promotion_headline, rejection_line
 
 PASSING = [GateResult("min_roc_auc", True, 0.9, 0.7, "0.9 >= 0.7")]
 WINDOW = (date(2026, 4, 21), date(2026, 4, 30))
@@ -103,3 +103,19 @@ def test_the_weighted_metric_value_equals_scikit_learns() -> None:
     value = metric_value(y, p, metric="log_loss", weights=w)
 
     assert value == pytest.approx(log_loss(y, p, sample_weight=w), rel=1e-9)
+
+
+def test_a_rejection_is_one_line_naming_every_failed_gate_and_its_reason() -> None:
+    gates = [
+        *PASSING,
+        GateResult("max_fairness_disparity", False, 0.2168, 0.2, "0.2168 > 0.2 (worst: sex)"),
+        GateResult("max_ece", False, 0.07, 0.05, "0.07 > 0.05"),
+    ]
+
+    line = rejection_line("v0003", gates)
+
+    assert line is not None and "\n" not in line
+    assert line.startswith("REJECT v0003 — 2 of 3 gates failed: ")
+    assert "max_fairness_disparity: 0.2168 > 0.2 (worst: sex)" in line
+    assert "max_ece: 0.07 > 0.05" in line and "min_roc_auc" not in line
+    assert rejection_line("v0003", PASSING) is None
