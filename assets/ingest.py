@@ -31,7 +31,8 @@ from dagster import (
 from assets.io_manager import FramesOnDemand, Refused, SamePartitionOf
 from assets.metadata import PreviewPolicy
 from assets.resources import StateResource
-from binclf.ingest.sources import event_time_parsing, read_partition, rows_without_time
+from binclf.ingest.reader import PartitionReader
+from binclf.ingest.sources import event_time_parsing, rows_without_time
 from binclf.io.atomic import write_json_atomic
 from binclf.spec import DatasetSpec, RuleName
 from binclf.stats.summaries import markdown_table
@@ -132,7 +133,8 @@ def ingest_assets(
         """What valid data looks like: column kinds, categories and target values of early days."""
         keys = partitions.get_partition_keys()[: spec.validation.reference_days]
         refuse_unparsable_files(spec, event_time_parsing(spec))
-        reference = pl.concat([read_partition(spec, k) for k in keys], how="diagonal_relaxed")
+        reader = PartitionReader(spec, keys)
+        reference = pl.concat([reader.read(k) for k in keys], how="diagonal_relaxed")
         check_spec_against(reference, spec, where=f"the reference days {keys[0]} … {keys[-1]}")
         profile = build_profile(reference, spec, partitions=keys)
         orphans = rows_without_time(spec)
@@ -187,8 +189,10 @@ def ingest_assets(
         failed_before: set[str] = set()
         warned_before: set[str] = set()
 
+        reader = PartitionReader(spec, context.partition_keys)
+
         def read_and_measure(key: str) -> pl.DataFrame:
-            frame = read_partition(spec, key)
+            frame = reader.read(key)
             validator.measure(frame, key)
             # Until this run has stored the partition, no report may vouch for the old file.
             old = _report_path(state, key)
