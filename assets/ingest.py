@@ -1,8 +1,9 @@
 """Ingest: raw events per day, validated by blocking great-expectations checks.
 
 The validation check is partitioned: a run over a range records one verdict per day. A day that
-fails is refused by `validated_events` (nothing downstream reads it) while the other days of the
-run go on; only a run in which no day passed is stopped by the blocking check.
+fails is refused by `validated_events` (nothing downstream reads it, not even an older validated
+file of the day) while the other days of the run go on; only a run in which no day passed is
+stopped by the blocking check.
 """
 
 import json
@@ -212,6 +213,14 @@ def ingest_assets(
         reports = with_unparsed_times(spec, validator.reports(), event_time_parsing(spec))
         for report in reports:
             write_json_atomic(_report_path(state, report.partition), report_to_dict(report))
+        # A failed day's older validated file goes now: when the check stops the run (a lone bad
+        # day), validated_events never runs to refuse it, and training or scoring would read it.
+        with state.store().staging() as staging:
+            for report in reports:
+                if not report.success:
+                    staging.refuse(
+                        "validated_events", report.partition, f"{VALIDATION_CHECK} failed"
+                    )
         rules = summarize(spec, reports)
         for rule in rules:
             (context.log.error if rule.blocking else context.log.warning)(rule.describe())
