@@ -34,7 +34,7 @@ from assets.metadata import PreviewPolicy
 from assets.resources import StateResource
 from binclf.ingest.reader import PartitionReader
 from binclf.ingest.sources import event_time_parsing, rows_without_time
-from binclf.io.atomic import write_json_atomic
+from binclf.io.atomic import fsync_directory, write_json_atomic
 from binclf.spec import DatasetSpec, RuleName
 from binclf.stats.summaries import markdown_table
 from binclf.validate.batch import BatchValidator
@@ -211,8 +211,11 @@ def ingest_assets(
         # written.
         yield Output(FramesOnDemand(context.partition_keys, read_and_measure))
         reports = with_unparsed_times(spec, validator.reports(), event_time_parsing(spec))
-        for report in reports:
-            write_json_atomic(_report_path(state, report.partition), report_to_dict(report))
+        for report in reports:  # the folder is synced once, not once per day
+            path = _report_path(state, report.partition)
+            write_json_atomic(path, report_to_dict(report), sync_folder=False)
+        if reports:
+            fsync_directory(_report_path(state, reports[0].partition).parent)
         # A failed day's older validated file goes now: when the check stops the run (a lone bad
         # day), validated_events never runs to refuse it, and training or scoring would read it.
         with state.store().staging() as staging:
