@@ -135,6 +135,15 @@ class Partitioning(_Strict):
     end_date: date | None = None
     snapshot_date: date = date(2024, 1, 1)
 
+    @model_validator(mode="after")
+    def _range_is_ordered(self) -> Partitioning:
+        if self.start_date and self.end_date and self.end_date <= self.start_date:
+            raise ValueError(
+                f"end_date {self.end_date} is not after start_date {self.start_date}: the range "
+                "holds no day (end_date is exclusive; swap them if they are reversed)"
+            )
+        return self
+
 
 class Monitoring(_Strict):
     """When the sensors ask for retraining."""

@@ -57,6 +57,17 @@ def _refuse_duplicate_headers(path: Path) -> None:
         )
 
 
+def _schema_of(scan: pl.LazyFrame, path: Path) -> pl.Schema:
+    """The columns of one file; a file that cannot be read is an error that names it."""
+    try:
+        return scan.collect_schema()
+    except (pl.exceptions.PolarsError, OSError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise SpecError(
+            f"source.path: {path} cannot be read ({reason}); replace or remove the file"
+        ) from None
+
+
 def file_scans(spec: DatasetSpec, source: FileSource) -> list[pl.LazyFrame]:
     """One lazy scan per file, time columns normalized to UTC.
 
@@ -71,7 +82,7 @@ def file_scans(spec: DatasetSpec, source: FileSource) -> list[pl.LazyFrame]:
         else:
             _refuse_duplicate_headers(path)
             lazy = _scan_csv(path, spec)
-        schema = lazy.collect_schema()
+        schema = _schema_of(lazy, path)
         if spec.time_column and spec.time_column not in schema:
             raise SpecError(f"time_column: {path} has no column {spec.time_column!r}")
         for column in (spec.time_column, spec.label_time_column):
@@ -111,7 +122,7 @@ def event_time_parsing(spec: DatasetSpec) -> list[FileTimes]:
     counts = []
     for path in spec.source.resolved_paths(spec.base_dir):
         raw = pl.scan_parquet(path) if spec.source.kind == "parquet" else _scan_csv(path, spec)
-        schema = raw.collect_schema()
+        schema = _schema_of(raw, path)
         if column not in schema:
             raise SpecError(f"time_column: {path} has no column {column!r}")
         parsed = _utc_time(column, schema, spec.time_format)
