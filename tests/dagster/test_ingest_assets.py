@@ -137,8 +137,8 @@ def good_source_after_each_test(world: IngestWorld) -> Iterator[None]:
     yield
     for day in DAYS:
         world.write_day(day, world.good_day(day))
-    if not world.store_has("validated_events", BAD_DAY):  # refused by a test: validate it again
-        assert world.ingest(BAD_DAY).success
+    if not all(world.store_has("validated_events", day) for day in DAYS):
+        assert _range_ingest(world).success  # days refused by a test: validate them again
 
 
 def _first_rows(count: int) -> pl.Expr:
@@ -459,6 +459,28 @@ def test_a_rule_broken_in_several_partitions_is_logged_once_with_the_count_and_t
         assert fix in evaluation.metadata["failures"].value
     for day in DAYS:
         assert world.store_has("validated_events", day) == (day not in bad_days)
+
+
+def test_a_rule_broken_in_every_partition_is_logged_once_and_every_day_is_refused(
+    world: IngestWorld,
+) -> None:
+    for day in DAYS:
+        world.write_day(
+            day, BAD_INPUTS["unseen_category_share_far_over_limit"].plant(world.good_day(day))
+        )
+
+    result = _range_ingest(world)
+
+    assert not result.success  # no day passed: the blocking check stops the run
+    lines = [line for line in _error_lines(result, world.instance) if "broke" in line]
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        "column 'channel' broke expect_column_values_to_be_in_set in 5 of 5 partitions "
+        f"({DAYS[0]} … {DAYS[-1]}) — unseen categories:"
+    )
+    assert [e.partition for e in _verdicts(result) if not e.passed] == DAYS
+    assert result.is_node_untouched("validated_events")
+    assert not any(world.store_has("validated_events", day) for day in DAYS)
 
 
 def test_no_log_metadata_or_report_holds_a_value_of_the_id_column(world: IngestWorld) -> None:
