@@ -1,8 +1,9 @@
 """Ingest: raw events per day, validated by blocking great-expectations checks.
 
 The validation check is partitioned: a run over a range records one verdict per day. A day that
-fails is refused by `validated_events` (nothing downstream reads it) while the other days of the
-run go on; only a run in which no day passed is stopped by the blocking check.
+fails is refused by `validated_events` (nothing downstream reads it, not even an older validated
+file of the day) while the other days of the run go on; only a run in which no day passed is
+stopped by the blocking check.
 """
 
 import json
@@ -31,8 +32,9 @@ from dagster import (
 from assets.io_manager import FramesOnDemand, Refused, SamePartitionOf
 from assets.metadata import PreviewPolicy
 from assets.resources import StateResource
-from binclf.ingest.sources import event_time_parsing, read_partition, rows_without_time
-from binclf.io.atomic import write_json_atomic
+from binclf.ingest.reader import PartitionReader
+from binclf.ingest.sources import event_time_parsing, rows_without_time
+from binclf.io.atomic import fsync_directory, write_json_atomic
 from binclf.spec import DatasetSpec, RuleName
 from binclf.stats.summaries import markdown_table
 from binclf.validate.batch import BatchValidator
@@ -132,7 +134,8 @@ def ingest_assets(
         """What valid data looks like: column kinds, categories and target values of early days."""
         keys = partitions.get_partition_keys()[: spec.validation.reference_days]
         refuse_unparsable_files(spec, event_time_parsing(spec))
-        reference = pl.concat([read_partition(spec, k) for k in keys], how="diagonal_relaxed")
+        reader = PartitionReader(spec, keys)
+        reference = pl.concat([reader.read(k) for k in keys], how="diagonal_relaxed")
         check_spec_against(reference, spec, where=f"the reference days {keys[0]} … {keys[-1]}")
         profile = build_profile(reference, spec, partitions=keys)
         orphans = rows_without_time(spec)
@@ -187,8 +190,10 @@ def ingest_assets(
         failed_before: set[str] = set()
         warned_before: set[str] = set()
 
+        reader = PartitionReader(spec, context.partition_keys)
+
         def read_and_measure(key: str) -> pl.DataFrame:
-            frame = read_partition(spec, key)
+            frame = reader.read(key)
             validator.measure(frame, key)
             # Until this run has stored the partition, no report may vouch for the old file.
             old = _report_path(state, key)
@@ -206,8 +211,19 @@ def ingest_assets(
         # written.
         yield Output(FramesOnDemand(context.partition_keys, read_and_measure))
         reports = with_unparsed_times(spec, validator.reports(), event_time_parsing(spec))
-        for report in reports:
-            write_json_atomic(_report_path(state, report.partition), report_to_dict(report))
+        for report in reports:  # the folder is synced once, not once per day
+            path = _report_path(state, report.partition)
+            write_json_atomic(path, report_to_dict(report), sync_folder=False)
+        if reports:
+            fsync_directory(_report_path(state, reports[0].partition).parent)
+        # A failed day's older validated file goes now: when the check stops the run (a lone bad
+        # day), validated_events never runs to refuse it, and training or scoring would read it.
+        with state.store().staging() as staging:
+            for report in reports:
+                if not report.success:
+                    staging.refuse(
+                        "validated_events", report.partition, f"{VALIDATION_CHECK} failed"
+                    )
         rules = summarize(spec, reports)
         for rule in rules:
             (context.log.error if rule.blocking else context.log.warning)(rule.describe())

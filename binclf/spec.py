@@ -14,6 +14,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from binclf.spec_validation import RuleName as RuleName  # re-exported: part of the spec's API
+from binclf.spec_validation import ValidationRules
+
 DATASET_ENV = "BINCLF_DATASET"
 DEMO_SPEC_PATH = Path(__file__).parent / "ingest" / "demo_spec.yaml"
 
@@ -132,49 +135,13 @@ class Partitioning(_Strict):
     end_date: date | None = None
     snapshot_date: date = date(2024, 1, 1)
 
-
-RuleName = Literal[
-    "min_rows",
-    "schema",
-    "target_domain",
-    "ids",
-    "event_time",
-    "label_time",
-    "numeric_range",
-    "null_share",
-    "null_share_far",
-    "unseen_share",
-    "unseen_share_far",
-    "unparsed_times",
-]
-
-
-class ValidationRules(_Strict):
-    min_rows: int = Field(0, ge=0)  # 0: a day without rows is validated as empty
-    max_null_share: float = Field(0.5, ge=0, le=1)
-    null_share_overrides: dict[str, float] = Field(default_factory=dict)
-    max_unseen_category_share: float = Field(0.01, ge=0, le=1)
-    allowed_categories: dict[str, list[str]] = Field(default_factory=dict)
-    open_categories: list[str] = Field(default_factory=list)  # free text: no closed-set rule
-    numeric_ranges: dict[str, tuple[float | None, float | None]] = Field(default_factory=dict)
-    reference_days: int = Field(14, ge=1)
-    rate_test: Literal["binomial", "share"] | None = None  # None: binomial unless a share is set
-    rate_alpha: float = Field(0.001, gt=0, lt=0.5)
-    max_unparsed_time_share: float = Field(0.001, ge=0, le=1)  # per source file
-    metadata_previews: bool = False  # never shows id_column or sensitive columns
-    warn_only: list[RuleName] = Field(default_factory=list)  # blocking rules that only warn
-    blocking: list[RuleName] = Field(default_factory=list)  # warning rules that block
-
     @model_validator(mode="after")
-    def _ranges_are_ordered(self) -> ValidationRules:
-        both = sorted(set(self.warn_only) & set(self.blocking))
-        if both:
-            raise ValueError(f"warn_only and blocking both name {both}; keep each in one")
-        for column, (low, high) in self.numeric_ranges.items():
-            if low is not None and high is not None and low > high:
-                raise ValueError(
-                    f"numeric_ranges.{column}: [{low}, {high}] is reversed; write [{high}, {low}]"
-                )
+    def _range_is_ordered(self) -> Partitioning:
+        if self.start_date and self.end_date and self.end_date <= self.start_date:
+            raise ValueError(
+                f"end_date {self.end_date} is not after start_date {self.start_date}: the range "
+                "holds no day (end_date is exclusive; swap them if they are reversed)"
+            )
         return self
 
 

@@ -57,7 +57,18 @@ def _refuse_duplicate_headers(path: Path) -> None:
         )
 
 
-def _file_scans(spec: DatasetSpec, source: FileSource) -> list[pl.LazyFrame]:
+def _schema_of(scan: pl.LazyFrame, path: Path) -> pl.Schema:
+    """The columns of one file; a file that cannot be read is an error that names it."""
+    try:
+        return scan.collect_schema()
+    except (pl.exceptions.PolarsError, OSError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise SpecError(
+            f"source.path: {path} cannot be read ({reason}); replace or remove the file"
+        ) from None
+
+
+def file_scans(spec: DatasetSpec, source: FileSource) -> list[pl.LazyFrame]:
     """One lazy scan per file, time columns normalized to UTC.
 
     Files are scanned one by one so that a file whose columns differ from the others (a day
@@ -71,7 +82,7 @@ def _file_scans(spec: DatasetSpec, source: FileSource) -> list[pl.LazyFrame]:
         else:
             _refuse_duplicate_headers(path)
             lazy = _scan_csv(path, spec)
-        schema = lazy.collect_schema()
+        schema = _schema_of(lazy, path)
         if spec.time_column and spec.time_column not in schema:
             raise SpecError(f"time_column: {path} has no column {spec.time_column!r}")
         for column in (spec.time_column, spec.label_time_column):
@@ -111,7 +122,7 @@ def event_time_parsing(spec: DatasetSpec) -> list[FileTimes]:
     counts = []
     for path in spec.source.resolved_paths(spec.base_dir):
         raw = pl.scan_parquet(path) if spec.source.kind == "parquet" else _scan_csv(path, spec)
-        schema = raw.collect_schema()
+        schema = _schema_of(raw, path)
         if column not in schema:
             raise SpecError(f"time_column: {path} has no column {column!r}")
         parsed = _utc_time(column, schema, spec.time_format)
@@ -129,7 +140,7 @@ def event_time_parsing(spec: DatasetSpec) -> list[FileTimes]:
     return counts
 
 
-def _stack(frames: list[Frame]) -> Frame:
+def stack(frames: list[Frame]) -> Frame:
     """Frames of several files as one; a column a file lacks is null in its rows."""
     return frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
 
@@ -138,7 +149,7 @@ def scan_source(spec: DatasetSpec) -> pl.LazyFrame:
     """All events of a file source, lazily, with time columns normalized to UTC."""
     if not isinstance(spec.source, FileSource):
         raise SpecError("scan_source reads file sources; the synthetic source is generated per day")
-    return _stack(_file_scans(spec, spec.source))
+    return stack(file_scans(spec, spec.source))
 
 
 def partition_range(spec: DatasetSpec) -> tuple[date, date | None]:
@@ -200,10 +211,10 @@ def read_partition(spec: DatasetSpec, partition_key: str) -> pl.DataFrame:
     start, end = day_bounds(day)
     column = pl.col(spec.time_column)
     scans = [
-        scan.filter((column >= start) & (column < end)) for scan in _file_scans(spec, spec.source)
+        scan.filter((column >= start) & (column < end)) for scan in file_scans(spec, spec.source)
     ]
     frames = pl.collect_all(scans)
-    return _stack([f for f in frames if f.height] or frames[:1])
+    return stack([f for f in frames if f.height] or frames[:1])
 
 
 def observed_at(spec: DatasetSpec) -> datetime:
@@ -254,5 +265,5 @@ def scan_file(spec: DatasetSpec, path: Path) -> pl.LazyFrame:
     """One file of a file source, lazily, with time columns normalized to UTC."""
     if not isinstance(spec.source, FileSource):
         raise SpecError("scan_file reads file sources; the synthetic source has no files")
-    (scan,) = _file_scans(spec, spec.source.model_copy(update={"path": str(path)}))
+    (scan,) = file_scans(spec, spec.source.model_copy(update={"path": str(path)}))
     return scan

@@ -105,8 +105,12 @@ def fsync_directory(path: Path) -> None:
         os.close(fd)
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path`; readers see the old content or the new, never a part."""
+def write_bytes_atomic(path: Path, data: bytes, *, sync_folder: bool = True) -> None:
+    """Write `data` to `path`; readers see the old content or the new, never a part.
+
+    `sync_folder=False` leaves the folder's fsync to the caller, who writes many files into one
+    folder and syncs it once after the last.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -121,12 +125,13 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         with suppress(FileNotFoundError):
             os.unlink(temp_name)
         raise
-    fsync_directory(path.parent)
+    if sync_folder:
+        fsync_directory(path.parent)
 
 
-def write_json_atomic(path: Path, value: Any) -> None:
+def write_json_atomic(path: Path, value: Any, *, sync_folder: bool = True) -> None:
     """Write `value` as JSON to `path` atomically (see `write_bytes_atomic`)."""
-    write_bytes_atomic(path, json_bytes(value))
+    write_bytes_atomic(path, json_bytes(value), sync_folder=sync_folder)
 
 
 def append_line(path: Path, line: bytes) -> None:

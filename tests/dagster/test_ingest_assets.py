@@ -3,7 +3,8 @@
 The tiny dataset is a folder with one Parquet file per day. It is ingested once, all days valid.
 Each bad input is then planted in the last day's file only and that day is ingested again: the
 blocking check must fail naming the partition, the column and the rule, `validated_events` must
-not run, and every partition file written before must keep its bytes and modification time.
+not run, the day's older validated file must be refused (nothing may read it), and every other
+partition file written before must keep its bytes and modification time.
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ from typing import Any
 
 import polars as pl
 import pytest
-from dagster import AssetKey, AssetSelection, DagsterInstance, Definitions, materialize
+from dagster import (
+    AssetKey,
+    AssetSelection,
+    DagsterInstance,
+    Definitions,
+    PartitionKeyRange,
+    build_input_context,
+    materialize,
+)
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -128,6 +137,8 @@ def good_source_after_each_test(world: IngestWorld) -> Iterator[None]:
     yield
     for day in DAYS:
         world.write_day(day, world.good_day(day))
+    if not all(world.store_has("validated_events", day) for day in DAYS):
+        assert _range_ingest(world).success  # days refused by a test: validate them again
 
 
 def _first_rows(count: int) -> pl.Expr:
@@ -215,13 +226,16 @@ def _assert_blocked(result: Any, column: str | None, rule: str) -> None:
 def _assert_only_raw_bad_day_changed(
     before: dict[str, tuple[bytes, int]], after: dict[str, tuple[bytes, int]]
 ) -> None:
-    raw_bad_day = f"raw_events/{BAD_DAY}.parquet"
+    """The bad day's raw file is new, its validated file refused; every other file as it was."""
+    raw_bad_day, validated_bad_day = (f"{asset}/{BAD_DAY}.parquet" for asset in INGESTED)
     assert after.pop(raw_bad_day) != before.pop(raw_bad_day)
+    before.pop(validated_bad_day, None)  # an earlier test may have refused it already
+    assert validated_bad_day not in after
     assert after == before
 
 
 @pytest.mark.parametrize("name", list(BAD_INPUTS))
-def test_bad_partition_fails_the_blocking_check_and_leaves_validated_events_untouched(
+def test_bad_partition_fails_the_blocking_check_and_refuses_its_older_validated_file(
     world: IngestWorld, name: str
 ) -> None:
     bad = BAD_INPUTS[name]
@@ -234,7 +248,6 @@ def test_bad_partition_fails_the_blocking_check_and_leaves_validated_events_unto
 
     _assert_blocked(result, bad.column, bad.rule)
     assert bad.is_present(world.stored("raw_events", BAD_DAY))
-    assert not bad.is_present(world.stored("validated_events", BAD_DAY))
     _assert_only_raw_bad_day_changed(before, world.files())
 
 
@@ -271,8 +284,29 @@ def test_event_after_the_validation_time_fails_the_blocking_check(
 
     _assert_blocked(result, "event_time", "expect_column_max_to_be_between")
     assert world.stored("raw_events", BAD_DAY)["event_time"].max() == late
-    assert world.stored("validated_events", BAD_DAY)["event_time"].max() < late
     _assert_only_raw_bad_day_changed(before, world.files())
+
+
+def test_a_lone_bad_day_refuses_its_older_validated_file_so_nothing_downstream_reads_it(
+    world: IngestWorld,
+) -> None:
+    assert world.ingest(BAD_DAY).success  # the day is validated once, with good data
+    assert world.store_has("validated_events", BAD_DAY)
+    world.write_day(BAD_DAY, BAD_INPUTS["duplicate_ids"].plant(world.good_day(BAD_DAY)))
+
+    assert not world.ingest(BAD_DAY).success
+
+    assert not world.store_has("validated_events", BAD_DAY)
+    io_manager = world.defs.resources["io_manager"]
+    partitions = world.defs.resolve_assets_def("raw_events").partitions_def
+    loaded = io_manager.load_input(
+        build_input_context(
+            asset_key=AssetKey("validated_events"),
+            asset_partitions_def=partitions,
+            asset_partition_key_range=PartitionKeyRange(DAYS[0], DAYS[-1]),
+        )
+    )
+    assert sorted(loaded) == DAYS[:-1]  # training and scoring read the other days only
 
 
 def test_validated_events_alone_refuses_a_partition_whose_stored_report_failed(
@@ -425,6 +459,28 @@ def test_a_rule_broken_in_several_partitions_is_logged_once_with_the_count_and_t
         assert fix in evaluation.metadata["failures"].value
     for day in DAYS:
         assert world.store_has("validated_events", day) == (day not in bad_days)
+
+
+def test_a_rule_broken_in_every_partition_is_logged_once_and_every_day_is_refused(
+    world: IngestWorld,
+) -> None:
+    for day in DAYS:
+        world.write_day(
+            day, BAD_INPUTS["unseen_category_share_far_over_limit"].plant(world.good_day(day))
+        )
+
+    result = _range_ingest(world)
+
+    assert not result.success  # no day passed: the blocking check stops the run
+    lines = [line for line in _error_lines(result, world.instance) if "broke" in line]
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        "column 'channel' broke expect_column_values_to_be_in_set in 5 of 5 partitions "
+        f"({DAYS[0]} … {DAYS[-1]}) — unseen categories:"
+    )
+    assert [e.partition for e in _verdicts(result) if not e.passed] == DAYS
+    assert result.is_node_untouched("validated_events")
+    assert not any(world.store_has("validated_events", day) for day in DAYS)
 
 
 def test_no_log_metadata_or_report_holds_a_value_of_the_id_column(world: IngestWorld) -> None:

@@ -17,8 +17,8 @@ from dagster import AssetCheckKey, AssetKey
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from pipeline_support import ALL_KEYS, PipelineWorld, TrainedTemplate, failures, tiny_spec_data
 
-import assets.ingest
 from assets.ingest import VALIDATION_CHECK
+from binclf.ingest.reader import PartitionReader
 from binclf.ingest.sources import read_partition
 from binclf.spec import DatasetSpec, spec_from_dict
 
@@ -60,13 +60,13 @@ def _check_status(world: PipelineWorld) -> dict[str, AssetCheckExecutionRecordSt
 def test_a_bad_day_in_a_range_run_fails_alone_and_a_rerun_after_the_fix_completes_it(
     world: PipelineWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def source(spec: DatasetSpec, key: str) -> pl.DataFrame:
-        frame = read_partition(spec, key)
+    def source(reader: PartitionReader, key: str) -> pl.DataFrame:
+        frame = read_partition(reader.spec, key)
         if key in EMPTY:
             return frame.clear()
         return _with_duplicate_ids(frame) if key == BAD else frame
 
-    monkeypatch.setattr(assets.ingest, "read_partition", source)
+    monkeypatch.setattr(PartitionReader, "read", source)
 
     result = world.run_range("daily_job", RANGE[0], RANGE[-1], run_config=NO_HTML)
 
@@ -85,7 +85,7 @@ def test_a_bad_day_in_a_range_run_fails_alone_and_a_rerun_after_the_fix_complete
         assert world.store.is_refused(BAD, asset)
     assert world.store.read("raw_events", BAD)["transaction_id"].is_duplicated().any()
 
-    monkeypatch.setattr(assets.ingest, "read_partition", read_partition)  # the source is fixed
+    monkeypatch.undo()  # the source is fixed
     rerun = world.run_range("daily_job", BAD, BAD, run_config=NO_HTML)
 
     assert rerun.success, failures(rerun)

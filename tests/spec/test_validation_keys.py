@@ -54,3 +54,28 @@ def test_a_rule_both_blocking_and_warning_only_is_a_spec_error(make_spec_dict) -
 def test_an_unknown_rule_name_is_a_spec_error(make_spec_dict) -> None:
     with pytest.raises(SpecError, match=r"validation\.warn_only"):
         spec_from_dict(make_spec_dict(validation={"warn_only": ["no_such_rule"]}))
+
+
+def test_a_reversed_partition_range_is_a_spec_error_not_an_empty_range(make_spec_dict) -> None:
+    reversed_range = {"start_date": "2026-03-05", "end_date": "2026-03-01"}
+    with pytest.raises(SpecError, match=r"partitions: .*end_date 2026-03-01 is not after start"):
+        spec_from_dict(make_spec_dict(partitions=reversed_range))
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "content", "reason"),
+    [
+        ("csv", "events.csv", b"", "empty CSV"),
+        ("parquet", "events.parquet", b"PAR1 truncated", "parquet"),
+    ],
+)
+def test_an_unreadable_source_file_is_a_spec_error_naming_it(
+    tmp_path: Path, make_spec_dict, kind: str, name: str, content: bytes, reason: str
+) -> None:
+    (tmp_path / name).write_bytes(content)
+    spec = spec_from_dict(make_spec_dict(source={"kind": kind, "path": name}), base_dir=tmp_path)
+
+    with pytest.raises(
+        SpecError, match=rf"source.path: {tmp_path / name} cannot be read \({reason}"
+    ):
+        scan_source(spec)
