@@ -161,3 +161,14 @@ def test_the_champions_study_is_read_from_its_verified_card(tmp_path):
     version = registry.register("demo", {CARD_FILE: json.dumps(card).encode()}, metadata={})
     registry.promote("demo", version, expected_champion=None, reason="test")
     assert champion_study(registry, "demo") == "demo-data1-code2"
+
+
+def test_the_families_take_their_shares_of_the_trials_though_most_boosted_ones_are_pruned(
+    data, tmp_path
+):
+    settings = quick(n_trials=10, fidelity_min_rows=300)
+    result = run(data, tmp_path, settings)
+    families = [t["family"] for t in result.history]
+    # The logistic starting point and three LightGBM ones, then LightGBM 0.8 : logistic 0.2.
+    assert (families.count("lightgbm"), families.count("logistic")) == (8, 2)
+    assert any(t["state"] == "PRUNED" for t in result.history)
