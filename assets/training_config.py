@@ -66,7 +66,7 @@ class SearchConfig(Config):
     objective: Objective = _default(SearchSettings, "objective")
     families: list[str] = Field(
         _default(SearchSettings, "families"),
-        description="model families searched: lightgbm, logistic",
+        description="model families searched: lightgbm, logistic, catboost (opt-in)",
     )
     resampling: Resampling = Field(
         _default(SearchSettings, "resampling"),

@@ -13,6 +13,7 @@ import numpy as np
 import polars as pl
 
 from binclf.evaluate.explain import (
+    catboost_explanations,
     ensemble_explanations,
     lightgbm_explanations,
     linear_explanations,
@@ -58,11 +59,14 @@ def grouping_columns(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
 
 
 def explanations(model: Any, X: Any, *, sample_rows: int, seed: int) -> list[dict[str, Any]]:
-    """SHAP-style contributions for LightGBM and ensembles, coefficients for the linear family."""
+    """SHAP-style contributions for the tree families and ensembles, coefficients for the linear
+    family."""
     if model.family == "ensemble":
         return ensemble_explanations(model, X, sample_rows=sample_rows, seed=seed)
     if model.family == "lightgbm":
         return lightgbm_explanations(model.booster, X, sample_rows=sample_rows, seed=seed)
+    if model.family == "catboost":
+        return catboost_explanations(model, X, sample_rows=sample_rows, seed=seed)
     return linear_explanations(model.coefficient_table())
 
 

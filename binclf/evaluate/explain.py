@@ -170,6 +170,28 @@ def lightgbm_explanations(
     }
 
 
+def catboost_explanations(
+    model: Any, X: pd.DataFrame, *, sample_rows: int = 2_000, seed: int = 0
+) -> dict[str, Any]:
+    """CatBoost's own importance plus a SHAP summary (its `ShapValues`) on a seeded sample of
+    at most `sample_rows` rows."""
+    if sample_rows < 1:
+        raise ExplanationError(f"sample_rows must be at least 1, got {sample_rows}")
+    if len(X) == 0:
+        raise ExplanationError("X has no rows to explain")
+    if len(X) > sample_rows:
+        rng = np.random.default_rng(seed)
+        X = X.iloc[np.sort(rng.choice(len(X), size=sample_rows, replace=False))]
+    contributions = np.asarray(model.contributions(X), dtype=np.float64)
+    return {
+        "family": "catboost",
+        "sample_rows": len(X),
+        "expected_raw_score": float(contributions[:, -1].mean()),
+        "importance": model.feature_importance(),
+        "shap": shap_summary(contributions, list(X.columns), feature_values=X),
+    }
+
+
 def ensemble_explanations(
     model: Any, X: pd.DataFrame, *, sample_rows: int = 2_000, seed: int = 0
 ) -> dict[str, Any]:

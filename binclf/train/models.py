@@ -1,8 +1,9 @@
-"""The two model families and their files: LightGBM (native text) and logistic regression (JSON).
+"""The model families and their files: LightGBM (native text) and logistic regression (JSON);
+CatBoost (its own JSON) lives in `binclf.train.catboost_model`.
 
-Both predict P(y=1) on the distribution they were trained on (before prior correction and
-calibration) and explain a prediction as per-feature contributions in log-odds that sum, with
-the bias in the last column, to the model's log-odds. Neither is ever pickled.
+Each predicts P(y=1) on the distribution it was trained on (before prior correction and
+calibration) and explains a prediction as per-feature contributions in log-odds that sum, with
+the bias in the last column, to the model's log-odds. None is ever pickled.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-FAMILIES = ("lightgbm", "logistic")
+FAMILIES = ("lightgbm", "logistic", "catboost")
 LIGHTGBM_MODEL_FILE = "lightgbm_model.txt"
 LIGHTGBM_PARAMS_FILE = "lightgbm_params.json"
 LOGISTIC_MODEL_FILE = "logistic_model.json"
@@ -319,11 +320,13 @@ def fit_logistic(
 
 def model_from_files(family: str, files: dict[str, bytes]) -> BinaryModel:
     """Restore a model of `family` (a searched family or "ensemble") from its `to_files`."""
+    from binclf.train.catboost_model import CatBoostModel
     from binclf.train.ensemble import EnsembleModel
 
     loaders: dict[str, Any] = {
         "lightgbm": LightGBMModel.from_files,
         "logistic": LogisticModel.from_files,
+        CatBoostModel.family: CatBoostModel.from_files,
         EnsembleModel.family: EnsembleModel.from_files,
     }
     if family not in loaders:

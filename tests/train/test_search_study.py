@@ -15,6 +15,7 @@ from scipy.special import expit
 
 from binclf.train.inputs import data_version
 from binclf.train.search import SearchSettings, search_model
+from binclf.train.search.families import next_family
 from binclf.train.search.owners import OWNER_ATTR, Owner
 from binclf.train.search.space import SEARCH_DEFINITION_VERSION, space_hash
 
@@ -23,7 +24,7 @@ optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 def test_the_search_definition_version_is_pinned_with_the_hash_of_its_description():
     # A changed space, starting point, sampler or pruner changes the hash: bump the version too.
-    assert (SEARCH_DEFINITION_VERSION, space_hash()) == (2, "50f03aceb059")
+    assert (SEARCH_DEFINITION_VERSION, space_hash()) == (3, "6297043a354b")
 
 
 def tiny_frame() -> pl.DataFrame:
@@ -128,3 +129,12 @@ def test_every_trial_records_its_owner(tmp_path):
     trials = optuna.load_study(study_name="s", storage=storage).trials
     owners = {Owner.from_attrs(t.user_attrs) for t in trials}
     assert len(owners) == 1 and None not in owners
+
+
+def test_each_family_gets_its_share_of_the_trials_whatever_their_scores():
+    started: list[str] = []
+    for _ in range(20):
+        started.append(next_family(started, ("lightgbm", "logistic")))
+    assert (started.count("lightgbm"), started.count("logistic")) == (16, 4)
+    assert started[:3] == ["lightgbm", "lightgbm", "logistic"]
+    assert {next_family(started, ("logistic",)) for _ in range(3)} == {"logistic"}

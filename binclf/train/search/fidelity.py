@@ -9,9 +9,19 @@ and optuna's successive-halving pruner lets it go on only when it is among the b
 1/`FIDELITY_FACTOR` of the trials that reached that rung: most configurations cost one fit on a
 few thousand rows, and only promising ones pay for the large fits.
 
+Rungs below the top only decide which trials climb, so they are made cheap: a learning rate
+`LOW_RUNG_RATE_FACTOR` times the search's (about as many times fewer rounds), early stopping
+after `LOW_RUNG_EARLY_STOPPING_ROUNDS` rounds without gain, one thread (on a few thousand rows
+threads wait on each other more than they work), and a validation sample (`valid_rows_for`).
+The top rung fits at the search's learning rate, patience and threads, scored on every
+validation row, so the scores that compete with other families and the round count of the refit
+come from it.
+
 With a budget in seconds, the top rung adapts to the data: the first LightGBM trial's fit on the
-smallest rung is timed, and trials climb only as far as a fit is expected to take at most
-`TOP_RUNG_BUDGET_SHARE` of the budget (fit time taken as proportional to rows). The choice is
+smallest rung is timed, and trials climb only as far as a top-rung fit is expected to take at
+most `TOP_RUNG_BUDGET_SHARE` of the budget (fit time taken as proportional to rows and to the
+learning rate's factor), but at least to the second rung: the smallest rung is for pruning only,
+so most configurations cost one cheap fit even when the machine is slow. The choice is
 stored on the study, so every trial of a study stops at the same rung and their scores compare.
 When the top rung is below every trial row, the winner is fit once more on every trial row to
 early stopping, and that round count is the refit's. That fit is part of the budget: trials stop
@@ -31,6 +41,9 @@ import numpy as np
 
 FIDELITY_FACTOR = 3
 TOP_RUNG_BUDGET_SHARE = 0.125
+LOW_RUNG_RATE_FACTOR = 4.0
+LOW_RUNG_EARLY_STOPPING_ROUNDS = 20
+LOW_RUNG_THREADS = 1
 FINAL_FIT_SHARE = 0.25
 MIN_VALID_ROWS = 10_000
 TOP_RUNG_ATTR = "top_rung"
@@ -78,18 +91,29 @@ def nested_rows(y: np.ndarray, sizes: tuple[int, ...], seed: int) -> list[np.nda
     return samples
 
 
+def low_rung_params(params: dict[str, Any]) -> dict[str, Any]:
+    """`params` (a top-rung fit's) as a fit below the top runs them: faster rate, one thread."""
+    rate = min(1.0, float(params["learning_rate"]) * LOW_RUNG_RATE_FACTOR)
+    return {**params, "learning_rate": rate, "num_threads": LOW_RUNG_THREADS}
+
+
 def top_rung(seconds_on_first: float, n_rungs: int, timeout_seconds: float) -> int:
-    """The highest rung whose fit is expected within the budget's share (at least the first)."""
+    """The highest rung whose top-rung fit is expected within the budget's share; at least the
+    second when there are two (the first is timed at the low rungs' learning rate)."""
+    if n_rungs == 1:
+        return 0
     allowed = TOP_RUNG_BUDGET_SHARE * timeout_seconds
-    rung = 0
-    while rung + 1 < n_rungs and seconds_on_first * FIDELITY_FACTOR ** (rung + 1) <= allowed:
+    at_top_rate = seconds_on_first * LOW_RUNG_RATE_FACTOR
+    rung = 1
+    while rung + 1 < n_rungs and at_top_rate * FIDELITY_FACTOR ** (rung + 1) <= allowed:
         rung += 1
     return rung
 
 
 def chosen_top_rung(study: Any, n_rungs: int, timeout_seconds: float | None) -> int | None:
-    """The study's top rung when one is chosen; the last rung for a budget in trials."""
-    if timeout_seconds is None:
+    """The study's top rung when one is chosen; the last rung for a budget in trials or a
+    ladder of one rung."""
+    if timeout_seconds is None or n_rungs == 1:
         return n_rungs - 1
     stored = study.user_attrs.get(TOP_RUNG_ATTR)
     return None if stored is None else min(int(stored), n_rungs - 1)

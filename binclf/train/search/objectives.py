@@ -6,9 +6,9 @@ probabilities it will actually serve.
 Only errors that a point of the search space can cause in fitting or scoring fail a trial and
 let the search go on (`TRIAL_ERRORS`): `ValueError` (which includes numpy's `LinAlgError` and
 scikit-learn's input checks), `ArithmeticError` (which includes `FloatingPointError` and
-`OverflowError`) and LightGBM's `LightGBMError`. Anything else (`TypeError`, `KeyError`,
-`AttributeError`, ...) is a bug, not a bad configuration: it stops the search and reaches the
-caller unchanged.
+`OverflowError`), LightGBM's `LightGBMError` and CatBoost's `CatBoostError`. Anything else
+(`TypeError`, `KeyError`, `AttributeError`, ...) is a bug, not a bad configuration: it stops the
+search and reaches the caller unchanged.
 """
 
 from __future__ import annotations
@@ -33,20 +33,23 @@ from binclf.train.resampling import (
     balanced_weights,
     resample,
 )
+from binclf.train.search.catboost_trial import catboost_trial
 from binclf.train.search.fidelity import (
+    LOW_RUNG_EARLY_STOPPING_ROUNDS,
     ROWS_ATTR,
     choose_top_rung,
     chosen_top_rung,
     deadline_callback,
     ladder,
+    low_rung_params,
     nested_rows,
     rung_step,
-    stop_boosting_at,
     trials_deadline,
     valid_rows_for,
 )
 from binclf.train.search.settings import LIGHTGBM_METRICS, SearchSettings
 from binclf.train.search.space import (
+    CATBOOST_SPACE,
     LIGHTGBM_SPACE,
     LOGISTIC_SPACE,
     lightgbm_training_params,
@@ -57,10 +60,16 @@ VALID_NAME = "validation"
 ERROR_ATTR = "error"
 
 
-def trial_errors() -> tuple[type[Exception], ...]:
-    """The exceptions that fail one trial and let the search go on (see the module docstring)."""
+def trial_errors(families: tuple[str, ...] = ()) -> tuple[type[Exception], ...]:
+    """The exceptions that fail one trial and let the search go on (see the module docstring);
+    with CatBoost among `families`, also its `CatBoostError`."""
     lgb = import_lightgbm()
-    return (ValueError, ArithmeticError, np.linalg.LinAlgError, lgb.basic.LightGBMError)
+    errors = (ValueError, ArithmeticError, np.linalg.LinAlgError, lgb.basic.LightGBMError)
+    if "catboost" in families:
+        from catboost import CatBoostError
+
+        errors = (*errors, CatBoostError)
+    return errors
 
 
 def score(y: np.ndarray, p: np.ndarray, weight: np.ndarray | None, objective: str) -> float:
@@ -99,6 +108,8 @@ class TrialData:
         # Prior-corrected validation probabilities of this run's completed trials, by number.
         self.valid_predictions: dict[int, np.ndarray] = {}
         self._logistic: dict[str, tuple[LogisticEncoding, np.ndarray, np.ndarray]] = {}
+        # CatBoost pools by (family, method, rung, top), filled by `catboost_trial`.
+        self.catboost_pools: dict[tuple[str, str, int, bool], tuple[Any, Any]] = {}
 
     def resampled(self, method: str) -> Resampled:
         if method not in self._resampled:
@@ -185,20 +196,28 @@ def shift_for(data: Resampled, weights: np.ndarray) -> float:
     return float(logit(data.true_prevalence) - logit(effective))
 
 
-def _fit(
-    data: TrialData, method: str, rung: int, params: dict, stop: Any, full_valid: bool = True
+def fit_lightgbm_rung(
+    data: TrialData, method: str, rung: int, params: dict, stop: Any, top: bool = True
 ) -> Any:
-    """Fit on a rung to early stopping on validation; `stop` is one more callback."""
+    """Fit on a rung to early stopping on validation; `stop` is one more callback.
+
+    A fit at the top rung uses `params` and every validation row; one below it the low rungs'
+    cheaper parameters and patience on a validation sample (`binclf.train.search.fidelity`).
+    The booster keeps its training state (no round trip through its text), so the top rung's
+    validation predictions can be read back without predicting again (`valid_probabilities`).
+    """
     lgb = import_lightgbm()
     settings = data.settings
-    train, valid = data.lightgbm_datasets(method, rung, full_valid)
+    train, valid = data.lightgbm_datasets(method, rung, full_valid=top)
+    patience = settings.early_stopping_rounds if top else LOW_RUNG_EARLY_STOPPING_ROUNDS
     return lgb.train(
-        params,
+        params if top else low_rung_params(params),
         train,
         num_boost_round=settings.max_boost_rounds,
         valid_sets=[valid],
         valid_names=[VALID_NAME],
-        callbacks=[lgb.early_stopping(settings.early_stopping_rounds, verbose=False), stop],
+        callbacks=[lgb.early_stopping(patience, verbose=False), stop],
+        keep_training_booster=True,
     )
 
 
@@ -230,7 +249,7 @@ def lightgbm_trial(trial: Any, data: TrialData, method: str) -> float:
             lambda rung=rung: optuna.TrialPruned(f"the search's time ran out at rung {rung}"),
         )
         started = time.monotonic()
-        booster = _fit(data, method, rung, params, stop, full_valid)
+        booster = fit_lightgbm_rung(data, method, rung, params, stop, top=full_valid)
         value = float(booster.best_score[VALID_NAME][params["metric"]])
         trial.set_user_attr("best_iteration", int(booster.best_iteration))
         trial.set_user_attr(ROWS_ATTR, len(data.rungs(method)[rung]))
@@ -238,44 +257,32 @@ def lightgbm_trial(trial: Any, data: TrialData, method: str) -> float:
             seconds = time.monotonic() - started
             top = choose_top_rung(trial.study, seconds, n_rungs, settings.timeout_seconds)
         if rung >= top:
-            p = valid_probabilities(booster, data, method)
+            p = valid_probabilities(booster)
             data.valid_predictions[trial.number] = p
-            return (
-                value
-                if full_valid
-                else score(data.y_valid, p, data.valid_weight, settings.objective)
-            )
+            return value
         trial.report(value, step=rung_step(rung))
         if trial.should_prune():
             raise optuna.TrialPruned(f"pruned after rung {rung}")
         rung += 1
 
 
-def valid_probabilities(booster: Any, data: TrialData, method: str) -> np.ndarray:
-    """The booster's prior-corrected probabilities at its best round on every validation row."""
-    shift = data.resampled(method).prior_log_odds_shift
-    log_odds = booster.predict(data.X_valid, raw_score=True, num_iteration=booster.best_iteration)
-    return expit(np.asarray(log_odds, dtype=np.float64) + shift)
+def valid_probabilities(booster: Any) -> np.ndarray:
+    """The prior-corrected probabilities at the best round on every validation row.
 
-
-def full_fidelity_rounds(best: Any, data: TrialData, method: str) -> tuple[int, int] | None:
-    """The winner's round count from early stopping on every trial row, with those rows.
-
-    None when the winner was already scored on every trial row (or is not LightGBM). Boosting
-    stops at the search's deadline, keeping the best round so far.
+    Read from the booster's own validation scores (which start at the prior shift) after
+    rolling back the rounds past the best: no second pass over the validation frame. LightGBM
+    hands a custom metric these scores as probabilities (documented for `feval`).
     """
-    rows = data.rungs(method)
-    if best.params["family"] != "lightgbm" or best.user_attrs.get(ROWS_ATTR) == len(rows[-1]):
-        return None
-    point = {name: best.params[name] for name in LIGHTGBM_SPACE}
-    booster = _fit(
-        data,
-        method,
-        len(rows) - 1,
-        trial_params(point, data.settings),
-        stop_boosting_at(data.deadline),
-    )
-    return max(1, int(booster.best_iteration)), len(rows[-1])
+    while booster.current_iteration() > booster.best_iteration > 0:
+        booster.rollback_one_iter()
+    kept: list[np.ndarray] = []
+
+    def capture(preds: np.ndarray, _: Any) -> tuple[str, float, bool]:
+        kept.append(np.array(preds, dtype=np.float64))
+        return "captured", 0.0, False
+
+    booster.eval_valid(feval=capture)
+    return kept[0]
 
 
 def logistic_trial(trial: Any, data: TrialData, method: str) -> float:
@@ -315,7 +322,9 @@ def objective(trial: Any, data: TrialData) -> float:
     try:
         if family == "lightgbm":
             return lightgbm_trial(trial, data, method)
+        if family == "catboost":
+            return catboost_trial(trial, data, method, suggest(trial, CATBOOST_SPACE))
         return logistic_trial(trial, data, method)
-    except trial_errors() as error:
+    except trial_errors(settings.families) as error:
         trial.set_user_attr(ERROR_ATTR, f"{type(error).__name__}: {error}")
         raise

@@ -7,11 +7,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from binclf.train.catboost_model import fit_catboost
 from binclf.train.models import BinaryModel, fit_lightgbm, fit_logistic
 from binclf.train.resampling import resample
-from binclf.train.search.objectives import shift_for, train_weights
+from binclf.train.search.catboost_trial import fit_rung, refit_params
+from binclf.train.search.fidelity import ROWS_ATTR, stop_boosting_at
+from binclf.train.search.objectives import (
+    TrialData,
+    fit_lightgbm_rung,
+    shift_for,
+    train_weights,
+    trial_params,
+)
 from binclf.train.search.settings import SearchSettings
-from binclf.train.search.space import lightgbm_training_params
+from binclf.train.search.space import CATBOOST_SPACE, LIGHTGBM_SPACE, lightgbm_training_params
 
 
 def refit(
@@ -25,7 +34,8 @@ def refit(
 ) -> tuple[BinaryModel, str, float]:
     """The winning configuration fit on all of `X`; returns model, resampling and prior shift.
 
-    LightGBM trains `rounds` rounds when given, else the round count of the best trial.
+    LightGBM and CatBoost train `rounds` rounds when given, else the round count of the best
+    trial.
     """
     params = dict(best.params)
     family = params.pop("family")
@@ -42,10 +52,46 @@ def refit(
             seed=settings.seed,
         )
         return model, method, data.prior_log_odds_shift
+    if family == "catboost":
+        model = fit_catboost(
+            data.X,
+            data.y,
+            params=refit_params(params),
+            iterations=rounds or max(1, int(best.user_attrs["best_iteration"])),
+            sample_weight=data.sample_weight,
+            num_threads=settings.num_threads,
+            seed=settings.seed,
+        )
+        return model, method, data.prior_log_odds_shift
     weights = train_weights(data, params["class_weight"])
     model = fit_logistic(data.X, data.y, C=params["C"], sample_weight=weights)
     model.params["class_weight"] = params["class_weight"]
     return model, method, shift_for(data, weights)
+
+
+def full_fidelity_rounds(best: Any, data: TrialData, method: str) -> tuple[int, int] | None:
+    """The winner's round count from early stopping on every trial row, with those rows.
+
+    None when the winner was already scored on every trial row (or is logistic). Boosting
+    stops at the search's deadline, keeping the best round so far.
+    """
+    rows = data.rungs(method)
+    family = best.params["family"]
+    if family == "logistic" or best.user_attrs.get(ROWS_ATTR) == len(rows[-1]):
+        return None
+    if family == "catboost":
+        point = {name: best.params[name] for name in CATBOOST_SPACE}
+        model, _ = fit_rung(data, method, len(rows) - 1, point, top=True, deadline=data.deadline)
+        return int(model.get_best_iteration()) + 1, len(rows[-1])
+    point = {name: best.params[name] for name in LIGHTGBM_SPACE}
+    booster = fit_lightgbm_rung(
+        data,
+        method,
+        len(rows) - 1,
+        trial_params(point, data.settings),
+        stop_boosting_at(data.deadline),
+    )
+    return max(1, int(booster.best_iteration)), len(rows[-1])
 
 
 def stack(

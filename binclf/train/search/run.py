@@ -19,14 +19,9 @@ import pandas as pd
 from binclf.train.search.budget import optimize_within_budget
 from binclf.train.search.ensemble import choose_ensemble, refit_ensemble
 from binclf.train.search.fidelity import ROWS_ATTR, trials_deadline
-from binclf.train.search.objectives import (
-    TrialData,
-    full_fidelity_rounds,
-    objective,
-    trial_errors,
-)
+from binclf.train.search.objectives import TrialData, objective, trial_errors
 from binclf.train.search.owners import OWNER_ATTR, Owner
-from binclf.train.search.refit import refit, stack
+from binclf.train.search.refit import full_fidelity_rounds, refit, stack
 from binclf.train.search.settings import SearchError, SearchResult, SearchSettings
 from binclf.train.search.study import (
     best_trial,
@@ -139,7 +134,7 @@ def search_model(
             owned,
             timeout=settings.timeout_seconds,
             callbacks=callbacks,
-            catch=trial_errors(),
+            catch=trial_errors(settings.families),
             gc_after_trial=False,
         )
     elif remaining > 0:
@@ -149,7 +144,7 @@ def search_model(
             n_trials=settings.n_trials,
             timeout=settings.timeout_seconds,
             callbacks=callbacks,
-            catch=trial_errors(),
+            catch=trial_errors(settings.families),
         )
     best = best_trial(study, study_name, settings.families)
     promoted = full_fidelity_rounds(best, data, best.params.get("resampling", settings.resampling))

@@ -10,6 +10,9 @@ from binclf.train.resampling import RESAMPLING_METHODS
 
 OBJECTIVES = {"log_loss": "minimize", "pr_auc": "maximize"}
 LIGHTGBM_METRICS = {"log_loss": "binary_logloss", "pr_auc": "average_precision"}
+# CatBoost is searched only when asked for (`families`): on two cores its trials cost several
+# LightGBM trials each.
+DEFAULT_FAMILIES = ("lightgbm", "logistic")
 
 
 class SearchError(ValueError):
@@ -35,7 +38,7 @@ class SearchSettings:
     n_trials: int | None = 100
     timeout_seconds: float | None = 60.0
     objective: str = "log_loss"
-    families: tuple[str, ...] = FAMILIES
+    families: tuple[str, ...] = DEFAULT_FAMILIES
     resampling: str = "none"
     search_sample_rows: int | None = 100_000
     fidelity_min_rows: int = 3_000

@@ -13,10 +13,23 @@ import hashlib
 from typing import Any
 
 from binclf.io.atomic import json_bytes
-from binclf.train.search.fidelity import FIDELITY_FACTOR, TOP_RUNG_BUDGET_SHARE
+from binclf.train.search.catboost_trial import (
+    CATBOOST_EARLY_STOPPING_ROUNDS,
+    CATBOOST_LEARNING_RATE,
+    CATBOOST_MAX_ITERATIONS,
+    CATBOOST_METRICS,
+)
+from binclf.train.search.families import FAMILY_SHARES
+from binclf.train.search.fidelity import (
+    FIDELITY_FACTOR,
+    LOW_RUNG_EARLY_STOPPING_ROUNDS,
+    LOW_RUNG_RATE_FACTOR,
+    LOW_RUNG_THREADS,
+    TOP_RUNG_BUDGET_SHARE,
+)
 from binclf.train.search.settings import LIGHTGBM_METRICS, OBJECTIVES, SearchSettings
 
-SEARCH_DEFINITION_VERSION = 2
+SEARCH_DEFINITION_VERSION = 3
 
 # Each parameter: its kind and range ("int"/"float" with low, high and log scale) or choices.
 LIGHTGBM_SPACE: dict[str, dict[str, Any]] = {
@@ -32,7 +45,13 @@ LOGISTIC_SPACE: dict[str, dict[str, Any]] = {
     "C": {"kind": "float", "low": 1e-3, "high": 100.0, "log": True},
     "class_weight": {"kind": "categorical", "choices": ["none", "balanced"]},
 }
-SPACES = {"lightgbm": LIGHTGBM_SPACE, "logistic": LOGISTIC_SPACE}
+CATBOOST_SPACE: dict[str, dict[str, Any]] = {
+    "depth": {"kind": "int", "low": 4, "high": 8, "log": False},
+    "l2_leaf_reg": {"kind": "float", "low": 1.0, "high": 30.0, "log": True},
+    "random_strength": {"kind": "float", "low": 0.1, "high": 10.0, "log": True},
+    "bagging_temperature": {"kind": "float", "low": 0.0, "high": 1.0, "log": False},
+}
+SPACES = {"lightgbm": LIGHTGBM_SPACE, "logistic": LOGISTIC_SPACE, "catboost": CATBOOST_SPACE}
 
 # The first trials of a new study: a plain logistic regression (cheap, so it always runs) and a
 # small portfolio of LightGBM configurations that are sound on most tabular data (small
@@ -47,6 +66,10 @@ STARTING_POINTS: dict[str, list[dict[str, Any]]] = {
          "bagging_fraction": 0.8, "lambda_l2": 1.0, "cat_smooth": 10.0, "max_cat_to_onehot": 4},
         {"num_leaves": 63, "min_data_in_leaf": 50, "feature_fraction": 0.6,
          "bagging_fraction": 0.8, "lambda_l2": 10.0, "cat_smooth": 10.0, "max_cat_to_onehot": 64},
+    ],
+    # CatBoost's own defaults.
+    "catboost": [
+        {"depth": 6, "l2_leaf_reg": 3.0, "random_strength": 1.0, "bagging_temperature": 1.0},
     ],
 }  # fmt: skip
 
@@ -83,12 +106,24 @@ def describe() -> dict[str, Any]:
         "starting_points": STARTING_POINTS,
         "objectives": OBJECTIVES,
         "lightgbm_metrics": LIGHTGBM_METRICS,
+        "catboost": {
+            "learning_rate": CATBOOST_LEARNING_RATE,
+            "max_iterations": CATBOOST_MAX_ITERATIONS,
+            "early_stopping_rounds": CATBOOST_EARLY_STOPPING_ROUNDS,
+            "metrics": CATBOOST_METRICS,
+        },
         "sampler": {"kind": "tpe", "multivariate": True, "n_startup_trials": N_STARTUP_TRIALS},
+        "family_shares": FAMILY_SHARES,
         "pruner": {
             "kind": "successive_halving",
             "fidelity": "training_rows",
             "reduction_factor": FIDELITY_FACTOR,
             "top_rung_budget_share": TOP_RUNG_BUDGET_SHARE,
+            "low_rungs": {
+                "learning_rate_factor": LOW_RUNG_RATE_FACTOR,
+                "early_stopping_rounds": LOW_RUNG_EARLY_STOPPING_ROUNDS,
+                "num_threads": LOW_RUNG_THREADS,
+            },
         },
     }
 

@@ -18,6 +18,7 @@ from binclf.io.atomic import json_bytes
 from binclf.spec import DatasetSpec
 from binclf.train.inputs import data_version
 from binclf.train.search.budget import shared_storage
+from binclf.train.search.families import FamilySampler
 from binclf.train.search.fidelity import FIDELITY_FACTOR, ROWS_ATTR
 from binclf.train.search.objectives import ERROR_ATTR
 from binclf.train.search.owners import is_orphan
@@ -79,8 +80,11 @@ def open_study(
     options = {
         "storage": storage if is_single_worker(storage) else shared_storage(storage),
         "study_name": name,
-        "sampler": optuna.samplers.TPESampler(
-            seed=settings.seed, n_startup_trials=N_STARTUP_TRIALS, multivariate=True
+        "sampler": FamilySampler(
+            optuna.samplers.TPESampler(
+                seed=settings.seed, n_startup_trials=N_STARTUP_TRIALS, multivariate=True
+            ),
+            settings.families,
         ),
         # Rungs are reported at steps 1, 3, 9, ... (`fidelity.rung_step`).
         "pruner": optuna.pruners.SuccessiveHalvingPruner(
