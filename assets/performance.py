@@ -80,6 +80,7 @@ def performance_assets(
                 threshold=thresholds[version],
                 costs=costs,
                 n_validated=validated_events[key].select(pl.len()).collect().item(),
+                weight_column=spec.weight_column,
             )
             results[key] = {"model_version": version, "counts": counts.to_dict(), **perf.to_dict()}
             context.add_asset_metadata(

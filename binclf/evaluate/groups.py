@@ -1,9 +1,9 @@
-"""Groups of test rows and their rates by fairlearn, shared by slices and fairness.
+"""Groups of test rows (shared by slices and fairness) and the slices' rates by fairlearn.
 
-A grouping is an integer code per row (`group_codes`). Point values of the rate metrics come
-from fairlearn's `MetricFrame`, run on confusion cells (one row per group x label x decision,
-weighted by its row count): the same numbers as on the rows, at a cost independent of the
-number of rows (fairlearn splits its inputs row by row, ~0.2 s per metric per 50k rows).
+A grouping is an integer code per row (`group_codes`). The slices' point values of the rate
+metrics come from fairlearn's `MetricFrame`, run on confusion cells (one row per group x label
+x decision, weighted by its row count): the same numbers as on the rows, at a cost independent
+of the number of rows (fairlearn splits its inputs row by row, ~0.2 s per metric per 50k rows).
 Intervals come from `binclf.stats.engine`; `estimate_or_none` turns a point value and its
 replicates into a JSON-ready `Estimate`.
 """

@@ -252,10 +252,13 @@ def partition_performance(
     n_sim: int = 400,
     auc_sample_rows: int = 20_000,
     seed: int = 0,
+    weights: np.ndarray | None = None,
 ) -> PartitionPerformance:
     """Estimated (all rows from p), realized (labeled rows) and blended metrics of a partition.
 
     `y` holds 1/0 for labeled rows and NaN (or a negative value) for rows not labeled yet.
+    `weights` (the spec's row weights) weight the realized metrics; the estimated and blended
+    ones, which the SLOs pool as row counts, count rows.
     """
     p = np.asarray(p, dtype=float)
     labels = np.full(p.size, np.nan) if y is None else np.asarray(y, dtype=float)
@@ -278,8 +281,12 @@ def partition_performance(
         blended = _metric_set("blended", p, flagged, known, y01, seed=seed + 1, **settings)
     realized = None
     if known.any():
-        pk, fk = p[known], flagged[known]
-        realized = _realized(pk, fk, y01[known], costs=costs, alpha=alpha)
+        from binclf.monitor.realized import realized_metrics  # it builds this module's types
+
+        wk = None if weights is None else np.asarray(weights, dtype=float)[known]
+        realized = realized_metrics(
+            p[known], flagged[known], y01[known], costs=costs, alpha=alpha, weights=wk
+        )
     check = calibration_check(p[known], y01[known], flagged[known], alpha=calibration_alpha)
     n_labeled = int(known.sum())
     share = n_labeled / p.size if p.size else 0.0
@@ -296,43 +303,3 @@ def wilson(successes: float, total: float, alpha: float) -> Interval | None:
     half = z * math.sqrt(rate * (1 - rate) / total + z * z / (4 * total * total))
     half /= 1 + z * z / total
     return Interval(rate, max(0.0, centre - half), min(1.0, centre + half))
-
-
-def _realized(
-    p: np.ndarray, flagged: np.ndarray, y: np.ndarray, *, costs: tuple[float, float], alpha: float
-) -> MetricSet:
-    """Metrics on labeled rows: Wilson intervals for rates, Hanley–McNeil for ROC-AUC."""
-    tp = float(np.sum(flagged & y))
-    fp = float(np.sum(flagged & ~y))
-    fn = float(np.sum(~flagged & y))
-    tn = float(np.sum(~flagged & ~y))
-    n = p.size
-    auc = None
-    value, average_precision = roc_auc_and_average_precision(y, p)
-    if math.isfinite(value):
-        n1, n0 = tp + fn, fp + tn
-        q1, q2 = value / (2 - value), 2 * value * value / (1 + value)
-        var = (value * (1 - value) + (n1 - 1) * (q1 - value**2) + (n0 - 1) * (q2 - value**2)) / (
-            n1 * n0
-        )
-        half = float(norm.ppf(1 - alpha / 2)) * math.sqrt(max(var, 0.0))
-        auc = Interval(value, max(0.0, value - half), min(1.0, value + half))
-    cost = costs[0] * fp + costs[1] * fn
-    row_costs = np.where(flagged & ~y, costs[0], 0.0) + np.where(~flagged & y, costs[1], 0.0)
-    se = float(row_costs.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0
-    z = float(norm.ppf(1 - alpha / 2))
-    return MetricSet(
-        kind="realized",
-        n_rows=n,
-        pr_auc=average_precision if math.isfinite(average_precision) else None,
-        precision=wilson(tp, tp + fp, alpha),
-        recall=wilson(tp, tp + fn, alpha),
-        false_positive_rate=wilson(fp, fp + tn, alpha),
-        false_negative_rate=wilson(fn, tp + fn, alpha),
-        expected_cost=Interval(cost / n, max(0.0, cost / n - z * se), cost / n + z * se),
-        roc_auc=auc,
-        true_positives=tp,
-        false_positives=fp,
-        false_negatives=fn,
-        true_negatives=tn,
-    )

@@ -8,6 +8,7 @@ promotion that raced another one loses cleanly and no promotion is left without 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -23,9 +24,13 @@ from binclf.register.comparison import (
 )
 from binclf.register.gates import GateResult
 from binclf.register.headline import ComparedModels, promotion_headline
-from binclf.register.loading import load_version
+from binclf.register.loading import CARD_FILE, load_version
 from binclf.register.registry import Registry
-from binclf.register.unseen_rows import TRAINED_ROWS_FILE, ComparisonRows
+from binclf.register.unseen_rows import (
+    TRAINED_ROWS_FILE,
+    ComparisonRows,
+    fitted_until_from_card,
+)
 from binclf.stats.plots import plot_precision_recall, plot_reliability, plot_roc
 
 
@@ -88,12 +93,15 @@ def _comparison_rows(
     if champion is None or unseen_rows is None:
         return ComparisonRows(np.ones(n_rows, dtype=bool))
     recorded = registry.manifest(dataset, champion)["files"]
-    keys = (
-        registry.open_files(dataset, champion, names=[TRAINED_ROWS_FILE])[TRAINED_ROWS_FILE]
-        if TRAINED_ROWS_FILE in recorded
-        else None
-    )
-    return unseen_rows(keys)
+    if TRAINED_ROWS_FILE in recorded:
+        return unseen_rows(
+            registry.open_files(dataset, champion, names=[TRAINED_ROWS_FILE])[TRAINED_ROWS_FILE]
+        )
+    # Registered before the file existed: a time-partitioned champion's card has its window.
+    if CARD_FILE not in recorded:
+        return unseen_rows(None)
+    card = json.loads(registry.open_files(dataset, champion, names=[CARD_FILE])[CARD_FILE])
+    return unseen_rows(fitted_until_from_card(card))
 
 
 def challenge_champion(

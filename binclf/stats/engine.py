@@ -14,11 +14,11 @@ scores (ties count half), PR-AUC as average precision (tied scores move together
 with probabilities clipped to [eps, 1 - eps]. Conventions: a row is flagged when
 `p >= threshold`; precision and F1 with a zero denominator are 0.0 (scikit-learn's
 `zero_division=0`); any other metric whose denominator is zero (one class only) is NaN; `ece`
-uses equal-width probability bins, `ece_equal_mass` bins holding equal (weighted) shares of the
-rows (`equal_mass_bin_index`): at a low prevalence almost every row falls in the first
-equal-width bin, where a miscalibration of the ranking is averaged away. Bins are fixed by the
-data; resamples reweight their rows. Per-group sums (`bootstrap_group_sums`,
-`confusion_rates`) serve metrics that are ratios of sums within groups.
+(debiased, `debiased_ece`) uses equal-width probability bins, `ece_equal_mass` bins holding
+equal (weighted) shares of the rows (`equal_mass_bin_index`): at a low prevalence almost every
+row falls in the first equal-width bin, where a miscalibration of the ranking is averaged away.
+Bins are fixed by the data; resamples reweight their rows. Per-group sums
+(`bootstrap_group_sums`, `confusion_rates`) serve metrics that are ratios of sums within groups.
 """
 
 from __future__ import annotations
@@ -92,9 +92,37 @@ def equal_mass_bin_index(
     return np.searchsorted(edges, p, side="left").astype(np.int64)
 
 
-def _gaps_by_bin(p: np.ndarray, y: np.ndarray, bins: np.ndarray, n_bins: int) -> sp.csr_array:
-    """Sparse (rows, n_bins): each row's p - y in the column of its bin."""
-    return sp.csr_array((p - y, (np.arange(len(p)), bins)), shape=(len(p), n_bins))
+def _bin_sums_matrix(
+    p: np.ndarray, y: np.ndarray, w: np.ndarray, bins: np.ndarray, n_bins: int
+) -> sp.csr_array:
+    """Sparse (rows, 4 n_bins): in the columns of its bin, each row's 1, p - y, (p - y)^2 and
+    its sample weight. Under row weights c x w these sum to each bin's weight, gap, squared gap
+    and sum of c x w^2 (for the bin's effective size)."""
+    n = len(p)
+    gap = p - y
+    values = np.column_stack([np.ones(n), gap, gap**2, w]).ravel()
+    columns = (np.arange(4) * n_bins + bins[:, np.newaxis]).ravel()
+    return sp.csr_array((values, (np.repeat(np.arange(n), 4), columns)), shape=(n, 4 * n_bins))
+
+
+def debiased_ece(
+    weight: np.ndarray, gap: np.ndarray, squared: np.ndarray, square_weight: np.ndarray
+) -> np.ndarray:
+    """ECE from per-bin sums (..., n_bins), each bin's |gap| debiased.
+
+    A bin's plug-in |mean(p - y)| overstates its true gap |mu| by the noise of the mean (by
+    about 0.4 standard errors even where mu = 0), so the plug-in ECE is biased upwards and a
+    bootstrap, which adds that bias again, under-covers. Each bin's |mu| is estimated as
+    sqrt(max(d^2 - var(d), 0)), with var(d) the within-bin variance of p - y over the bin's
+    effective size (Kish's, with weights) minus one: unbiased for mu^2 before the square root.
+    A bin with an effective size of one row or less contributes 0.
+    """
+    d = _ratio(gap, weight, fill=0.0)
+    n_eff = _ratio(weight**2, square_weight, fill=0.0)
+    within = np.maximum(_ratio(squared, weight, fill=0.0) - d**2, 0.0)
+    var = _ratio(within, n_eff - 1.0, fill=np.inf)
+    magnitude = np.sqrt(np.maximum(d**2 - var, 0.0))
+    return _ratio(np.sum(weight * magnitude, axis=-1), np.sum(weight, axis=-1))
 
 
 @dataclass(frozen=True)
@@ -102,9 +130,10 @@ class ScoredRows:
     """Rows of one model sorted by descending score, with the per-row values the metrics sum.
 
     `order` holds positions in the caller's `n_rows` rows, so replicate counts over those rows
-    apply to any subset (a group) of them. `bin_gaps` (rows, n_bins) holds each row's p - y in
-    the column of its equal-width probability bin, sparse: one entry per row whatever `n_bins`
-    is; `mass_bin_gaps` the same for the equal-mass bins of these rows.
+    apply to any subset (a group) of them. `bin_sums` (rows, 4 n_bins) holds each row's
+    values for the debiased ECE (`_bin_sums_matrix`) in the columns of its equal-width
+    probability bin, sparse: four entries per row whatever `n_bins` is; `mass_bin_sums` the same
+    for the equal-mass bins of these rows.
     """
 
     n_rows: int
@@ -113,8 +142,8 @@ class ScoredRows:
     weight: np.ndarray
     tie_starts: np.ndarray
     per_row: np.ndarray
-    bin_gaps: sp.csr_array | None
-    mass_bin_gaps: sp.csr_array | None
+    bin_sums: sp.csr_array | None
+    mass_bin_sums: sp.csr_array | None
     unit_weight: bool
     has_threshold: bool
 
@@ -141,11 +170,12 @@ class ScoredRows:
         positive = y[order].astype(np.float64)
         weight = np.ones(len(order)) if weights is None else np.asarray(weights)[order]
         flagged = np.zeros(len(order)) if threshold is None else (p_sorted >= threshold) * 1.0
-        bin_gaps = mass_bin_gaps = None
+        bin_sums = mass_bin_sums = None
         if n_bins:
-            bin_gaps = _gaps_by_bin(p_sorted, positive, bin_index(p_sorted, n_bins), n_bins)
+            width_bins = bin_index(p_sorted, n_bins)
+            bin_sums = _bin_sums_matrix(p_sorted, positive, weight, width_bins, n_bins)
             mass_bins = equal_mass_bin_index(p_sorted, n_bins, weight)
-            mass_bin_gaps = _gaps_by_bin(p_sorted, positive, mass_bins, n_bins)
+            mass_bin_sums = _bin_sums_matrix(p_sorted, positive, weight, mass_bins, n_bins)
         per_row = np.column_stack(
             [
                 np.ones(len(order)),
@@ -163,8 +193,8 @@ class ScoredRows:
             weight=weight.astype(np.float64),
             tie_starts=np.flatnonzero(np.r_[True, p_sorted[1:] != p_sorted[:-1]]),
             per_row=per_row,
-            bin_gaps=bin_gaps,
-            mass_bin_gaps=mass_bin_gaps,
+            bin_sums=bin_sums,
+            mass_bin_sums=mass_bin_sums,
             unit_weight=bool(np.all(weight == 1.0)),
             has_threshold=threshold is not None,
         )
@@ -195,7 +225,7 @@ class ScoredRows:
             raise EngineError(f"unknown metrics {sorted(unknown)}; known: {list(METRICS)}")
         if set(names) & _AT_THRESHOLD and not self.has_threshold:
             raise EngineError("metrics at a threshold need ScoredRows.of(..., threshold=...)")
-        if {"ece", "ece_equal_mass"} & set(names) and self.bin_gaps is None:
+        if {"ece", "ece_equal_mass"} & set(names) and self.bin_sums is None:
             raise EngineError("ece needs ScoredRows.of(..., n_bins=...)")
         weight = self.row_weights(counts, arranged=arranged)
         values: dict[str, np.ndarray] = {}
@@ -204,13 +234,13 @@ class ScoredRows:
         if set(names) - _RANKING:
             sums = weight @ self.per_row
             values |= self._sums(sums)
-            for name, gaps_by_bin in (
-                ("ece", self.bin_gaps),
-                ("ece_equal_mass", self.mass_bin_gaps),
+            for name, sums_by_bin in (
+                ("ece", self.bin_sums),
+                ("ece_equal_mass", self.mass_bin_sums),
             ):
                 if name in names:
-                    gaps = np.abs(np.asarray(weight @ gaps_by_bin)).sum(axis=1)
-                    values[name] = _ratio(gaps, sums[:, _ONE])
+                    by_bin = np.asarray(weight @ sums_by_bin).reshape(len(weight), 4, -1)
+                    values[name] = debiased_ece(*np.moveaxis(by_bin, 1, 0))
         return {name: values[name] for name in names}
 
     def _ranking(self, weight: np.ndarray) -> dict[str, np.ndarray]:

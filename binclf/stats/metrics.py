@@ -7,21 +7,26 @@ weighted metrics.
 
 Conventions: a row is flagged positive when `p >= threshold`; a ratio with a zero denominator
 (precision with nothing flagged) is 0.0, as scikit-learn's `zero_division=0`; `ece` uses
-equal-width probability bins, `ece_equal_mass` bins with equal shares of the rows.
+equal-width probability bins, `ece_equal_mass` bins with equal shares of the rows; both, as
+reported with an interval, are debiased (`binclf.stats.engine.debiased_ece`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, TypedDict
 
 import numpy as np
 from scipy.stats import norm
+from scipy.stats import t as student_t
 
 from binclf.stats.bootstrap import percentile_interval
 from binclf.stats.engine import (
+    METRICS,
     ScoredRows,
     bin_index,
+    debiased_ece,
     equal_mass_bin_index,
     replicate_metrics,
     row_log_loss,
@@ -127,8 +132,24 @@ def expected_calibration_error(
     *,
     weights: np.ndarray | None = None,
     binning: Binning = "equal_width",
+    debiased: bool = False,
 ) -> float:
-    """Weighted mean gap between predicted and observed rate over the bins of `binning`."""
+    """Weighted mean gap between predicted and observed rate over the bins of `binning`.
+
+    `debiased` estimates each bin's gap without the upward bias of its noise
+    (`binclf.stats.engine.debiased_ece`), as the ECE reported with an interval is.
+    """
+    if debiased:
+        y, p, w = validate_inputs(y, p, weights=weights, require_both_classes=False)
+        _check_bins(n_bins)
+        index = (
+            bin_index(p, n_bins) if binning == "equal_width" else equal_mass_bin_index(p, n_bins, w)
+        )
+        sums = [
+            np.bincount(index, weights=values, minlength=n_bins)
+            for values in (w, w * (p - y), w * (p - y) ** 2, w**2)
+        ]
+        return float(debiased_ece(*sums))
     bins = reliability_bins(y, p, n_bins=n_bins, weights=weights, binning=binning)
     gaps = np.abs(bins.mean_predicted - bins.observed_rate)
     return float(np.sum(bins.weight * gaps) / np.sum(bins.weight))
@@ -201,6 +222,51 @@ def _cost_per_row(values: dict[str, np.ndarray], costs: tuple[float, float]) -> 
     return costs[0] * false_positives + costs[1] * false_negatives
 
 
+def interval_estimates(
+    rows: ScoredRows,
+    *,
+    n_boot: int,
+    seed: int,
+    alpha: float = 0.05,
+    clusters: np.ndarray | None = None,
+    costs: tuple[float, float] | None = None,
+    names: Sequence[str] = METRICS,
+) -> dict[str, Estimate]:
+    """The metrics `names` of scored rows (and `expected_cost` with `costs`), each with its
+    bootstrap interval: the intervals `evaluate_predictions` reports.
+
+    Rows resampled: the percentile interval. Whole clusters resampled (a block bootstrap over C
+    days): the percentile interval widened about the value by sqrt(C / (C - 1)) t_{C-1} / z, as
+    a bootstrap over C clusters understates the variance by (C - 1) / C and its spread is
+    estimated from C clusters only (the t quantile); bounds below 0 are clipped to 0.
+    """
+    needed = set(names) | ({"prevalence", "fpr", "fnr"} if costs is not None else set())
+    computed = [name for name in METRICS if name in needed]
+    point = rows.metrics(names=computed)
+    (replicates,) = replicate_metrics(
+        [rows], n_boot=n_boot, seed=seed, clusters=clusters, names=computed
+    )
+    reported = [name for name in METRICS if name in names]
+    if costs is not None:
+        point["expected_cost"] = _cost_per_row(point, costs)
+        replicates["expected_cost"] = _cost_per_row(replicates, costs)
+        reported.append("expected_cost")
+    widen = 1.0
+    if clusters is not None:
+        n_clusters = len(np.unique(clusters))
+        if n_clusters > 1:
+            t_over_z = student_t.ppf(1 - alpha / 2, n_clusters - 1) / norm.ppf(1 - alpha / 2)
+            widen = float(np.sqrt(n_clusters / (n_clusters - 1)) * t_over_z)
+    estimates: dict[str, Estimate] = {}
+    for name in reported:
+        value = float(point[name][0])
+        low, high = percentile_interval(replicates[name], alpha)
+        if widen != 1.0:
+            low, high = max(value - widen * (value - low), 0.0), value + widen * (high - value)
+        estimates[name] = {"value": value, "ci_low": low, "ci_high": high}
+    return estimates
+
+
 def evaluate_predictions(
     y: np.ndarray,
     p: np.ndarray,
@@ -219,8 +285,9 @@ def evaluate_predictions(
     Intervals come from `n_boot` seeded resamples of the rows, with the class counts free to vary
     as they would in new data (fixing them understates the uncertainty of precision, PR-AUC, log
     loss and ECE). With `clusters` (e.g. the day of each row) whole clusters are resampled, so
-    day-to-day variation is in the interval too. Without clusters the shares prevalence,
-    precision, recall, FPR and FNR use Wilson intervals (`_proportion_estimates`). With `costs`
+    day-to-day variation is in the interval too (`interval_estimates`). Without clusters the
+    shares prevalence, precision, recall, FPR and FNR use Wilson intervals
+    (`_proportion_estimates`). With `costs`
     (per false positive, per false negative) `expected_cost` is the (weighted) cost per row at
     `threshold`, on the same resamples.
     Confusion counts are numbers of rows, not weighted. Everything returned is JSON-ready.
@@ -230,18 +297,12 @@ def evaluate_predictions(
         raise PredictionInputError(f"threshold must be finite, got {threshold}")
     _check_bins(n_bins)
     rows = ScoredRows.of(y, p, w, threshold=threshold, n_bins=n_bins)
-    point = rows.metrics()
     if clusters is not None and len(clusters) != len(y):
         raise PredictionInputError(f"clusters has {len(clusters)} values for {len(y)} rows")
-    (replicates,) = replicate_metrics([rows], n_boot=n_boot, seed=seed, clusters=clusters)
-
-    if costs is not None:
-        point["expected_cost"] = _cost_per_row(point, costs)
-        replicates["expected_cost"] = _cost_per_row(replicates, costs)
     result: dict[str, Estimate | dict[str, int]] = {}
-    for name, value in point.items():
-        low, high = percentile_interval(replicates[name], alpha)
-        result[name] = {"value": float(value[0]), "ci_low": low, "ci_high": high}
+    result |= interval_estimates(
+        rows, n_boot=n_boot, seed=seed, alpha=alpha, clusters=clusters, costs=costs
+    )
     flagged = p >= threshold
     if clusters is None:
         result |= _proportion_estimates(y, flagged, w, alpha)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 from types import SimpleNamespace
 
 import numpy as np
@@ -11,7 +13,12 @@ from sklearn.metrics import average_precision_score
 
 from binclf.register import promotion
 from binclf.register.gates import GateResult
-from binclf.register.unseen_rows import TRAINED_ROWS_FILE, ComparisonRows
+from binclf.register.unseen_rows import (
+    FITTED_UNTIL,
+    TRAINED_ROWS_FILE,
+    ComparisonRows,
+    fitted_until_from_card,
+)
 
 GATES = [GateResult("min_roc_auc", True, 0.9, 0.7, "")]
 
@@ -100,3 +107,42 @@ def test_a_refused_comparison_rejects_with_its_reason(scored):
     assert refused["comparison_refused"] == "no keys: None"
     assert refused["comparison"] is None and refused["compared_rows"] == 0
     assert registry.decisions == [refused]
+
+
+class _OldRegistry(_Registry):
+    """A champion registered before trained-row files existed: only its card is there."""
+
+    def __init__(self, card: dict) -> None:
+        super().__init__(keys=None)
+        self.card = card
+
+    def manifest(self, dataset: str, version: str) -> dict:
+        return {"files": {"card.json": "sha"}}
+
+    def open_files(self, dataset: str, version: str, names: list[str]) -> dict[str, bytes]:
+        assert names == ["card.json"]
+        return {"card.json": json.dumps(self.card).encode()}
+
+
+def test_a_champion_without_a_trained_rows_file_is_judged_by_its_cards_window(scored):
+    test, y = scored
+    card = {"splits": {"train": {"end": "2026-01-20T00:00:00+00:00"},
+                       "calibration": {"end": "2026-01-31T23:00:00+00:00"}}}  # fmt: skip
+    received = []
+
+    def unseen_rows(recorded):
+        received.append(recorded)
+        return ComparisonRows(None, "refused")
+
+    promotion.challenge_champion(
+        _OldRegistry(card), "d", "v2", test, y, gates=GATES, n_boot=20, unseen_rows=unseen_rows
+    )
+    assert received == [fitted_until_from_card(card)]
+    until = pl.read_parquet(io.BytesIO(received[0]))[FITTED_UNTIL].to_list()
+    assert until == ["2026-01-31T23:00:00+00:00"]
+    snapshot_card = {"splits": {"train": {"rows": 10}}}
+    received.clear()
+    promotion.challenge_champion(
+        _OldRegistry(snapshot_card), "d", "v2", test, y, gates=GATES, unseen_rows=unseen_rows
+    )
+    assert received == [None]

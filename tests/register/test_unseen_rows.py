@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import numpy as np
 import polars as pl
 import pytest
 
 from binclf.register.comparison import decide_promotion
 from binclf.register.gates import GateResult
-from binclf.register.unseen_rows import FITTED_SPLITS, trained_rows_file, unseen_by_champion
+from binclf.register.unseen_rows import (
+    FITTED_SPLITS,
+    TRAINED_ROWS_FILE,
+    fitted_until_from_card,
+    trained_rows_file,
+    unseen_by_champion,
+)
 from binclf.spec import spec_from_dict
 from binclf.train.features import target_vector
+from binclf.train.inputs import split_summary
 from binclf.train.splits import SPLIT_COLUMN, make_splits
 
 
@@ -99,8 +108,60 @@ def test_the_comparison_is_refused_with_a_reason():
     assert decision.to_dict()["comparison_refused"] == too_few.refusal
 
 
-def test_time_partitioned_datasets_compare_every_test_row_and_record_no_keys():
+def _days(first_day: int, days: int, per_day: int = 60) -> pl.DataFrame:
+    frame = _rows(first_day * per_day, days * per_day)
+    start = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=first_day)
+    at = [start + timedelta(days=i // per_day, minutes=i % per_day) for i in range(frame.height)]
+    return frame.with_columns(pl.Series("at", at))
+
+
+def test_time_partitioned_champion_is_compared_only_on_days_after_its_fitted_rows():
+    """The champion's window (days 10-61) runs into the challenger's test days (51-59)."""
     spec = _spec(time_column="at")
-    assert trained_rows_file(pl.DataFrame({"at": [], SPLIT_COLUMN: []}), spec) == {}
-    rows = unseen_by_champion(pl.DataFrame({"x": [1, 2]}), np.array([0, 1]), spec, None, min_rows=5)
-    assert rows.mask.all() and rows.refusal is None
+    champion_splits = make_splits(_days(10, 52), spec, seed=0)
+    recorded = trained_rows_file(champion_splits, spec)[TRAINED_ROWS_FILE]
+    challenger_splits = make_splits(_days(0, 60), spec, seed=0)
+    test = challenger_splits.filter(pl.col(SPLIT_COLUMN) == "test")
+    y = target_vector(test, spec)
+
+    rows = unseen_by_champion(test, y, spec, recorded, min_rows=100)
+
+    assert rows.refusal is None
+    fitted = champion_splits.filter(pl.col(SPLIT_COLUMN).is_in(FITTED_SPLITS))
+    compared = test.filter(pl.Series(rows.mask))
+    assert compared["at"].min() > fitted["at"].max()
+    assert not set(compared["row_id"].to_list()) & _fitted_ids(champion_splits)
+    assert rows.left_out == int((test["at"] <= fitted["at"].max()).sum()) > 0
+    assert compared.height == test.height - rows.left_out
+
+
+def test_a_champion_without_the_file_is_compared_by_its_cards_split_times():
+    spec = _spec(time_column="at")
+    champion_splits = make_splits(_days(10, 52), spec, seed=0)
+    card = {"splits": split_summary(champion_splits, spec)}
+    test = make_splits(_days(0, 60), spec, seed=0).filter(pl.col(SPLIT_COLUMN) == "test")
+    y = target_vector(test, spec)
+    from_file = unseen_by_champion(
+        test, y, spec, trained_rows_file(champion_splits, spec)[TRAINED_ROWS_FILE], min_rows=10
+    )
+    from_card = unseen_by_champion(test, y, spec, fitted_until_from_card(card), min_rows=10)
+    assert np.array_equal(from_card.mask, from_file.mask)
+    assert (
+        fitted_until_from_card(
+            {"splits": split_summary(make_splits(_rows(0, 900), _spec(), seed=0), _spec())}
+        )
+        is None
+    )
+
+
+def test_too_few_later_days_or_no_record_refuse_and_say_what_to_do():
+    spec = _spec(time_column="at")
+    test = make_splits(_days(0, 40), spec, seed=0).filter(pl.col(SPLIT_COLUMN) == "test")
+    y = target_vector(test, spec)
+    later_champion = trained_rows_file(make_splits(_days(0, 60), spec, seed=0), spec)
+    all_seen = unseen_by_champion(test, y, spec, later_champion[TRAINED_ROWS_FILE], min_rows=10)
+    assert all_seen.mask is None and all_seen.left_out == test.height
+    assert "0 test rows (0 positive) were after the champion's fitted rows" in all_seen.refusal
+    for dataset in (spec, _spec(id_column="row_id")):
+        unknown = unseen_by_champion(test, y, dataset, None, min_rows=10)
+        assert unknown.mask is None and "binclf promote VERSION" in unknown.refusal
