@@ -13,7 +13,9 @@ import time
 from pathlib import Path
 
 import yaml
-from dagster import AssetSelection, DagsterRunStatus, materialize
+from dagster import AssetSelection, DagsterInstance, DagsterRunStatus, materialize
+from dagster._core.definitions.run_request import InstigatorType
+from dagster._core.scheduler.instigation import TickStatus
 from pipeline_support import (
     ALL_KEYS,
     QUIET,
@@ -60,6 +62,23 @@ def hold_drift_retrains(home: Path) -> None:
     path.write_text(yaml.safe_dump(config))
 
 
+def wait_for_tick_end(instance: DagsterInstance, sensor: str, timeout: float = 60.0) -> None:
+    """Wait until the sensor's newest tick has ended: the daemon records its run ids and then
+    ends the tick, and a daemon stopped in between leaves it started."""
+    (state,) = [
+        s
+        for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
+        if s.instigator_name == sensor
+    ]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=1)
+        if ticks and ticks[0].status != TickStatus.STARTED:
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"the tick of {sensor} did not end within {timeout:.0f} s")
+
+
 def play_story(world: PipelineWorld) -> Story:
     with daemon(world.instance) as workspace, local_runs(world.instance) as runs:
         training = workspace.wait(runs.submit("training_job", run_config=RETRAIN))
@@ -70,7 +89,8 @@ def play_story(world: PipelineWorld) -> Story:
         ticked_after = time.time()
         runs.start_sensor(DRIFT_SENSOR)  # its first tick comes at once, then every 300 s
         requested = workspace.wait_for_sensor_run(DRIFT_SENSOR, after=ticked_after)
-    assert requested is not None, "the drift sensor requested no run"
+        assert requested is not None, "the drift sensor requested no run"
+        wait_for_tick_end(world.instance, DRIFT_SENSOR)
     health = materialize(
         list(world.defs.assets),
         selection=AssetSelection.assets("model_health"),
