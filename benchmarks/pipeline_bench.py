@@ -12,7 +12,6 @@ stores between steps. Each phase records wall time, CPU time and peak resident m
 
 from __future__ import annotations
 
-import json
 import re
 import resource
 import shutil
@@ -525,8 +524,8 @@ def run_dagster(
             run_config=settings.training_run_config(),
         )
         data = state.data_dir(root)
-        search = read_json_value(data / "model_search" / "data.json")
-        decision = json.loads((data / "champion_decision" / "data.json").read_text())
+        search = read_json_value(data / "model_search" / "data.json", data)
+        decision = read_json_value(data / "champion_decision" / "data.json", data)  # its record
         training = result.get("training")
         assert training is not None
         training.notes.update(
@@ -534,7 +533,7 @@ def run_dagster(
             .select(pl.len())
             .collect()
             .item(),
-            promoted=bool(decision.record["promote"]),
+            promoted=bool(decision["promote"]),
             **search_work(search),
         )
         _dagster_job(
