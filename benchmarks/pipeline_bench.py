@@ -468,6 +468,7 @@ POSTGRES_INSTANCE = Path(__file__).resolve().parent.parent / "deploy" / "postgre
 
 
 QUIET_INSTANCE = "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"  # as ./dagster.yaml
+STORAGE = "storage:\n  custom:\n    module: pipelines.event_log\n    class: BatchedSqliteStorage\n"
 
 
 def _instance(kind: str, home: str) -> Any:
@@ -475,9 +476,10 @@ def _instance(kind: str, home: str) -> Any:
     deploy/postgres/dagster.yaml (`$DAGSTER_PG_URL` names an empty database)."""
     from dagster import DagsterInstance
 
-    if kind == "sqlite":
-        (Path(home) / "dagster.yaml").write_text(QUIET_INSTANCE)
-        return DagsterInstance.local_temp(home)
+    if kind == "sqlite":  # the project's storage (./dagster.yaml), in `home`
+        storage = f"{STORAGE}    config:\n      base_dir: {home}\n"
+        (Path(home) / "dagster.yaml").write_text(QUIET_INSTANCE + storage)
+        return DagsterInstance.from_config(home)
     if kind == "memory":
         return DagsterInstance.ephemeral()
     if kind == "postgres":
