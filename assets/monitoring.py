@@ -201,20 +201,6 @@ def monitoring_assets(
             context.add_asset_metadata(
                 _day_drift_metadata(day, link), partition_key=day.partition_key
             )
-        context.add_output_metadata(
-            {
-                "drift_by_partition": MetadataValue.json(
-                    {
-                        k: {
-                            "share_drifted": r["share_drifted"],
-                            "n_rows": r["n_rows"],
-                            "model_version": r["model_version"],
-                        }
-                        for k, r in results.items()
-                    }
-                ),
-            }
-        )
         return results
 
     @asset(**daily)
@@ -236,30 +222,16 @@ def monitoring_assets(
         totals = label_run_totals(results)
         for key, status in results.items():
             context.add_asset_metadata(_day_label_metadata(status), partition_key=key)
+        # the run's totals, named apart from each day's own `label_coverage` and `n_labeled`
+        # (a day's own value would otherwise replace the total on that day)
         context.add_output_metadata(
             {
-                "partitions": MetadataValue.int(totals.partitions),
-                "label_coverage": MetadataValue.float(totals.coverage),
-                "n_labeled": MetadataValue.int(totals.labeled),
+                "run_partitions": MetadataValue.int(totals.partitions),
+                "run_label_coverage": MetadataValue.float(totals.coverage),
+                "run_n_labeled": MetadataValue.int(totals.labeled),
                 "n_labeled_since_training": MetadataValue.int(totals.labeled_since_training),
                 "oldest_unlabeled_age_hours": MetadataValue.float(
                     totals.oldest_unlabeled_age_hours
-                ),
-                "coverage_by_partition": MetadataValue.json(
-                    {k: r["label_coverage"] for k, r in results.items()}
-                ),
-                "labels_by_partition": MetadataValue.md(
-                    markdown_table(
-                        [
-                            {
-                                "partition": k,
-                                "rows": r["n_rows"],
-                                "coverage": r["label_coverage"],
-                                "median_hours": (r["time_to_label_hours"] or {}).get("median"),
-                            }
-                            for k, r in results.items()
-                        ]
-                    )
                 ),
             }
         )

@@ -12,7 +12,6 @@ stores between steps. Each phase records wall time, CPU time and peak resident m
 
 from __future__ import annotations
 
-import json
 import re
 import resource
 import shutil
@@ -469,6 +468,7 @@ POSTGRES_INSTANCE = Path(__file__).resolve().parent.parent / "deploy" / "postgre
 
 
 QUIET_INSTANCE = "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"  # as ./dagster.yaml
+STORAGE = "storage:\n  custom:\n    module: pipelines.event_log\n    class: BatchedSqliteStorage\n"
 
 
 def _instance(kind: str, home: str) -> Any:
@@ -476,9 +476,10 @@ def _instance(kind: str, home: str) -> Any:
     deploy/postgres/dagster.yaml (`$DAGSTER_PG_URL` names an empty database)."""
     from dagster import DagsterInstance
 
-    if kind == "sqlite":
-        (Path(home) / "dagster.yaml").write_text(QUIET_INSTANCE)
-        return DagsterInstance.local_temp(home)
+    if kind == "sqlite":  # the project's storage (./dagster.yaml), in `home`
+        storage = f"{STORAGE}    config:\n      base_dir: {home}\n"
+        (Path(home) / "dagster.yaml").write_text(QUIET_INSTANCE + storage)
+        return DagsterInstance.from_config(home)
     if kind == "memory":
         return DagsterInstance.ephemeral()
     if kind == "postgres":
@@ -525,8 +526,8 @@ def run_dagster(
             run_config=settings.training_run_config(),
         )
         data = state.data_dir(root)
-        search = read_json_value(data / "model_search" / "data.json")
-        decision = json.loads((data / "champion_decision" / "data.json").read_text())
+        search = read_json_value(data / "model_search" / "data.json", data)
+        decision = read_json_value(data / "champion_decision" / "data.json", data)  # its record
         training = result.get("training")
         assert training is not None
         training.notes.update(
@@ -534,7 +535,7 @@ def run_dagster(
             .select(pl.len())
             .collect()
             .item(),
-            promoted=bool(decision.record["promote"]),
+            promoted=bool(decision["promote"]),
             **search_work(search),
         )
         _dagster_job(

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dagster import (
-    AssetKey,
     DagsterEventType,
     DagsterInstance,
     DagsterRun,
@@ -33,6 +32,7 @@ from binclf.spec import DatasetSpec, load_spec
 from pipelines.definitions import build_definitions
 from pipelines.demo_slo import replay_lines, slo_sensors_step, slo_status_lines
 from pipelines.launch import LocalRuns, Workspace, daemon, local_runs
+from pipelines.sensors import drift_history, latest_by_partition, metadata_value
 
 FIRST_TRAINING_SHARE = 2 / 3  # train on the first two thirds, monitor the rest
 SEARCH_BUDGET = {"n_trials": 20, "timeout_seconds": 25.0}  # keeps the demo within minutes
@@ -58,14 +58,6 @@ def _report(run: DagsterRun, started: float) -> None:
     status = "succeeded" if run.status == DagsterRunStatus.SUCCESS else "FAILED"
     took = time.monotonic() - started
     _say(f"  {run.job_name} {status} in {took:.0f} s (run {run.run_id[:8]})")
-
-
-def _latest_value(instance: DagsterInstance, asset: str, name: str) -> Any:
-    records = instance.fetch_materializations(AssetKey(asset), limit=1).records
-    if not records:
-        return None
-    entry = records[0].asset_materialization.metadata.get(name)
-    return None if entry is None else entry.value
 
 
 def _validation_outcome(instance: DagsterInstance, run: DagsterRun) -> list[str]:
@@ -118,15 +110,9 @@ def _training_summary(defs: Definitions, spec_name: str) -> list[str]:
     return lines
 
 
-def _replay_sensor(
-    spec: DatasetSpec, drift: dict[str, dict[str, Any]]
-) -> dict[str, tuple[bool, str]]:
+def _replay_sensor(spec: DatasetSpec, history: list[PartitionDrift]) -> dict[str, tuple[bool, str]]:
     """The drift sensor's decision at the end of each day, up to the first requested run."""
     settings = spec.monitoring
-    history = [
-        PartitionDrift(key, float(row["share_drifted"]), int(row["n_rows"]))
-        for key, row in sorted(drift.items())
-    ]
     decisions: dict[str, tuple[bool, str]] = {}
     for i, partition in enumerate(history):
         decision = drift_retrain_decision(
@@ -190,7 +176,7 @@ def _story(
     _say(f"4. Score and monitor {len(monitored)} later days with the champion (one run)")
     _run(runs, "monitoring_job", tags=_range_tags(monitored[0], monitored[-1]))
 
-    first_drift = _latest_value(instance, "drift", "drift_by_partition") or {}
+    first_drift, _ = drift_history(instance)  # each day's own drift against the first champion
     replay = _replay_sensor(spec, first_drift)
     fired = [key for key, (run, _) in replay.items() if run]
     if fired:
@@ -232,16 +218,18 @@ def _story(
         f"\nTimeline (drift of each day against the first champion; alarm at share >= "
         f"{settings.drift_share_threshold} for {settings.drift_consecutive_partitions} days)"
     )
-    labels = _latest_value(instance, "label_status_report", "coverage_by_partition") or {}
+    drift_of = {day.partition_key: day for day in first_drift}
+    labels = latest_by_partition(instance, "label_status_report")
     _say(
         f"  {'partition':<11} {'rows':>6} {'drift share':>11} {'labels':>7}  sensor (daily replay)"
     )
     for key in monitored:
-        row = first_drift.get(key, {})
-        share, coverage = row.get("share_drifted"), labels.get(key)
+        day = drift_of.get(key)
+        share = None if day is None else day.share_drifted
+        coverage = metadata_value(labels[key], "label_coverage") if key in labels else None
         run, code = replay.get(key, (False, ""))
         _say(
-            f"  {key:<11} {row.get('n_rows', ''):>6} "
+            f"  {key:<11} {'' if day is None else day.n_rows:>6} "
             f"{'' if share is None else f'{share:.2f}':>11} "
             f"{'' if coverage is None else f'{coverage:.0%}':>7}  {'RUN' if run else code}"
         )

@@ -208,6 +208,14 @@ class LocalRuns:
             raise LaunchError(f"run {dagster_run.run_id} vanished from the instance")
         return finished
 
+    def start_sensor(self, name: str) -> None:
+        """Switch a sensor of the location on, as `dagster sensor start` does, without its
+        process start-up; a daemon ticks it."""
+        request = self._context.create_request_context()
+        location = request.get_code_location(self._location_name)
+        (repository,) = location.get_repositories().values()
+        self.instance.start_sensor(repository.get_sensor(name))
+
     def submit(
         self,
         job: str,

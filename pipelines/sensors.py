@@ -11,9 +11,12 @@ from typing import Any
 
 from dagster import (
     AssetKey,
+    AssetRecordsFilter,
+    DagsterEventType,
     DagsterInstance,
     DagsterRunStatus,
     DefaultSensorStatus,
+    EventLogRecord,
     JobDefinition,
     RunRequest,
     RunsFilter,
@@ -40,7 +43,6 @@ from binclf.register.registry import Registry
 from binclf.spec import DatasetSpec
 from pipelines.alert_sinks import AlertDeliveryError, AlertSink
 
-HISTORY_RECORDS = 100
 PENDING = [
     DagsterRunStatus.QUEUED,
     DagsterRunStatus.NOT_STARTED,
@@ -49,28 +51,41 @@ PENDING = [
 ]
 
 
-def _metadata_value(record: Any, name: str) -> Any:
+def metadata_value(record: Any, name: str) -> Any:
+    """The value of one metadata entry of a materialization record; None when absent."""
     entry = record.asset_materialization.metadata.get(name)
     return None if entry is None else entry.value
 
 
+def latest_by_partition(instance: DagsterInstance, asset: str) -> dict[str, EventLogRecord]:
+    """Each partition's newest materialization record of `asset`: the numbers the UI shows on
+    that day, written by the asset for that day alone."""
+    key = AssetKey(asset)
+    ids = instance.get_latest_storage_id_by_partition(key, DagsterEventType.ASSET_MATERIALIZATION)
+    if not ids:
+        return {}
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=key, storage_ids=list(ids.values())), limit=len(ids)
+    ).records
+    return {str(r.partition_key): r for r in records}
+
+
 def drift_history(instance: DagsterInstance) -> tuple[list[PartitionDrift], int | None]:
-    """Drift share and volume per partition (newest record wins) and the newest storage id."""
-    records = instance.fetch_materializations(AssetKey("drift"), limit=HISTORY_RECORDS).records
-    by_partition: dict[str, PartitionDrift] = {}
-    for record in records:  # newest first
-        for key, row in (_metadata_value(record, "drift_by_partition") or {}).items():
-            by_partition.setdefault(
-                key,
-                PartitionDrift(
-                    key,
-                    float(row["share_drifted"]),
-                    int(row["n_rows"]),
-                    model_version=row.get("model_version"),
-                ),
-            )
-    newest = records[0].storage_id if records else None
-    return [by_partition[k] for k in sorted(by_partition)], newest
+    """Drift share and volume of each partition's newest `drift` materialization (partition
+    order), and the newest storage id among them."""
+    records = latest_by_partition(instance, "drift")
+    history = [
+        PartitionDrift(
+            key,
+            float(metadata_value(record, "share_drifted")),
+            int(metadata_value(record, "n_rows")),
+            model_version=metadata_value(record, "model_version"),
+        )
+        for key, record in sorted(records.items())
+        if metadata_value(record, "share_drifted") is not None
+    ]
+    newest = max((r.storage_id for r in records.values()), default=None)
+    return history, newest
 
 
 def last_training_time(instance: DagsterInstance) -> datetime | None:
@@ -84,7 +99,7 @@ def slo_burns(instance: DagsterInstance) -> tuple[list[SloBurnEvidence], int | N
     records = instance.fetch_materializations(AssetKey("slo_status"), limit=1).records
     if not records:
         return [], None
-    burns = _metadata_value(records[0], "slo_burns") or {}
+    burns = metadata_value(records[0], "slo_burns") or {}
     return [SloBurnEvidence.from_dict(row) for row in burns.values()], records[0].storage_id
 
 
@@ -212,13 +227,13 @@ def build_label_sensor(
         if not records:
             return SkipReason("no label status materialized yet")
         record = records[0]
-        age = _metadata_value(record, "oldest_unlabeled_age_hours")
-        new_labels = int(_metadata_value(record, "n_labeled_since_training") or 0)
+        age = metadata_value(record, "oldest_unlabeled_age_hours")
+        new_labels = int(metadata_value(record, "n_labeled_since_training") or 0)
         champion = Registry(registry_root).champion(spec.name)
         previous = LabelEvidence.from_cursor(context.cursor)
         decision = label_retrain_decision(
             new_labels,
-            _metadata_value(record, "label_coverage"),
+            metadata_value(record, "run_label_coverage"),
             min_new_labels=settings.min_new_labels,
             min_coverage=settings.min_label_coverage,
             last_training_at=last_training_time(context.instance),

@@ -27,6 +27,7 @@ from binclf.partitions import partition_day
 from binclf.register.loading import load_version
 from binclf.register.registry import IntegrityError
 from binclf.train.models import LIGHTGBM_MODEL_FILE
+from pipelines.sensors import drift_history
 
 pytest_plugins = ["pipeline_support"]
 
@@ -112,15 +113,16 @@ def test_drift_stays_low_before_the_change_point_and_the_sensor_asks_for_retrain
     world: PipelineWorld, backfill: Any
 ) -> None:
     threshold = world.spec.monitoring.drift_share_threshold
-    by_partition = world.latest_metadata("drift")["drift_by_partition"]
+    history, _ = drift_history(world.instance)  # what the sensor reads: each day's own record
     change = ALL_KEYS[CHANGE_POINT_DAY]
 
-    assert set(by_partition) == set(MONITORED)
-    for key in MONITORED:
-        assert by_partition[key]["n_rows"] == world.store.read("scores", key).height
-        assert _stored_json(world, "drift", key)["model_version"] == CHAMPION
+    assert [day.partition_key for day in history] == MONITORED
+    for day in history:
+        key = day.partition_key
+        assert day.n_rows == world.store.read("scores", key).height
+        assert day.model_version == _stored_json(world, "drift", key)["model_version"] == CHAMPION
         if key < change:
-            assert by_partition[key]["share_drifted"] < threshold, key
+            assert day.share_drifted < threshold, key
 
     sensor = world.defs.resolve_sensor_def("drift_retrain_sensor")
     tick = sensor.evaluate_tick(
@@ -190,20 +192,18 @@ def test_drift_measured_against_a_retired_champion_does_not_fire_the_sensor(
     fresh_world: PipelineWorld,
 ) -> None:
     world = fresh_world
-    world.instance.report_runless_asset_event(
-        AssetMaterialization(
-            asset_key="drift",
-            partition=MONITORED[-1],
-            metadata={
-                "drift_by_partition": MetadataValue.json(
-                    {
-                        k: {"share_drifted": 1.0, "n_rows": 10_000, "model_version": "v0999"}
-                        for k in MONITORED
-                    }
-                )
-            },
+    for key in MONITORED:
+        world.instance.report_runless_asset_event(
+            AssetMaterialization(
+                asset_key="drift",
+                partition=key,
+                metadata={
+                    "share_drifted": MetadataValue.float(1.0),
+                    "n_rows": MetadataValue.int(10_000),
+                    "model_version": MetadataValue.text("v0999"),
+                },
+            )
         )
-    )
     sensor = world.defs.resolve_sensor_def("drift_retrain_sensor")
     context = build_sensor_context(instance=world.instance, definitions=world.defs)
 
@@ -237,10 +237,11 @@ def test_label_status_counts_the_labels_the_generator_revealed(
     cutoff = datetime.fromisoformat(
         load_version(world.registry, DATASET, CHAMPION).card["dataset"]["cutoff"]
     )
-    since_training = 0
+    since_training, rows, labeled_rows = 0, 0, 0
     for key in MONITORED:
         generated = generate_day(world.spec.source, partition_day(key))
         labeled = generated.filter(pl.col("is_fraud").is_not_null())
+        rows, labeled_rows = rows + generated.height, labeled_rows + labeled.height
         status = _stored_json(world, "label_status_report", key)
         assert status["n_rows"] == generated.height
         assert status["n_labeled"] == labeled.height
@@ -251,6 +252,9 @@ def test_label_status_counts_the_labels_the_generator_revealed(
 
     metadata = world.latest_metadata("label_status_report")
     assert metadata["n_labeled_since_training"] == since_training > 0
+    # the run's coverage, which the label sensor reads, is not the newest day's own coverage
+    assert metadata["run_label_coverage"] == pytest.approx(labeled_rows / rows)
+    assert metadata["run_label_coverage"] != pytest.approx(metadata["label_coverage"])
     first, last = (
         _stored_json(world, "label_status_report", k) for k in (MONITORED[0], MONITORED[-1])
     )

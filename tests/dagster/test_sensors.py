@@ -53,18 +53,19 @@ def instance() -> Iterator[DagsterInstance]:
 
 
 def plant_drift(instance: DagsterInstance, days: list[tuple[float, int]], first: int = 0) -> None:
-    """One `drift` materialization covering consecutive days: (share drifted, rows) per day."""
-    by_partition = {
-        day_key(first + i): {"share_drifted": share, "n_rows": rows}
-        for i, (share, rows) in enumerate(days)
-    }
-    instance.report_runless_asset_event(
-        AssetMaterialization(
-            asset_key="drift",
-            partition=max(by_partition),
-            metadata={"drift_by_partition": MetadataValue.json(by_partition)},
+    """The `drift` materializations of consecutive days, each with its own metadata (share
+    drifted, rows), as the asset records them."""
+    for i, (share, rows) in enumerate(days):
+        instance.report_runless_asset_event(
+            AssetMaterialization(
+                asset_key="drift",
+                partition=day_key(first + i),
+                metadata={
+                    "share_drifted": MetadataValue.float(share),
+                    "n_rows": MetadataValue.int(rows),
+                },
+            )
         )
-    )
 
 
 def plant_labels(
@@ -76,7 +77,7 @@ def plant_labels(
             partition=day_key(5),
             metadata={
                 "n_labeled_since_training": MetadataValue.int(new_labels),
-                "label_coverage": MetadataValue.float(coverage),
+                "run_label_coverage": MetadataValue.float(coverage),
                 "oldest_unlabeled_age_hours": MetadataValue.float(oldest_unlabeled_hours),
             },
         )

@@ -4,8 +4,9 @@ The expected assets and checks come from `pipelines.definitions.defs`, so the te
 pipeline as it grows and fails when the location does not load or the UI misses anything.
 Before the webserver starts, the module plays a story on a persistent instance over a copy of the
 trained tiny state: a retraining launched through the workspace (so `training_job` lists it), a
-monitoring run over a range of days, the model health view, and a candidate rejected by a strict
-gate. The UI's GraphQL API must then show each day its own stored numbers.
+monitoring run over a range of days, a tick of the drift sensor by the daemon, the model health
+view, and a candidate rejected by a strict gate (`ui_story`). The UI's GraphQL API must then show
+each day its own stored numbers, each check on its own candidate, and the sensor's tick.
 """
 
 from __future__ import annotations
@@ -21,34 +22,34 @@ from typing import Any
 
 import pytest
 import yaml
-from dagster import AssetSelection, DagsterInstance, DagsterRunStatus, materialize
+from dagster import DagsterInstance
 from pipeline_support import (
     ALL_KEYS,
-    QUIET,
-    SMALL_TRAINING,
-    TINY_GATES,
+    CHANGE_POINT_DAY,
     PipelineWorld,
     TrainedTemplate,
-    failures,
-    tiny_spec,
     tiny_spec_data,
 )
+from ui_queries import (
+    check_targets,
+    job_runs,
+    materialization_metadata,
+    materializations_by_run,
+    sensor_ticks,
+)
+from ui_story import DRIFT_SENSOR, MONITORED, Story, hold_drift_retrains, play_story
 from ui_support import (
     LocationGraph,
     Webserver,
     capture_page,
     chromium_binary,
     dismiss_community_popup,
-    job_runs,
-    materialization_metadata,
     png_dimensions,
     running_webserver,
     wait_for_location,
     workspace_location,
 )
 
-from pipelines.definitions import build_definitions
-from pipelines.launch import daemon
 from pipelines.season_setup import write_instance_config
 
 pytestmark = pytest.mark.ui
@@ -79,47 +80,7 @@ def location() -> str:
     return workspace_location(WORKSPACE, MODULE)
 
 
-MONITORED = ALL_KEYS[14:20]  # across the change point (day 16): quiet days and drifted ones
 SCREENSHOTS_ENV = "UI_SCREENSHOTS"  # a folder that keeps the story's pages and charts (docs/)
-RETRAIN = {  # a changed search budget makes a new candidate from the same labels
-    **QUIET,
-    "ops": {
-        **SMALL_TRAINING,
-        "model_search": {"config": {**SMALL_TRAINING["model_search"]["config"], "n_trials": 4}},
-    },
-}
-
-
-@dataclasses.dataclass(frozen=True)
-class Story:
-    """What the module did before the webserver started, to compare with what the UI shows."""
-
-    world: PipelineWorld
-    launched_training: str
-    rejected: str
-
-
-def _play_story(world: PipelineWorld) -> Story:
-    with daemon(world.instance) as workspace:
-        training = workspace.run("training_job", run_config=RETRAIN, tags={})
-    assert training.status == DagsterRunStatus.SUCCESS, training.status
-    monitored = world.run_range("monitoring_job", MONITORED[0], MONITORED[-1])
-    assert monitored.success, failures(monitored)
-    health = materialize(
-        list(world.defs.assets),
-        selection=AssetSelection.assets("model_health"),
-        instance=world.instance,
-        resources=world.defs.resources,
-        run_config=QUIET,
-    )
-    assert health.success, failures(health)
-    strict_spec = tiny_spec(gates={**TINY_GATES, "min_roc_auc": 0.999})
-    strict = dataclasses.replace(
-        world, spec=strict_spec, defs=build_definitions(strict_spec, str(world.root))
-    )
-    rejected = strict.train()
-    assert not rejected.success  # the blocking gate stops the run before the decision
-    return Story(world, training.run_id, strict.latest_metadata("model_candidate")["version"])
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +94,7 @@ def story(trained_template: TrainedTemplate, scratch: Path) -> Iterator[Story]:
     story played on them; the environment names both, for the daemon and the webserver."""
     home = scratch / "home"
     write_instance_config(home)
+    hold_drift_retrains(home)
     spec_path = scratch / "spec.yaml"
     spec_path.write_text(yaml.safe_dump(tiny_spec_data(), default_flow_style=False))
     with pytest.MonkeyPatch.context() as env:
@@ -141,7 +103,7 @@ def story(trained_template: TrainedTemplate, scratch: Path) -> Iterator[Story]:
         env.setenv("BINCLF_STATE", str(scratch / "state"))
         copy = trained_template.copy_to(scratch)
         with DagsterInstance.from_config(str(home)) as instance:
-            yield _play_story(dataclasses.replace(copy, instance=instance))
+            yield play_story(dataclasses.replace(copy, instance=instance))
 
 
 @pytest.fixture(scope="module")
@@ -227,13 +189,51 @@ def test_training_job_lists_the_launched_run_and_the_rejection_is_on_the_candida
     candidate = materialization_metadata(server, "model_candidate")[None]
     decision = materialization_metadata(server, "champion_decision")[None]
 
-    assert [r["runId"] for r in runs] == [story.launched_training]  # in-process runs are not
-    assert runs[0]["status"] == "SUCCESS"
+    # in-process runs are not listed; the sensor's retrain waits in the queue
+    assert {r["runId"]: r["status"] for r in runs} == {
+        story.launched_training: "SUCCESS",
+        story.drift_retrain: "QUEUED",
+    }
     assert candidate["version"] == story.rejected and candidate["status"] == "rejected"
     assert candidate["rejection"].startswith(f"**REJECT {story.rejected}** — gates failed: ")
     assert "min_roc_auc" in candidate["rejection"]
     assert decision["headline"].split()[0] in ("PROMOTE", "REJECT")  # the launched run's
     assert decision["version"] != story.rejected  # a blocked gate leaves no decision
+
+
+def test_drift_sensor_shows_its_tick_and_the_run_it_requested(
+    served: tuple[Webserver, LocationGraph], story: Story, location: str
+) -> None:
+    server, _ = served
+
+    ticks = sensor_ticks(server, location, DRIFT_SENSOR)
+
+    (tick,) = ticks  # the daemon ticked it once: at start, with the drift already stored
+    assert tick["status"] == "SUCCESS"
+    assert tick["runIds"] == [story.drift_retrain]
+    (run_key,) = tick["runKeys"]
+    first, last = run_key.split("@")[0].removeprefix("drift:").split("..")
+    assert ALL_KEYS[CHANGE_POINT_DAY] <= first < last == MONITORED[-1]
+
+
+def test_each_candidates_gate_checks_target_its_own_materialization(
+    served: tuple[Webserver, LocationGraph], story: Story, expected: LocationGraph
+) -> None:
+    server, _ = served
+    version_of_run = {
+        run: metadata["version"]
+        for run, metadata in materializations_by_run(server, "model_candidate").items()
+    }
+    checks = [name for asset, name in expected.checks if asset == ("model_candidate",)]
+
+    targets = {name: check_targets(server, "model_candidate", name) for name in checks}
+
+    assert checks
+    for name, pairs in targets.items():
+        evaluated = {version_of_run[run] for run, target in pairs if target is not None}
+        assert {story.trained, story.rejected} <= evaluated, name
+        for run, target in pairs:  # the held retrain made no candidate and evaluated nothing
+            assert target == (run if run in version_of_run else None), (name, run, target)
 
 
 def test_model_health_shows_its_charts(served: tuple[Webserver, LocationGraph]) -> None:
