@@ -7,8 +7,6 @@ export DAGSTER_HOME := $(CURDIR)
 export BINCLF_STATE ?= $(CURDIR)/.state
 # LightGBM's OpenMP threads otherwise spin while they wait and lose to anything sharing the cores.
 export OMP_WAIT_POLICY ?= PASSIVE
-# One planned event per asset for a range run, not one per day (see pipelines/definitions.py).
-export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= 1
 
 .PHONY: install demo test lint ui bench season-test clean
 

@@ -33,7 +33,6 @@ from dagster import (
     AssetSelection,
     BackfillPolicy,
     BetaWarning,
-    DagsterInstance,
     DailyPartitionsDefinition,
     Definitions,
     ExecuteInProcessResult,
@@ -47,6 +46,7 @@ from dagster._core.storage.tags import (
 )
 
 from assets.ingest import VALIDATION_CHECK, WARNING_CHECK
+from benchmarks.pipeline_bench import fresh_instance
 from binclf.spec import load_spec
 from pipelines.definitions import build_definitions
 
@@ -120,7 +120,7 @@ def noop_backfill(partitions: DailyPartitionsDefinition, folder: Path) -> Execut
     defs = Definitions(assets=[raw, validated], jobs=[job])
     keys = partitions.get_partition_keys()
     (folder / "noop").mkdir()
-    instance = DagsterInstance.local_temp(str(folder / "noop"))
+    instance = fresh_instance("sqlite", str(folder / "noop"))
     result = defs.resolve_job_def("noop").execute_in_process(
         instance=instance, run_config=QUIET, tags=_range_tags(keys)
     )
@@ -169,7 +169,7 @@ def main() -> None:
             lambda: build_definitions(spec, str(folder / "state")),
         )
         (folder / "dagster").mkdir()
-        instance = DagsterInstance.local_temp(str(folder / "dagster"))
+        instance = fresh_instance("sqlite", str(folder / "dagster"))
         job = defs.resolve_job_def("ingest_job")
         keys = job.partitions_def.get_partition_keys()
         noop = clock.time(

@@ -471,7 +471,7 @@ QUIET_INSTANCE = "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"  # as 
 STORAGE = "storage:\n  custom:\n    module: pipelines.event_log\n    class: BatchedSqliteStorage\n"
 
 
-def _instance(kind: str, home: str) -> Any:
+def fresh_instance(kind: str, home: str) -> Any:
     """A fresh Dagster instance: SQLite files as `make demo` uses, in memory, or PostgreSQL from
     deploy/postgres/dagster.yaml (`$DAGSTER_PG_URL` names an empty database)."""
     from dagster import DagsterInstance
@@ -503,7 +503,7 @@ def run_dagster(
     result = PathResult("dagster", spec.source.rows_per_day * spec.source.days)
     out = result.measurements
     with tempfile.TemporaryDirectory(prefix="dagster-home-") as home:
-        instance = _instance(instance_kind, home)
+        instance = fresh_instance(instance_kind, home)
         defs = build_definitions(spec, str(root))
         keys = defs.resolve_job_def("ingest_job").partitions_def.get_partition_keys()
         every_day = {

@@ -1,6 +1,5 @@
 """The Dagster code location: everything the UI, the CLI and the daemon load."""
 
-import os
 import warnings
 
 from dagster import BetaWarning, Definitions, ExecutorDefinition, in_process_executor
@@ -21,13 +20,6 @@ from pipelines.alerts import build_alert_sensor
 from pipelines.arrivals import build_arrival_sensor
 from pipelines.jobs import asset_jobs, registry_jobs, schedules
 from pipelines.sensors import build_drift_sensor, build_label_sensor, build_slo_sensor
-
-# A run over a range of days records one planned materialization per asset for the whole range,
-# not one per day: on SQLite those were half the events of a long backfill, each a transaction.
-# What is lost: the UI no longer marks a range's days failed when the whole run fails (each day's
-# verdict stays on its own partition of the validation check). Read where a run is created: set
-# here for the CLI and in-process runs; the Makefile sets it for the webserver and the daemon.
-os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "1")
 
 
 def build_definitions(

@@ -28,12 +28,20 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
     """SQLite event log whose batches of asset events take one transaction per database."""
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
-        assets = [e for e in events if e.is_dagster_event and e.dagster_event_type in ASSET_EVENTS]
-        for event in events:  # anything else (e.g. planned checks) as Dagster stores it
-            if event not in assets:
+        """Consecutive asset events of one run in one write; anything else (e.g. planned checks)
+        one at a time as Dagster stores it, so the stored order is the order given."""
+        pending: list[EventLogEntry] = []
+        for event in events:
+            is_asset = event.is_dagster_event and event.dagster_event_type in ASSET_EVENTS
+            if pending and (not is_asset or event.run_id != pending[0].run_id):
+                self._store_asset_events(pending[0].run_id, pending)
+                pending = []
+            if is_asset:
+                pending.append(event)
+            else:
                 self.store_event(event)
-        for run_id in dict.fromkeys(e.run_id for e in assets):
-            self._store_asset_events(run_id, [e for e in assets if e.run_id == run_id])
+        if pending:
+            self._store_asset_events(pending[0].run_id, pending)
 
     def _store_asset_events(self, run_id: str, events: list[EventLogEntry]) -> None:
         """What `store_event` does for each asset event: the run's row, then the index's row,

@@ -106,10 +106,11 @@ PROJECT_INSTANCE = Path(__file__).resolve().parent.parent / "dagster.yaml"
 
 
 def write_instance_config(home: Path) -> None:
-    """The project's dagster.yaml (run queue, training pool, run monitoring) with its storage in
-    `home`, and run monitoring polling often enough to notice a killed run within seconds."""
+    """The project's dagster.yaml (run queue, training pool, run monitoring, batched SQLite
+    storage) with its storage in `home`, and run monitoring polling often enough to notice a
+    killed run within seconds."""
     config = yaml.safe_load(PROJECT_INSTANCE.read_text())
-    config["storage"] = {"sqlite": {"base_dir": str(home / "storage")}}
+    config["storage"]["custom"]["config"]["base_dir"] = str(home / "storage")
     config["local_artifact_storage"]["config"]["base_dir"] = str(home / "artifacts")
     config["compute_logs"]["config"]["base_dir"] = str(home / "logs")
     config["run_monitoring"]["poll_interval_seconds"] = 5
