@@ -91,11 +91,13 @@ FULL_SIZE_CATBOOST_ITERATIONS = 5_000
 @dataclass(frozen=True)
 class FullSizeFit:
     """The round count early stopping chose with every training row; `model` is that fit
-    itself (a LightGBM winner, cut at `rounds`), final when the refit leaves validation out."""
+    itself (a LightGBM winner, cut at `rounds`), final when the refit leaves validation out,
+    with its prior shift."""
 
     rounds: int
     rows: int
     model: BinaryModel | None
+    prior_log_odds_shift: float
 
 
 def scored_on_every_trial_row(best: Any, data: TrialData, method: str) -> bool:
@@ -133,6 +135,7 @@ def full_size_fit(
     )
     top = len(full.rungs(method)) - 1
     rows = len(full.rungs(method)[top])
+    shift = full.resampled(method).prior_log_odds_shift
     if family == "catboost":
         point = {name: best.params[name] for name in CATBOOST_SPACE}
         model, _ = fit_rung(
@@ -144,7 +147,7 @@ def full_size_fit(
             deadline=None,
             iterations=FULL_SIZE_CATBOOST_ITERATIONS,
         )
-        return FullSizeFit(int(model.get_best_iteration()) + 1, rows, None)
+        return FullSizeFit(int(model.get_best_iteration()) + 1, rows, None, shift)
     point = {name: best.params[name] for name in LIGHTGBM_SPACE}
     booster = fit_lightgbm_rung(
         full, method, top, trial_params(point, settings), stop_boosting_at(None)
@@ -157,7 +160,8 @@ def full_size_fit(
         seed=settings.seed,
     )
     cut = import_lightgbm().Booster(model_str=booster.model_to_string(num_iteration=rounds))
-    return FullSizeFit(rounds, rows, LightGBMModel(cut, {**params, "num_boost_round": rounds}))
+    model = LightGBMModel(cut, {**params, "num_boost_round": rounds})
+    return FullSizeFit(rounds, rows, model, shift)
 
 
 def full_fidelity_rounds(best: Any, data: TrialData, method: str) -> tuple[int, int] | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -72,46 +73,49 @@ def _check_inputs(
             raise SearchError(f"the {name} rows must contain both classes")
 
 
+@dataclass(frozen=True)
+class _RoundsChoice:
+    """The refit's round count (None: the best trial's), the rows early stopping chose it on,
+    that choice in words (None for logistic), and the fit on every training row if one ran."""
+
+    rounds: int | None
+    rows: int | None
+    words: str | None
+    full_size: FullSizeFit | None
+
+
 def _chosen_rounds(
     best: Any,
     data: TrialData,
     X_train: pd.DataFrame,
     y_train: np.ndarray,
     train_weight: np.ndarray | None,
-) -> tuple[int | None, int | None, FullSizeFit | None]:
-    """The refit's round count (None: the best trial's), the rows early stopping chose it on,
-    and the fit on every training row when the trials ran on a sample.
-
-    On a sample, a boosted winner is fit to early stopping with every training row; otherwise
-    a winner scored below every trial row is fit once more on every trial row.
-    """
-    if len(data.y_train) < len(y_train):
+) -> _RoundsChoice:
+    """On a sample, a boosted winner is fit to early stopping with every training row;
+    otherwise (the trials had every training row) a winner scored below every trial row is fit
+    once more on every trial row. Either way the count comes from every training row."""
+    n_train = len(y_train)
+    if best.params["family"] == "logistic":
+        return _RoundsChoice(None, best.user_attrs.get(ROWS_ATTR), None, None)
+    words = f"validation, all {n_train:,} training rows"
+    if len(data.y_train) < n_train:
         started = time.perf_counter()
         full_size = full_size_fit(best, X_train, y_train, train_weight, data)
         if full_size is not None:
             logger.info(
                 "rounds chosen by early stopping on validation with all %d training rows: "
                 "%d (best trial: %s on %s rows) in %.1f s",
-                full_size.rows,
+                n_train,
                 full_size.rounds,
                 best.user_attrs.get("best_iteration"),
                 best.user_attrs.get(ROWS_ATTR),
                 time.perf_counter() - started,
             )
-            return full_size.rounds, full_size.rows, full_size
+            return _RoundsChoice(full_size.rounds, full_size.rows, words, full_size)
     method = best.params.get("resampling", data.settings.resampling)
     promoted = full_fidelity_rounds(best, data, method)
     rounds, rows = promoted or (None, best.user_attrs.get(ROWS_ATTR))
-    return rounds, rows, None
-
-
-def _rounds_chosen_on(rows: int | None, n_train: int, family: str) -> str | None:
-    """How the refit's round count was chosen, for the card; None when it has none."""
-    if family == "logistic" or rows is None:
-        return None
-    if rows >= n_train:
-        return f"validation, all {n_train:,} training rows"
-    return f"validation, {rows:,} of {n_train:,} training rows"
+    return _RoundsChoice(rounds, rows, words, None)
 
 
 def search_model(
@@ -197,7 +201,8 @@ def search_model(
         )
     best = best_trial(study, study_name, settings.families)
     method = best.params.get("resampling", settings.resampling)
-    rounds, rounds_rows, full_size = _chosen_rounds(best, data, X_train, y_train, train_weight)
+    chosen = _chosen_rounds(best, data, X_train, y_train, train_weight)
+    full_size = chosen.full_size
     if settings.refit_with_validation:
         X_refit, y_refit, w_refit = stack(
             (X_train, y_train, train_weight), (X_valid, y_valid, valid_weight)
@@ -207,9 +212,11 @@ def search_model(
     started = time.perf_counter()
     if full_size is not None and full_size.model is not None and not settings.refit_with_validation:
         # The early-stopped fit on every training row is the refit itself.
-        model, shift = full_size.model, data.resampled(method).prior_log_odds_shift
+        model, shift = full_size.model, full_size.prior_log_odds_shift
     else:
-        model, method, shift = refit(best, X_refit, y_refit, w_refit, settings, rounds=rounds)
+        model, method, shift = refit(
+            best, X_refit, y_refit, w_refit, settings, rounds=chosen.rounds
+        )
     logger.info(
         "refit %s (trial %d) on %d rows in %.1f s",
         best.params["family"],
@@ -253,7 +260,7 @@ def search_model(
         refit_rows=len(y_refit),
         seconds_per_trial=seconds_per_trial(trials),
         fidelity_rows=best.user_attrs.get(ROWS_ATTR),
-        rounds_rows=rounds_rows,
-        rounds_chosen_on=_rounds_chosen_on(rounds_rows, len(y_train), best.params["family"]),
+        rounds_rows=chosen.rows,
+        rounds_chosen_on=chosen.words,
         ensemble_members=dict(choice.members) if choice else {},
     )
