@@ -49,6 +49,7 @@ def search_metadata(outcome: SearchOutcome) -> dict[str, Any]:
         "seconds_per_trial": MetadataValue.json(outcome.seconds_per_trial),
         "fidelity_rows": MetadataValue.int(outcome.fidelity_rows or 0),
         "rounds_rows": MetadataValue.int(outcome.rounds_rows or 0),
+        "rounds_chosen_on": outcome.rounds_chosen_on or "not boosted",
         "ensemble_members": MetadataValue.json(outcome.ensemble_members),
         "study": outcome.study_name,
         "wall_seconds": _float(outcome.wall_seconds),

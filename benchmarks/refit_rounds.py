@@ -1,14 +1,17 @@
-"""Is the refit under-boosted? The pipeline's round rule against rounds chosen at full size.
+"""Is the refit under-boosted? The pipeline's round rules against rounds chosen at full size.
 
-The pipeline's search fits its trials on at most `search_sample_rows` training rows and the refit
-trains on every training row with the round count early stopping chose on those trial rows. This
+The pipeline's search fits its trials on at most `search_sample_rows` training rows. This
 benchmark fits the same LightGBM configuration (the search's second starting point at the
-search's learning rate) both ways on synthetic rows with a dozen features (a non-linear signal
-with interactions, ~8 % positive) and prints the test log loss side by side:
+search's learning rate) in three ways on synthetic rows with a dozen features (a non-linear
+signal with interactions, ~8 % positive) and prints the test log loss side by side:
 
-- pipeline rule: early stopping on the validation rows with a `search_sample_rows` sample of the
-  training rows, then a refit on every training row with that round count;
-- full size: early stopping on the validation rows with every training row.
+- sample rule (the pipeline's former one): early stopping on the validation rows with a
+  `search_sample_rows` sample of the training rows, then a refit on every training row with that
+  round count;
+- full size: early stopping on the validation rows with every training row, that fit itself
+  (the pipeline's own `full_size_fit`: its model when `refit_with_validation` is false);
+- pipeline rule: the full-size round count, refit on training + validation rows (the pipeline's
+  `refit`, as with the default `refit_with_validation`).
 
 Rows are split 70 / 15 / 15 into training, validation and test.
 
@@ -21,11 +24,15 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import log_loss, roc_auc_score
 
 from binclf.train.models import import_lightgbm, lightgbm_params
+from binclf.train.search.objectives import TrialData
+from binclf.train.search.refit import full_size_fit, refit, stack
 from binclf.train.search.settings import SearchSettings
 from binclf.train.search.space import STARTING_POINTS, lightgbm_training_params
 
@@ -91,32 +98,53 @@ def main() -> None:
         )
         return booster, time.perf_counter() - began
 
-    def test_scores(booster: object, rounds: int) -> tuple[float, float]:
-        p = booster.predict(X[test], num_iteration=rounds)  # type: ignore[attr-defined]
+    def test_scores(predict_raw: object) -> tuple[float, float]:
+        p = predict_raw(frame(test))  # type: ignore[operator]  # uncalibrated probabilities
         return log_loss(y[test], p), roc_auc_score(y[test], p)
+
+    def frame(rows: slice) -> pd.DataFrame:
+        return pd.DataFrame(X[rows], columns=[f"x{i}" for i in range(FEATURES)])
 
     sample_data = lgb.Dataset(X[sample], y[sample], reference=full_data)
     sampled, sample_seconds = early_stopped(sample_data)
     sample_rounds = int(sampled.best_iteration)  # type: ignore[attr-defined]
     began = time.perf_counter()
-    refit = lgb.train(params, full_data, sample_rounds)
-    refit_seconds = time.perf_counter() - began
-    pipeline = test_scores(refit, sample_rounds)
-    full, full_seconds = early_stopped(full_data)
-    full_rounds = int(full.best_iteration)  # type: ignore[attr-defined]
-    at_full = test_scores(full, full_rounds)
+    old_refit = lgb.train(params, full_data, sample_rounds)
+    old_seconds = sample_seconds + time.perf_counter() - began
+    old_p = old_refit.predict(X[test])  # type: ignore[attr-defined]
+    old = test_scores(lambda _: old_p)
+    del full_data, sample_data, sampled, old_refit
 
-    print(f"{'rule':<44} {'rounds':>7} {'test log loss':>14} {'test ROC-AUC':>13} {'fit s':>7}")
+    # The pipeline's own functions, given the configuration as the search's winner.
+    point = STARTING_POINTS["lightgbm"][1]
+    best = SimpleNamespace(params={"family": "lightgbm", "resampling": "none", **point})
+    data = TrialData(frame(train), y[train], None, frame(valid), y[valid], None, settings)
+    began = time.perf_counter()
+    full_size = full_size_fit(best, data.X_train, data.y_train, None, data)
+    full_seconds = time.perf_counter() - began
+    assert full_size is not None and full_size.model is not None
+    at_full = test_scores(full_size.model.predict_raw)
+    del data
+    began = time.perf_counter()
+    X_refit, y_refit, _ = stack((frame(train), y[train], None), (frame(valid), y[valid], None))
+    model, _, _ = refit(best, X_refit, y_refit, None, settings, rounds=full_size.rounds)
+    pipeline_seconds = time.perf_counter() - began
+    pipeline = test_scores(model.predict_raw)
+
+    print(f"{'rule':<58} {'rounds':>7} {'test log loss':>14} {'test ROC-AUC':>13} {'fit s':>7}")
     rows = (
-        (f"pipeline: rounds on {len(sample):,} rows, refit on {n_train:,}", sample_rounds,
-         *pipeline, sample_seconds + refit_seconds),
-        (f"full size: rounds on {n_train:,} rows", full_rounds, *at_full, full_seconds),
+        (f"sample rule: rounds on {len(sample):,} rows, refit on {n_train:,}", sample_rounds,
+         *old, old_seconds),
+        (f"full size: rounds on {n_train:,} rows, that fit", full_size.rounds, *at_full,
+         full_seconds),
+        (f"pipeline: rounds on {n_train:,} rows, refit on {n_train + n_valid:,}",
+         full_size.rounds, *pipeline, pipeline_seconds),
     )  # fmt: skip
     for name, rounds, loss, auc, seconds in rows:
-        print(f"{name:<44} {rounds:>7} {loss:>14.5f} {auc:>13.4f} {seconds:>7.0f}")
-    difference = pipeline[0] - at_full[0]
-    print(f"test log loss, pipeline - full size: {difference:+.5f}; total "
-          f"{time.perf_counter() - started:.0f} s; load {os.getloadavg()[0]:.1f}")  # fmt: skip
+        print(f"{name:<58} {rounds:>7} {loss:>14.5f} {auc:>13.4f} {seconds:>7.0f}")
+    print(f"test log loss minus full size's: sample rule {old[0] - at_full[0]:+.5f}, pipeline "
+          f"{pipeline[0] - at_full[0]:+.5f}; total {time.perf_counter() - started:.0f} s; "
+          f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ class SearchOutcome:
     seconds_per_trial: dict[str, float] = field(default_factory=dict)
     fidelity_rows: int | None = None
     rounds_rows: int | None = None
+    rounds_chosen_on: str | None = None
     ensemble_members: dict[str, float] = field(default_factory=dict)
     data_version: str = ""
 
@@ -55,6 +56,7 @@ class SearchOutcome:
             "seconds_per_trial": self.seconds_per_trial,
             "fidelity_rows": self.fidelity_rows,
             "rounds_rows": self.rounds_rows,
+            "rounds_chosen_on": self.rounds_chosen_on,
             "ensemble_members": self.ensemble_members,
         }
 
@@ -79,6 +81,7 @@ class SearchOutcome:
             seconds_per_trial={k: round(v, 3) for k, v in result.seconds_per_trial.items()},
             fidelity_rows=result.fidelity_rows,
             rounds_rows=result.rounds_rows,
+            rounds_chosen_on=result.rounds_chosen_on,
             ensemble_members={str(k): float(v) for k, v in result.ensemble_members.items()},
         )
 
@@ -127,6 +130,7 @@ class SearchOutcome:
             seconds_per_trial=dict(data.get("seconds_per_trial", {})),
             fidelity_rows=data.get("fidelity_rows"),
             rounds_rows=data.get("rounds_rows"),
+            rounds_chosen_on=data.get("rounds_chosen_on"),
             ensemble_members=dict(data.get("ensemble_members", {})),
             data_version=data.get("data_version", ""),
         )

@@ -55,8 +55,15 @@ def refit_params(point: dict[str, Any]) -> dict[str, Any]:
     return {**point, "learning_rate": CATBOOST_LEARNING_RATE, "bootstrap_type": "Bayesian"}
 
 
-def fit_params(point: dict[str, Any], settings: SearchSettings, *, top: bool) -> dict[str, Any]:
-    """A point of the CatBoost space as a trial's training parameters (top rung or below)."""
+def fit_params(
+    point: dict[str, Any],
+    settings: SearchSettings,
+    *,
+    top: bool,
+    iterations: int = CATBOOST_MAX_ITERATIONS,
+) -> dict[str, Any]:
+    """A point of the CatBoost space as a trial's training parameters (top rung or below), at
+    most `iterations` trees."""
     rate = CATBOOST_LEARNING_RATE * (1.0 if top else LOW_RUNG_RATE_FACTOR)
     return {
         **catboost_params(
@@ -65,7 +72,7 @@ def fit_params(point: dict[str, Any], settings: SearchSettings, *, top: bool) ->
             seed=settings.seed,
         ),
         "eval_metric": CATBOOST_METRICS[settings.objective],
-        "iterations": CATBOOST_MAX_ITERATIONS,
+        "iterations": iterations,
         "od_type": "Iter",
         "od_wait": CATBOOST_EARLY_STOPPING_ROUNDS,
         "use_best_model": True,
@@ -98,14 +105,22 @@ def _pools(data: Any, method: str, rung: int, top: bool) -> tuple[Any, Any]:
 
 
 def fit_rung(
-    data: Any, method: str, rung: int, point: dict[str, Any], *, top: bool, deadline: float | None
+    data: Any,
+    method: str,
+    rung: int,
+    point: dict[str, Any],
+    *,
+    top: bool,
+    deadline: float | None,
+    iterations: int = CATBOOST_MAX_ITERATIONS,
 ) -> tuple[Any, bool]:
-    """Fit on a rung to early stopping on its validation pool; True when the deadline hit."""
+    """Fit on a rung to early stopping on its validation pool, at most `iterations` trees;
+    True when the deadline hit."""
     from catboost import CatBoost
 
     train, valid = _pools(data, method, rung, top)
     stop = _Deadline(deadline)
-    model = CatBoost(fit_params(point, data.settings, top=top))
+    model = CatBoost(fit_params(point, data.settings, top=top, iterations=iterations))
     model.fit(train, eval_set=valid, callbacks=[stop])
     return model, stop.hit
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,14 @@ from binclf.train.search.ensemble import choose_ensemble, refit_ensemble
 from binclf.train.search.fidelity import ROWS_ATTR, trials_deadline
 from binclf.train.search.objectives import TrialData, objective, trial_errors
 from binclf.train.search.owners import OWNER_ATTR, Owner
-from binclf.train.search.refit import full_fidelity_rounds, refit, stack
+from binclf.train.search.refit import (
+    FullSizeFit,
+    full_fidelity_rounds,
+    full_size_fit,
+    refit,
+    scored_on_every_trial_row,
+    stack,
+)
 from binclf.train.search.settings import SearchError, SearchResult, SearchSettings
 from binclf.train.search.study import (
     best_trial,
@@ -63,6 +71,51 @@ def _check_inputs(
     for name, y in (("train", y_train), ("validation", y_valid)):
         if len(np.unique(y)) < 2:
             raise SearchError(f"the {name} rows must contain both classes")
+
+
+@dataclass(frozen=True)
+class _RoundsChoice:
+    """The refit's round count (None: the best trial's), the rows early stopping chose it on,
+    that choice in words (None for logistic), and the fit on every training row if one ran."""
+
+    rounds: int | None
+    rows: int | None
+    words: str | None
+    full_size: FullSizeFit | None
+
+
+def _chosen_rounds(
+    best: Any,
+    data: TrialData,
+    X_train: pd.DataFrame,
+    y_train: np.ndarray,
+    train_weight: np.ndarray | None,
+) -> _RoundsChoice:
+    """On a sample, a boosted winner is fit to early stopping with every training row;
+    otherwise (the trials had every training row) a winner scored below every trial row is fit
+    once more on every trial row. Either way the count comes from every training row."""
+    n_train = len(y_train)
+    if best.params["family"] == "logistic":
+        return _RoundsChoice(None, best.user_attrs.get(ROWS_ATTR), None, None)
+    words = f"validation, all {n_train:,} training rows"
+    if len(data.y_train) < n_train:
+        started = time.perf_counter()
+        full_size = full_size_fit(best, X_train, y_train, train_weight, data)
+        if full_size is not None:
+            logger.info(
+                "rounds chosen by early stopping on validation with all %d training rows: "
+                "%d (best trial: %s on %s rows) in %.1f s",
+                n_train,
+                full_size.rounds,
+                best.user_attrs.get("best_iteration"),
+                best.user_attrs.get(ROWS_ATTR),
+                time.perf_counter() - started,
+            )
+            return _RoundsChoice(full_size.rounds, full_size.rows, words, full_size)
+    method = best.params.get("resampling", data.settings.resampling)
+    promoted = full_fidelity_rounds(best, data, method)
+    rounds, rows = promoted or (None, best.user_attrs.get(ROWS_ATTR))
+    return _RoundsChoice(rounds, rows, words, None)
 
 
 def search_model(
@@ -147,8 +200,9 @@ def search_model(
             catch=trial_errors(settings.families),
         )
     best = best_trial(study, study_name, settings.families)
-    promoted = full_fidelity_rounds(best, data, best.params.get("resampling", settings.resampling))
-    rounds, rounds_rows = promoted or (None, best.user_attrs.get(ROWS_ATTR))
+    method = best.params.get("resampling", settings.resampling)
+    chosen = _chosen_rounds(best, data, X_train, y_train, train_weight)
+    full_size = chosen.full_size
     if settings.refit_with_validation:
         X_refit, y_refit, w_refit = stack(
             (X_train, y_train, train_weight), (X_valid, y_valid, valid_weight)
@@ -156,7 +210,13 @@ def search_model(
     else:
         X_refit, y_refit, w_refit = X_train, np.asarray(y_train, dtype=np.int8), train_weight
     started = time.perf_counter()
-    model, method, shift = refit(best, X_refit, y_refit, w_refit, settings, rounds=rounds)
+    if full_size is not None and full_size.model is not None and not settings.refit_with_validation:
+        # The early-stopped fit on every training row is the refit itself.
+        model, shift = full_size.model, full_size.prior_log_odds_shift
+    else:
+        model, method, shift = refit(
+            best, X_refit, y_refit, w_refit, settings, rounds=chosen.rounds
+        )
     logger.info(
         "refit %s (trial %d) on %d rows in %.1f s",
         best.params["family"],
@@ -167,7 +227,7 @@ def search_model(
     family, best_value = best.params["family"], float(best.value)
     # Trials scored below every trial row (a capped top rung) would pick members and weights
     # for models other than those refit, so an ensemble is only formed at full fidelity.
-    at_full_fidelity = promoted is None
+    at_full_fidelity = scored_on_every_trial_row(best, data, method)
     choice = (
         choose_ensemble(study, data, settings) if settings.ensemble and at_full_fidelity else None
     )
@@ -200,6 +260,7 @@ def search_model(
         refit_rows=len(y_refit),
         seconds_per_trial=seconds_per_trial(trials),
         fidelity_rows=best.user_attrs.get(ROWS_ATTR),
-        rounds_rows=rounds_rows,
+        rounds_rows=chosen.rows,
+        rounds_chosen_on=chosen.words,
         ensemble_members=dict(choice.members) if choice else {},
     )

@@ -28,11 +28,12 @@ class SearchSettings:
     searched). Trials fit on at most `search_sample_rows` training rows, LightGBM trials rung by
     rung from `fidelity_min_rows` up (`binclf.train.search.fidelity`; with a timeout the top
     rung adapts to the budget). The winner is refit on every training row, plus the validation
-    rows when `refit_with_validation`, LightGBM with the round count early stopping chose at the
-    fixed `learning_rate`. With `ensemble`, a greedy ensemble of the best trials competes with
-    the winner on validation (`binclf.train.search.ensemble`). A timeout makes the trial count
-    depend on machine speed: for byte-identical reruns set `timeout_seconds=None` and let
-    `n_trials` bound the search.
+    rows when `refit_with_validation`, LightGBM and CatBoost with the round count early stopping
+    chose at the fixed `learning_rate` (with every training row when the trials ran on a
+    sample, `binclf.train.search.refit`). With `ensemble`, a greedy ensemble of the best trials
+    competes with the winner on validation (`binclf.train.search.ensemble`). A timeout makes the
+    trial count depend on machine speed: for byte-identical reruns set `timeout_seconds=None`
+    and let `n_trials` bound the search.
     """
 
     n_trials: int | None = 100
@@ -89,7 +90,8 @@ class SearchResult:
     `seconds_per_trial` is the mean duration of the finished (complete or pruned) trials of each
     family that ran; `fidelity_rows` the rows the winning trial was scored on (its top rung),
     `rounds_rows` the rows on which early stopping chose the refit's round count (more than
-    `fidelity_rows` when the winner was fit again on every trial row), `ensemble_members` the
+    `fidelity_rows` when the winner was fit again on every trial or training row),
+    `rounds_chosen_on` that choice in words (None for logistic), `ensemble_members` the
     weight of each trial (by number) when an ensemble won, empty otherwise.
     """
 
@@ -109,4 +111,5 @@ class SearchResult:
     seconds_per_trial: dict[str, float] = field(default_factory=dict)
     fidelity_rows: int | None = None
     rounds_rows: int | None = None
+    rounds_chosen_on: str | None = None
     ensemble_members: dict[int, float] = field(default_factory=dict)
