@@ -117,16 +117,19 @@ def _replay_summary(slo: SloDefinition, rows: list[ReplayDay]) -> str:
 
     estimate = next((r.day for r in rows if missed(r.estimated)), None)
     check = next((r for r in rows if r.blended_severity), None)
+    page = next((r.day for r in rows if r.blended_severity == "page"), None)
     labels = next(
         (r.day for r in rows if check and r.day >= check.day and missed(r.labels_only_sli)), None
     )
     if check is None:
         return "  the SLO check passed on every replayed day"
-    lead = f" ({(labels - check.day).days} days later)" if labels else " (not yet)"
+    turned = f"{CHECK[check.blended_severity]} on {check.day}"
+    if page and page > check.day:
+        turned += f" and ERROR (page) on {page}"
+    lead = f" ({(labels - check.day).days} days after the check)" if labels else " (not yet)"
     return (
         f"  the day's estimate first missed the objective on {estimate}; the SLO check turned "
-        f"{CHECK[check.blended_severity]} on {check.day}; labels alone confirm it on "
-        f"{labels or 'no replayed day'}{lead}"
+        f"{turned}; labels alone confirm it on {labels or 'no replayed day'}{lead}"
     )
 
 
