@@ -16,7 +16,7 @@ from dagster import DagsterRun, Definitions
 
 from binclf.ingest.sources import fresh_labels
 from binclf.io.partition_store import PartitionStore
-from binclf.monitor.slo import default_slos
+from binclf.monitor.slo_defaults import default_slos
 from binclf.monitor.slo_replay import COUNT_BASED, ReplayDay, ScoredDay, replay_slo
 from binclf.monitor.triggers import slo_retrain_decision
 from binclf.partitions import partition_day
@@ -55,7 +55,7 @@ def _champion_slos(spec: DatasetSpec, defs: Definitions) -> list[SloDefinition]:
         return list(spec.slos)
     registry = defs.resources["state"].registry()
     card = json.loads(registry.open_files(spec.name, registry.champion(spec.name))["card.json"])
-    return default_slos(card, min_label_coverage=spec.monitoring.min_label_coverage)
+    return default_slos(card, min_label_coverage=spec.monitoring.min_label_coverage).slos
 
 
 def _scored_day(spec: DatasetSpec, store: PartitionStore, key: str) -> ScoredDay:
