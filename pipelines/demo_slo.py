@@ -115,8 +115,12 @@ def _replay_summary(slo: SloDefinition, rows: list[ReplayDay]) -> str:
     def missed(value: float | None) -> bool:
         return value is not None and (value < slo.objective if higher else value > slo.objective)
 
-    estimate = next((r.day for r in rows if missed(r.estimated)), None)
     check = next((r for r in rows if r.blended_severity), None)
+    estimate = None  # the first day of the streak of missed estimates that led to the check
+    for row in rows:
+        if check is not None and row.day > check.day:
+            break
+        estimate = (estimate or row.day) if missed(row.estimated) else None
     page = next((r.day for r in rows if r.blended_severity == "page"), None)
     labels = next(
         (r.day for r in rows if check and r.day >= check.day and missed(r.labels_only_sli)), None
@@ -128,7 +132,7 @@ def _replay_summary(slo: SloDefinition, rows: list[ReplayDay]) -> str:
         turned += f" and ERROR (page) on {page}"
     lead = f" ({(labels - check.day).days} days after the check)" if labels else " (not yet)"
     return (
-        f"  the day's estimate first missed the objective on {estimate}; the SLO check turned "
+        f"  the day's estimate missed the objective from {estimate} on; the SLO check turned "
         f"{turned}; labels alone confirm it on {labels or 'no replayed day'}{lead}"
     )
 
