@@ -30,16 +30,10 @@ from binclf.io.partition_store import PartitionStore
 from binclf.io.state import data_dir
 from binclf.monitor.alerts import runbook_link, slo_check_name, slo_conditions
 from binclf.monitor.freshness import freshness_observations
-from binclf.monitor.slo import (
-    DEFAULT_SLO_NAMES,
-    DailyCounts,
-    SliObservation,
-    SloStatus,
-    burn_rules,
-    default_slos,
-)
+from binclf.monitor.slo import DailyCounts, SliObservation, SloStatus, burn_rules
 from binclf.monitor.slo_charts import slo_chart
 from binclf.monitor.slo_days import evaluate_slos, timelines_to_dict
+from binclf.monitor.slo_defaults import DEFAULT_SLO_NAMES, default_slos
 from binclf.monitor.triggers import SloBurnEvidence
 from binclf.partitions import partition_day
 from binclf.register.loading import load_champion
@@ -149,9 +143,11 @@ def slo_status_asset(
                 days.append(DailyCounts.from_dict(stored["counts"]))
                 versions[days[-1].day] = stored.get("model_version")
         slos: list[SloDefinition] = list(spec.slos or [])
+        skipped: dict[str, str] = {}
         if spec.slos is None:
             card = load_champion(state.registry(), spec.name).card
-            slos = default_slos(card, min_label_coverage=spec.monitoring.min_label_coverage)
+            defaults = default_slos(card, min_label_coverage=spec.monitoring.min_label_coverage)
+            slos, skipped = defaults.slos, defaults.skipped
         freshness: list[SliObservation] = []
         if live and any(s.sli == "scoring_freshness" for s in slos):
             hour = next(s.objective for s in slos if s.sli == "scoring_freshness")
@@ -202,6 +198,7 @@ def slo_status_asset(
                 "tickets": MetadataValue.int(
                     sum(s.severity == "ticket" for s in statuses.values())
                 ),
+                "default_slos_left_out": MetadataValue.json(skipped),
                 **charts,
             },
         )

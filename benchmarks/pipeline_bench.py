@@ -42,9 +42,9 @@ from binclf.monitor.drift import drift_statistics
 from binclf.monitor.drift_days import VersionCache, drift_by_day
 from binclf.monitor.label_days import label_status_by_day
 from binclf.monitor.performance import scored_performance
-from binclf.monitor.slo import default_slos
 from binclf.monitor.slo_charts import slo_chart
 from binclf.monitor.slo_days import evaluate_slos
+from binclf.monitor.slo_defaults import default_slos
 from binclf.partitions import partition_day
 from binclf.register.loading import load_champion, load_version
 from binclf.register.registry import Registry
@@ -381,7 +381,7 @@ def _plain_performance(
     slos = (
         list(spec.slos)
         if spec.slos is not None
-        else default_slos(champion.card, min_label_coverage=spec.monitoring.min_label_coverage)
+        else default_slos(champion.card, min_label_coverage=spec.monitoring.min_label_coverage).slos
     )
     _, timelines = evaluate_slos(
         slos, days, costs=costs, label_sla_hours=spec.monitoring.label_sla_hours

@@ -80,6 +80,7 @@ class SyntheticSource(_Strict):
     rows_per_day: int = Field(2_000, ge=1)
     positive_rate: float = Field(0.02, gt=0, lt=0.5)
     change_point_day: int | None = Field(96, ge=0)
+    change_strength: float = Field(1.0, gt=0, le=5)  # scales the feature shift at the change
     seed: int = 7
 
 

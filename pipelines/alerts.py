@@ -95,7 +95,8 @@ def _failure_description(storage: Any, key: AssetCheckKey, latest: Any) -> str |
     A partitioned check fails while any partition's newest verdict failed, whichever partition
     was judged last; the description counts those partitions and quotes the newest failure.
     """
-    partitions = storage.get_asset_check_partition_info([key])
+    infos = storage.get_asset_check_partition_info([key])
+    partitions = [p for p in infos if p.partition_key is not None]  # None: not partitioned
     if not partitions:
         return _description(latest)
     failed = sorted(

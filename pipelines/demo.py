@@ -35,7 +35,9 @@ from pipelines.launch import LocalRuns, Workspace, daemon, local_runs
 from pipelines.sensors import drift_history, latest_by_partition, metadata_value
 
 FIRST_TRAINING_SHARE = 2 / 3  # train on the first two thirds, monitor the rest
-SEARCH_BUDGET = {"n_trials": 20, "timeout_seconds": 25.0}  # keeps the demo within minutes
+# 20 trials keep the demo within minutes; the trial count, not the clock, bounds the search, so
+# the first champion (and its false-positive rate against the SLO) does not depend on the load.
+SEARCH_BUDGET = {"n_trials": 20, "timeout_seconds": None}
 
 
 def _say(text: str) -> None:

@@ -16,7 +16,7 @@ from dagster import DagsterRun, Definitions
 
 from binclf.ingest.sources import fresh_labels
 from binclf.io.partition_store import PartitionStore
-from binclf.monitor.slo import default_slos
+from binclf.monitor.slo_defaults import default_slos
 from binclf.monitor.slo_replay import COUNT_BASED, ReplayDay, ScoredDay, replay_slo
 from binclf.monitor.triggers import slo_retrain_decision
 from binclf.partitions import partition_day
@@ -55,7 +55,7 @@ def _champion_slos(spec: DatasetSpec, defs: Definitions) -> list[SloDefinition]:
         return list(spec.slos)
     registry = defs.resources["state"].registry()
     card = json.loads(registry.open_files(spec.name, registry.champion(spec.name))["card.json"])
-    return default_slos(card, min_label_coverage=spec.monitoring.min_label_coverage)
+    return default_slos(card, min_label_coverage=spec.monitoring.min_label_coverage).slos
 
 
 def _scored_day(spec: DatasetSpec, store: PartitionStore, key: str) -> ScoredDay:
@@ -115,18 +115,25 @@ def _replay_summary(slo: SloDefinition, rows: list[ReplayDay]) -> str:
     def missed(value: float | None) -> bool:
         return value is not None and (value < slo.objective if higher else value > slo.objective)
 
-    estimate = next((r.day for r in rows if missed(r.estimated)), None)
     check = next((r for r in rows if r.blended_severity), None)
+    estimate = None  # the first day of the streak of missed estimates that led to the check
+    for row in rows:
+        if check is not None and row.day > check.day:
+            break
+        estimate = (estimate or row.day) if missed(row.estimated) else None
+    page = next((r.day for r in rows if r.blended_severity == "page"), None)
     labels = next(
         (r.day for r in rows if check and r.day >= check.day and missed(r.labels_only_sli)), None
     )
     if check is None:
         return "  the SLO check passed on every replayed day"
-    lead = f" ({(labels - check.day).days} days later)" if labels else " (not yet)"
+    turned = f"{CHECK[check.blended_severity]} on {check.day}"
+    if page and page > check.day:
+        turned += f" and ERROR (page) on {page}"
+    lead = f" ({(labels - check.day).days} days after the check)" if labels else " (not yet)"
     return (
-        f"  the day's estimate first missed the objective on {estimate}; the SLO check turned "
-        f"{CHECK[check.blended_severity]} on {check.day}; labels alone confirm it on "
-        f"{labels or 'no replayed day'}{lead}"
+        f"  the day's estimate missed the objective from {estimate} on; the SLO check turned "
+        f"{turned}; labels alone confirm it on {labels or 'no replayed day'}{lead}"
     )
 
 

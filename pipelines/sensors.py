@@ -157,6 +157,7 @@ def build_drift_sensor(
             cooldown=timedelta(hours=settings.retrain_cooldown_hours),
             last_triggered_key=context.cursor or None,
             champion=Registry(registry_root).champion(spec.name),
+            training_pending=training_pending(context.instance, job.name),
         )
         run_key = f"{decision.run_key}@{newest}"
         return retrain_request(spec, decision, trigger="drift", run_key=run_key)

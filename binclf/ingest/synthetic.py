@@ -4,7 +4,8 @@ Each day is generated on its own from `(seed, day)`, so any partition can be pro
 others and 10M-row benchmarks never hold more than one day at a time. The stream has 1-3 %
 positives, nulls, labels that arrive days later (some never), a sensitive attribute with a mild
 group difference, and a change point after which both the feature distributions and the
-feature-to-label relation move.
+feature-to-label relation move (`change_strength` scales how far the amounts and the number of
+transactions per card shift).
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ def generate_day(
     weekly = 1.0 + 0.15 * np.sin(2 * np.pi * day_index / 7)
     n = int(rng.poisson(source.rows_per_day * weekly)) if source.rows_per_day > 1 else 1
     drifted = source.change_point_day is not None and day_index >= source.change_point_day
+    shift = source.change_strength if drifted else 0.0  # larger amounts, more transactions
 
     merchant = _choice(rng, n, MERCHANT_WEIGHTS)
     country = _choice(rng, n, COUNTRY_WEIGHTS)
@@ -78,9 +80,9 @@ def generate_day(
     age_group = _choice(rng, n, AGE_WEIGHTS)
     region = rng.integers(0, len(REGIONS), n)
     hour = (rng.normal(14, 5, n).round() % 24).astype(np.int32)
-    amount = rng.lognormal(3.4 + (0.35 if drifted else 0.0), 1.0, n)
+    amount = rng.lognormal(3.4 + 0.35 * shift, 1.0, n)
     account_age_days = rng.exponential(900, n).astype(np.int32)
-    txn_count_24h = rng.poisson(2.0 + (1.0 if drifted else 0.0), n).astype(np.int32)
+    txn_count_24h = rng.poisson(2.0 + 1.0 * shift, n).astype(np.int32)
     txn_count_7d = txn_count_24h + rng.poisson(9.0, n).astype(np.int32)
     distance_km = rng.lognormal(2.0, 1.3, n)
     device_trust = rng.beta(5, 2, n)

@@ -113,9 +113,18 @@ def run_unless_cooling_down(
     cursor: str,
     evidence: str,
     cooling: str | None,
+    training_pending: bool = False,
 ) -> TriggerDecision:
-    """The run a trigger asks for, unless the last training is within the cooldown (`cooling`
-    says how, from `cooldown_reason`)."""
+    """The run a trigger asks for, unless a training run is already queued or running (another
+    trigger may have asked for it on the same evidence) or the last training is within the
+    cooldown (`cooling` says how, from `cooldown_reason`)."""
+    if training_pending:
+        return TriggerDecision(
+            run=False,
+            code="training_pending",
+            reason=f"{evidence}, but a training run is already queued or running",
+            run_key=None,
+        )
     if cooling:
         return TriggerDecision(
             run=False, code="cooldown", reason=f"{evidence}, but {cooling}", run_key=None

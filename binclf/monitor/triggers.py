@@ -80,6 +80,7 @@ def drift_retrain_decision(
     cooldown: timedelta,
     last_triggered_key: str | None = None,
     champion: str | None = None,
+    training_pending: bool = False,
 ) -> TriggerDecision:
     """Request training when the last `consecutive` partitions with volume all drifted.
 
@@ -88,7 +89,8 @@ def drift_retrain_decision(
     `min_rows` rows neither count toward the streak nor break it: their drift share is too noisy
     to confirm or refute the drift around them. Partitions up to `last_triggered_key` (the sensor's
     cursor: the `cursor` of the last decision that ran) already triggered a run and are ignored.
-    No run within `cooldown` of the last training. The run key names the first and last
+    No run within `cooldown` of the last training, nor while a training run is queued or running
+    (the SLO or label sensor may have asked for it). The run key names the first and last
     partition of the triggering streak. With a `champion`, only partitions measured against that
     version count: drift against a retired champion is history, not evidence against the new one.
     """
@@ -145,6 +147,7 @@ def drift_retrain_decision(
         cursor=last,
         evidence=evidence,
         cooling=cooldown_reason(last_training_at, now=now, cooldown=cooldown),
+        training_pending=training_pending,
     )
 
 
@@ -221,13 +224,6 @@ def slo_retrain_decision(
     names = sorted(b.slo for b in with_volume)
     day = max(b.as_of for b in with_volume)
     evidence = f"SLO {', '.join(names)} burning fast (page) as of {day}"
-    if training_pending:
-        return TriggerDecision(
-            run=False,
-            code="training_pending",
-            reason=f"{evidence}, but a training run is already queued or running",
-            run_key=None,
-        )
     return run_unless_cooling_down(
         code="slo_page_burn",
         reason=evidence + skipped,
@@ -235,6 +231,7 @@ def slo_retrain_decision(
         cursor=day,
         evidence=evidence,
         cooling=cooldown_reason(last_training_at, now=now, cooldown=cooldown),
+        training_pending=training_pending,
     )
 
 

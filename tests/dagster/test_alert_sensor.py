@@ -111,7 +111,8 @@ def test_a_burning_slo_pages_once_over_repeated_ticks_then_resolves_once(webhook
             cursor = _tick(sensor, instance, sink, cursor)
         pages = [m for m in received if m["text"].startswith("[PAGE]")]
         assert len(pages) == 1
-        assert "SLO recall" in pages[0]["text"] and "slo-fast-burn.md" in pages[0]["text"]
+        assert pages[0]["text"].startswith("[PAGE] SLO recall (recall objective 0.9")
+        assert "slo-fast-burn.md" in pages[0]["text"]
         assert materialize(
             [stand_in_slo_status],
             instance=instance,

@@ -81,7 +81,10 @@ def test_slo_status_records_each_slos_burn_for_the_retrain_sensor(
     evidence = {name: SloBurnEvidence.from_dict(row) for name, row in burns.items()}
     stored = world.defs.resources["state"].store()
     newest = json.loads(stored.path("performance", MONITORED[-1]).with_suffix(".json").read_text())
-    assert "recall" in evidence
+    left_out = world.latest_metadata("slo_status")["default_slos_left_out"]
+    assert "label_coverage" in evidence and "ece" in evidence
+    for sli in ("recall", "precision", "false_positive_rate"):  # burns, or said why it cannot
+        assert (sli in evidence) != bool(left_out.get(sli)), (sli, left_out)
     for item in evidence.values():
         assert item.as_of == MONITORED[-1]
         assert item.model_version == newest["model_version"]
@@ -95,7 +98,7 @@ def test_slo_status_plots_each_slo_over_time_from_the_timeline_it_stores(
     metadata = world.latest_metadata("slo_status")
     stored = json.loads(world.store.path("slo_status").with_suffix(".json").read_text())
     timelines, statuses = stored["timelines"], stored["statuses"]
-    assert set(timelines) == set(statuses) and "recall" in timelines
+    assert set(timelines) == set(statuses) and "label_coverage" in timelines
     for name, timeline in timelines.items():
         assert metadata[f"chart_{name}"].startswith(f"![SLO {name}](data:image/png;base64,")
         assert timeline["days"][-1] == statuses[name]["as_of"]

@@ -9,6 +9,7 @@ cooldown after training.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,8 @@ import pytest
 from dagster import (
     AssetMaterialization,
     DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
     Definitions,
     MetadataValue,
     build_sensor_context,
@@ -168,6 +171,24 @@ def test_drift_sensor_skips_before_any_drift_was_measured(
     tick = evaluate(defs, instance, "drift_retrain_sensor")
     assert tick.run_requests == []
     assert tick.skip_message == "no drift partitions materialized yet"
+
+
+def test_drift_sensor_adds_no_retrain_to_a_training_run_already_running(
+    defs: Definitions, instance: DagsterInstance
+) -> None:
+    plant_drift(instance, [(DRIFTED, ROWS)] * 3)
+    running = instance.add_run(
+        DagsterRun(
+            job_name="training_job", run_id=str(uuid.uuid4()), status=DagsterRunStatus.STARTED
+        )
+    )
+    while_running = evaluate(defs, instance, "drift_retrain_sensor")
+    instance.report_run_canceled(running)
+    after_it_ended = evaluate(defs, instance, "drift_retrain_sensor")
+
+    assert while_running.run_requests == []
+    assert "a training run is already queued or running" in while_running.skip_message
+    assert len(after_it_ended.run_requests) == 1
 
 
 def test_drift_sensor_reads_the_newest_measurement_of_each_partition(

@@ -9,10 +9,10 @@ from binclf.monitor.estimation import partition_performance
 from binclf.monitor.slo import (
     SliObservation,
     burn_rules,
-    default_slos,
     observation_from_performance,
     slo_status,
 )
+from binclf.monitor.slo_defaults import default_slos
 from binclf.spec import SloDefinition, SpecError, spec_from_dict
 
 START = date(2026, 3, 1)
@@ -91,19 +91,48 @@ def test_observations_from_estimated_performance():
     assert obs.bad == pytest.approx(0.25) and obs.valid == pytest.approx(1.75)
 
 
-def test_defaults_come_from_the_champion_card():
-    card = {
+def _card(*, precision, rows=21_000, prevalence=0.02):
+    return {
+        "splits": {
+            "test": {"rows": rows, "prevalence": prevalence, "start": "2026-03-01T00:00:00",
+                     "end": "2026-03-15T00:00:00"}
+        },
         "test_metrics": {
             "recall": {"value": 0.8, "ci_low": 0.7, "ci_high": 0.9},
-            "precision": {"value": 0.2, "ci_low": 0.15, "ci_high": 0.25},
+            "precision": {"value": precision, "ci_low": precision - 0.05, "ci_high": 0.9},
             "fpr": {"value": 0.05, "ci_low": 0.04, "ci_high": 0.06},
             "ece": {"value": 0.01, "ci_low": 0.005, "ci_high": 0.02},
-        }
-    }
-    slos = {s.sli: s.objective for s in default_slos(card, min_label_coverage=0.8)}
-    assert slos["recall"] == 0.7 and slos["precision"] == 0.15
-    assert slos["false_positive_rate"] == 0.06 and slos["ece"] == 0.05
-    assert slos["label_coverage"] == 0.8 and slos["scoring_freshness"] == 6
+        },
+    }  # fmt: skip
+
+
+def test_defaults_keep_a_margin_from_the_card_interval():
+    defaults = default_slos(_card(precision=0.2), min_label_coverage=0.8)
+    slos = {s.sli: s.objective for s in defaults.slos}
+    # allowed error = 1.25 x the pessimistic end: FNR 1.25 x 0.3, FPR 1.25 x 0.06
+    assert slos["recall"] == pytest.approx(0.625) and slos["false_positive_rate"] == 0.075
+    assert slos["ece"] == 0.05 and slos["label_coverage"] == 0.8
+    assert slos["scoring_freshness"] == 6
+    # precision 0.15 at worst: 1.25 x 0.85 leaves no error rate below 1
+    assert "precision" not in slos and "no room" in defaults.skipped["precision"]
+
+
+def test_a_model_performing_as_tested_meets_its_default_slos_with_budget_left():
+    defaults = default_slos(_card(precision=0.2), min_label_coverage=0.8)
+    fpr = next(s for s in defaults.slos if s.sli == "false_positive_rate")
+    days = [SliObservation(START + timedelta(days=i), 50.0, 1000.0) for i in range(28)]
+    status = slo_status(fpr, days, as_of=days[-1].day)  # FPR 0.05, the card's point value
+    assert status.severity is None
+    assert status.remaining_budget == pytest.approx(1 - 0.05 / 0.075)
+
+
+def test_defaults_leave_out_slos_that_could_never_alert_and_say_why():
+    rare = default_slos(_card(precision=0.3), min_label_coverage=0.8)
+    assert "cannot reach 2x" in rare.skipped["precision"]  # FDR 1.25 x 0.75 > 1/2
+    thin = default_slos(_card(precision=0.2, rows=280), min_label_coverage=0.8)
+    assert {"recall", "false_positive_rate"} <= set(thin.skipped)
+    assert "volume gate" in thin.skipped["recall"]
+    assert all(s.sli not in thin.skipped for s in thin.slos)
 
 
 def test_spec_accepts_slos_and_bad_keys_are_errors_naming_the_key():

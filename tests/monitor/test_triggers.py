@@ -60,6 +60,10 @@ def decide_drift(partitions, **overrides):
          "drift:2026-04-01..2026-04-03"),
         ("already triggered", history((0.5, 2000), (0.5, 2000), (0.5, 2000), (0.5, 2000)),
          {"last_triggered_key": "2026-04-03"}, "no_persistent_drift", None),
+        ("a training already queued", history((0.5, 2000), (0.5, 2000), (0.5, 2000)),
+         {"training_pending": True}, "training_pending", None),
+        ("a training queued, no drift", history((0.1, 2000), (0.1, 2000), (0.1, 2000)),
+         {"training_pending": True}, "no_persistent_drift", None),
     ],
 )  # fmt: skip
 def test_drift_retrain_decision(case, partitions, overrides, code, run_key):
