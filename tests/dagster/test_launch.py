@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus
-from dagster._core.scheduler.instigation import InstigatorType
+from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 from dagster._core.storage.tags import PARTITION_NAME_TAG
 from pipeline_support import FIRST_DAY, tiny_spec_data
 
@@ -53,6 +53,10 @@ def sensor_ticks(instance: DagsterInstance, name: str) -> list:
     ]
 
 
+def ended(ticks: list) -> bool:
+    return any(tick.status != TickStatus.STARTED for tick in ticks)
+
+
 @pytest.mark.slow
 def test_launched_run_is_listed_under_its_job_and_sensor_ticks(instance: DagsterInstance) -> None:
     with daemon(instance) as workspace:
@@ -61,7 +65,8 @@ def test_launched_run_is_listed_under_its_job_and_sensor_ticks(instance: Dagster
         try:
             deadline = time.monotonic() + TICK_TIMEOUT_SECONDS
             ticks = sensor_ticks(instance, SENSOR)
-            while not ticks and time.monotonic() < deadline:
+            # A tick is recorded as STARTED before the sensor answers: wait for one that ended.
+            while not ended(ticks) and time.monotonic() < deadline:
                 time.sleep(1.0)
                 ticks = sensor_ticks(instance, SENSOR)
         finally:
