@@ -170,18 +170,24 @@ def lightgbm_explanations(
     }
 
 
+def _explained_rows(X: pd.DataFrame, sample_rows: int, seed: int) -> pd.DataFrame:
+    """The rows an explanation is computed on: all of `X`, or a seeded sample of `sample_rows`."""
+    if sample_rows < 1:
+        raise ExplanationError(f"sample_rows must be at least 1, got {sample_rows}")
+    if len(X) == 0:
+        raise ExplanationError("X has no rows to explain")
+    if len(X) <= sample_rows:
+        return X
+    rng = np.random.default_rng(seed)
+    return X.iloc[np.sort(rng.choice(len(X), size=sample_rows, replace=False))]
+
+
 def catboost_explanations(
     model: Any, X: pd.DataFrame, *, sample_rows: int = 2_000, seed: int = 0
 ) -> dict[str, Any]:
     """CatBoost's own importance plus a SHAP summary (its `ShapValues`) on a seeded sample of
     at most `sample_rows` rows."""
-    if sample_rows < 1:
-        raise ExplanationError(f"sample_rows must be at least 1, got {sample_rows}")
-    if len(X) == 0:
-        raise ExplanationError("X has no rows to explain")
-    if len(X) > sample_rows:
-        rng = np.random.default_rng(seed)
-        X = X.iloc[np.sort(rng.choice(len(X), size=sample_rows, replace=False))]
+    X = _explained_rows(X, sample_rows, seed)
     contributions = np.asarray(model.contributions(X), dtype=np.float64)
     return {
         "family": "catboost",
@@ -197,13 +203,7 @@ def ensemble_explanations(
 ) -> dict[str, Any]:
     """A SHAP summary of an ensemble: its members' contributions weighted as it weights their
     log-odds (`binclf.train.ensemble`), on a seeded sample of at most `sample_rows` rows."""
-    if sample_rows < 1:
-        raise ExplanationError(f"sample_rows must be at least 1, got {sample_rows}")
-    if len(X) == 0:
-        raise ExplanationError("X has no rows to explain")
-    if len(X) > sample_rows:
-        rng = np.random.default_rng(seed)
-        X = X.iloc[np.sort(rng.choice(len(X), size=sample_rows, replace=False))]
+    X = _explained_rows(X, sample_rows, seed)
     contributions = np.asarray(model.contributions(X), dtype=np.float64)
     return {
         "family": "ensemble",
