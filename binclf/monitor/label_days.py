@@ -88,6 +88,7 @@ def label_status_by_day(
             # without label times an arrival cannot be dated, so nothing counts as "since"
             since=cutoffs[version] if label_time else None,
             tolerated_unlabeled_share=tolerated_unlabeled_share,
+            weight_column=spec.weight_column,
         )
     return results
 

@@ -3,7 +3,8 @@
 Labels arrive after the events they describe (chargebacks, investigations), so a partition's
 performance can only be measured on the rows labeled so far. `label_status` reports how many are
 labeled as of a moment, how long labels took, how long the oldest still-missing label has been
-waiting, and the realized precision, recall, PR-AUC and ECE on the labeled rows. The time-to-label
+waiting, and the realized precision, recall, PR-AUC and ECE on the labeled rows (weighted by the
+spec's row weights when given, as scikit-learn's with `sample_weight`). The time-to-label
 is right-censored (slow labels are not in yet) and labeled rows are not a random sample when
 positives and negatives are labeled at different speeds; read early numbers with that in mind.
 """
@@ -41,6 +42,7 @@ def label_status(
     since: datetime | None = None,
     tolerated_unlabeled_share: float = 0.0,
     n_bins: int = 10,
+    weight_column: str | None = None,
 ) -> dict[str, Any]:
     """Coverage, time-to-label, label lateness and delayed performance, JSON-ready.
 
@@ -49,7 +51,8 @@ def label_status(
     The oldest unlabeled age skips the `tolerated_unlabeled_share` x `n_rows` oldest unlabeled
     rows, so the few events that are never labeled do not make every partition look late.
     Metrics that are undefined (no labels, one class, nothing flagged) are None, and
-    `undefined` says why.
+    `undefined` says why. With `weight_column` (null weights count 0) the realized metrics are
+    weighted; the counts stay row counts.
     """
     _validate(
         frame,
@@ -57,6 +60,7 @@ def label_status(
         time_columns=[time_column] + ([label_time_column] if label_time_column else []),
         probability_column=probability_column,
         decision_column=decision_column,
+        weight_column=weight_column,
     )
     if since is not None and label_time_column is None:
         raise LabelInputError("since needs label_time_column: arrivals cannot be dated without it")
@@ -110,51 +114,69 @@ def label_status(
     y = (frame[target].filter(pl.Series(labeled)) == positive_value).to_numpy().astype(np.int8)
     p = frame[probability_column].filter(pl.Series(labeled)).to_numpy().astype(np.float64)
     decision = frame[decision_column].filter(pl.Series(labeled)).to_numpy().astype(bool)
-    performance, undefined = delayed_performance(y, p, decision, n_bins=n_bins)
+    weights = None
+    if weight_column is not None:
+        column = frame[weight_column].cast(pl.Float64).fill_null(0.0)
+        weights = column.filter(pl.Series(labeled)).to_numpy()
+    performance, undefined = delayed_performance(y, p, decision, n_bins=n_bins, weights=weights)
     status["performance"] = performance
     status["undefined"] = undefined
     return status
 
 
 def delayed_performance(
-    y: np.ndarray, p: np.ndarray, decision: np.ndarray, *, n_bins: int = 10
+    y: np.ndarray,
+    p: np.ndarray,
+    decision: np.ndarray,
+    *,
+    n_bins: int = 10,
+    weights: np.ndarray | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Precision and recall of the decisions, PR-AUC and ECE of the probabilities, on labeled rows.
 
-    Point values only, so PR-AUC is scikit-learn's `average_precision_score`. Returns the
-    metrics (None when undefined) and, for each undefined one, the reason.
+    Point values only, so PR-AUC is scikit-learn's `average_precision_score`. With `weights`
+    prevalence, precision, recall, PR-AUC and ECE are weighted (scikit-learn's `sample_weight`);
+    `n_labeled`, `n_positive` and `n_flagged` count rows, and a metric whose rows all weigh 0 is
+    undefined. Returns the metrics (None when undefined) and, for each undefined one, the reason.
     """
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != np.shape(y) or not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise LabelInputError("weights must be finite, non-negative, one per labeled row")
     n, n_positive, n_flagged = len(y), int(y.sum()), int(decision.sum())
-    true_positives = int(np.sum(decision & (y == 1)))
+    positive = y == 1
+    total, positive_weight = float(w.sum()), float(w[positive].sum())
+    flagged_weight = float(w[decision].sum())
+    true_positives = float(w[decision & positive].sum())
     performance: dict[str, Any] = {
         "n_labeled": n,
         "n_positive": n_positive,
         "n_flagged": n_flagged,
-        "prevalence": n_positive / n if n else None,
+        "prevalence": positive_weight / total if total > 0 else None,
         "precision": None,
         "recall": None,
         "pr_auc": None,
         "ece": None,
     }
-    if n == 0:
+    if total <= 0:
         metrics = ("prevalence", "precision", "recall", "pr_auc", "ece")
-        return performance, dict.fromkeys(metrics, "no labeled rows yet")
+        reason = "no labeled rows yet" if n == 0 else f"the {n} labeled rows all weigh 0"
+        return performance, dict.fromkeys(metrics, reason)
     undefined: dict[str, str] = {}
-    performance["ece"] = expected_calibration_error(y, p, n_bins)
-    if n_flagged:
-        performance["precision"] = true_positives / n_flagged
+    performance["ece"] = expected_calibration_error(y, p, n_bins, weights=w)
+    if flagged_weight > 0:
+        performance["precision"] = true_positives / flagged_weight
     else:
         undefined["precision"] = f"no positive decision among the {n} labeled rows"
-    if n_positive == 0:
+    if positive_weight <= 0:
         reason = f"no positive label among the {n} labeled rows"
         undefined["recall"] = reason
         undefined["pr_auc"] = reason
     else:
-        performance["recall"] = true_positives / n_positive
-        if n_positive == n:
+        performance["recall"] = true_positives / positive_weight
+        if positive_weight >= total:
             undefined["pr_auc"] = f"only positive labels among the {n} labeled rows"
         else:
-            performance["pr_auc"] = float(average_precision_score(y, p))
+            performance["pr_auc"] = float(average_precision_score(y, p, sample_weight=w))
     return performance, undefined
 
 
@@ -197,8 +219,10 @@ def _validate(
     time_columns: list[str],
     probability_column: str,
     decision_column: str,
+    weight_column: str | None = None,
 ) -> None:
     required = [target, *time_columns, probability_column, decision_column]
+    required += [weight_column] if weight_column else []
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise LabelInputError(f"columns missing from the scored frame: {missing}")

@@ -118,6 +118,43 @@ def test_delayed_performance_matches_sklearn_on_the_labeled_rows():
     json.dumps(result)
 
 
+def test_weighted_delayed_performance_equals_sklearn_with_sample_weight():
+    rng = np.random.default_rng(4)
+    n = 3_000
+    probability = np.round(rng.beta(2, 5, n), 2)
+    y = (rng.random(n) < probability).astype(np.int8)
+    weight = np.where(y == 1, rng.uniform(1.0, 6.0, n), rng.uniform(0.2, 1.5, n))
+    labeled = rng.random(n) < 0.8
+    frame = pl.DataFrame(
+        {
+            "event_time": [START] * n,
+            "label_time": pl.Series(
+                [START + timedelta(hours=5) if k else None for k in labeled],
+                dtype=pl.Datetime("us", "UTC"),
+            ),
+            "is_fraud": pl.Series(y).cast(pl.Int8).set(pl.Series(~labeled), None),
+            "probability": probability,
+            "decision": probability >= 0.3,
+            "weight": weight,
+        }
+    )
+    weighted = status(frame, START + timedelta(days=1), weight_column="weight")["performance"]
+    unweighted = status(frame, START + timedelta(days=1))["performance"]
+    y_l, p_l, w_l = y[labeled], probability[labeled], weight[labeled]
+    flagged = p_l >= 0.3
+    assert weighted["n_labeled"] == unweighted["n_labeled"] == labeled.sum()  # rows, not weight
+    assert weighted["prevalence"] == pytest.approx(np.average(y_l, weights=w_l))
+    assert weighted["precision"] == pytest.approx(precision_score(y_l, flagged, sample_weight=w_l))
+    assert weighted["recall"] == pytest.approx(recall_score(y_l, flagged, sample_weight=w_l))
+    assert weighted["pr_auc"] == pytest.approx(average_precision_score(y_l, p_l, sample_weight=w_l))
+    assert weighted["ece"] == pytest.approx(expected_calibration_error(y_l, p_l, 10, weights=w_l))
+    # The weights favour positives, so the weighted numbers are not the row-count ones.
+    assert weighted["prevalence"] > unweighted["prevalence"] + 0.1
+    assert weighted["precision"] > unweighted["precision"] + 0.05
+    with pytest.raises(LabelInputError, match="weight"):
+        status(frame.drop("weight"), START + timedelta(days=1), weight_column="weight")
+
+
 def test_average_precision_matches_sklearn_with_ties():
     rng = np.random.default_rng(1)
     y = rng.integers(0, 2, 300)
