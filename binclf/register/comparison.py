@@ -21,7 +21,7 @@ import numpy as np
 from binclf.register.gates import GateResult
 from binclf.stats.bootstrap import percentile_interval
 from binclf.stats.engine import ScoredRows, replicate_metrics
-from binclf.stats.metrics import Estimate, validate_inputs
+from binclf.stats.metrics import Estimate, cluster_widening, validate_inputs
 
 ComparisonMetric = Literal["pr_auc", "roc_auc", "log_loss", "brier"]
 HIGHER_IS_BETTER: dict[str, bool] = {
@@ -55,8 +55,9 @@ def paired_bootstrap_difference(
     Oriented so that positive means the challenger is better: challenger - champion for
     pr_auc and roc_auc, champion - challenger for log_loss and brier. The interval is the
     (1 - alpha) percentile interval over `n_boot` paired resamples of the rows (or of whole
-    `clusters`, e.g. days), the same resamples single-model intervals use; `weights` weight
-    every metric.
+    `clusters`, e.g. days), the same resamples single-model intervals use; resampled by
+    cluster, it is widened about the value by `cluster_widening`, as single-model intervals
+    are. `weights` weight every metric.
     """
     if metric not in HIGHER_IS_BETTER:
         raise ComparisonError(f"metric must be one of {sorted(HIGHER_IS_BETTER)}, got {metric!r}")
@@ -66,8 +67,14 @@ def paired_bootstrap_difference(
     sign = 1.0 if HIGHER_IS_BETTER[metric] else -1.0
     challenger, champion = (rows.metrics(names=(metric,))[metric][0] for rows in models)
     paired = replicate_metrics(models, n_boot=n_boot, seed=seed, clusters=clusters, names=(metric,))
+    value = float(sign * (challenger - champion))
     low, high = percentile_interval(sign * (paired[0][metric] - paired[1][metric]), alpha)
-    return {"value": float(sign * (challenger - champion)), "ci_low": low, "ci_high": high}
+    widen = cluster_widening(clusters, alpha)
+    return {
+        "value": value,
+        "ci_low": value - widen * (value - low),
+        "ci_high": value + widen * (high - value),
+    }
 
 
 def metric_value(

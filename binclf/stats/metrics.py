@@ -222,6 +222,22 @@ def _cost_per_row(values: dict[str, np.ndarray], costs: tuple[float, float]) -> 
     return costs[0] * false_positives + costs[1] * false_negatives
 
 
+def cluster_widening(clusters: np.ndarray | None, alpha: float) -> float:
+    """sqrt(C / (C - 1)) t_{C-1} / z for a block bootstrap over C clusters, 1 without clusters.
+
+    A bootstrap over C clusters understates the variance by (C - 1) / C, and its spread is
+    estimated from C clusters only (hence the t quantile); every interval of a block bootstrap
+    is widened about its value by this factor, single-model and paired alike.
+    """
+    if clusters is None:
+        return 1.0
+    n_clusters = len(np.unique(clusters))
+    if n_clusters < 2:
+        return 1.0
+    t_over_z = student_t.ppf(1 - alpha / 2, n_clusters - 1) / norm.ppf(1 - alpha / 2)
+    return float(np.sqrt(n_clusters / (n_clusters - 1)) * t_over_z)
+
+
 def interval_estimates(
     rows: ScoredRows,
     *,
@@ -251,12 +267,7 @@ def interval_estimates(
         point["expected_cost"] = _cost_per_row(point, costs)
         replicates["expected_cost"] = _cost_per_row(replicates, costs)
         reported.append("expected_cost")
-    widen = 1.0
-    if clusters is not None:
-        n_clusters = len(np.unique(clusters))
-        if n_clusters > 1:
-            t_over_z = student_t.ppf(1 - alpha / 2, n_clusters - 1) / norm.ppf(1 - alpha / 2)
-            widen = float(np.sqrt(n_clusters / (n_clusters - 1)) * t_over_z)
+    widen = cluster_widening(clusters, alpha)
     estimates: dict[str, Estimate] = {}
     for name in reported:
         value = float(point[name][0])
