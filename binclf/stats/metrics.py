@@ -33,6 +33,8 @@ from binclf.stats.engine import (
 )
 
 Binning = Literal["equal_width", "equal_mass"]
+# Block-bootstrap intervals shifted down by the replicates' mean excess over the value.
+_SHIFTED = frozenset({"ece", "ece_equal_mass"})
 
 
 class PredictionInputError(ValueError):
@@ -255,6 +257,10 @@ def interval_estimates(
     days): the percentile interval widened about the value by sqrt(C / (C - 1)) t_{C-1} / z, as
     a bootstrap over C clusters understates the variance by (C - 1) / C and its spread is
     estimated from C clusters only (the t quantile); bounds below 0 are clipped to 0.
+    The debiased ECE of a resample of days is biased upwards again (a bin's gap near 0 is
+    truncated at 0, its day-to-day noise only adds): with clusters, the ECE's percentile
+    interval is first shifted down by the replicates' mean excess over the value (the
+    bootstrap's estimate of that bias), kept around the value. Resampled rows need no shift.
     """
     needed = set(names) | ({"prevalence", "fpr", "fnr"} if costs is not None else set())
     computed = [name for name in METRICS if name in needed]
@@ -272,6 +278,9 @@ def interval_estimates(
     for name in reported:
         value = float(point[name][0])
         low, high = percentile_interval(replicates[name], alpha)
+        if name in _SHIFTED and clusters is not None and np.isfinite(low):
+            excess = float(np.nanmean(replicates[name])) - value
+            low, high = min(low - excess, value), max(high - excess, value)
         if widen != 1.0:
             low, high = max(value - widen * (value - low), 0.0), value + widen * (high - value)
         estimates[name] = {"value": value, "ci_low": low, "ci_high": high}

@@ -112,6 +112,26 @@ def test_expected_cost_interval_by_day_covers_the_truth_when_days_differ() -> No
     assert 0.93 <= hits / sims <= 0.97, hits / sims
 
 
+def test_ece_intervals_by_day_cover_the_truth_when_days_differ() -> None:
+    """Day-level random effects, whole days resampled (30 days of 20 rows), 400 times.
+
+    The plain percentile interval covered 71 % (equal width) and 61 % (equal mass) here.
+    """
+    truth = _truth(0.6)
+    rng = np.random.default_rng(5)
+    sims, names = 400, CALIBRATION_AND_COST[:2]
+    hits = dict.fromkeys(names, 0)
+    for sim in range(sims):
+        y, q, day = _draw(rng, 30, 20, 0.6)
+        rows = ScoredRows.of(y, q, n_bins=10)
+        result = interval_estimates(rows, n_boot=200, seed=sim, clusters=day, names=names)
+        for name in names:
+            hits[name] += result[name]["ci_low"] <= truth[name] <= result[name]["ci_high"]
+    for name in names:
+        print(f"{name} by day: coverage {hits[name] / sims:.3f}")
+        assert 0.93 <= hits[name] / sims <= 0.97, (name, hits[name] / sims)
+
+
 def test_debiased_ece_removes_the_noise_of_each_bins_gap() -> None:
     # One bin, gaps +-0.5 on 4 rows: mean 0, its noise alone makes the plug-in |gap| > 0.
     noise = debiased_ece(np.array([4.0]), np.array([0.0]), np.array([1.0]), np.array([4.0]))
