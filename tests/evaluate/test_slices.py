@@ -14,6 +14,7 @@ from binclf.evaluate.slices import (
 from binclf.stats.bootstrap import bootstrap_indices, percentile_interval
 from binclf.stats.engine import bootstrap_group_sums
 from binclf.stats.metrics import PredictionInputError
+from binclf.stats.ranking import roc_auc_logit_interval
 
 
 def scored_rows(n: int, seed: int) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
@@ -50,7 +51,7 @@ def test_point_values_match_sklearn_on_each_groups_rows():
         assert row["roc_auc"]["value"] == pytest.approx(roc_auc_score(yg, pg))
 
 
-def test_vectorised_intervals_equal_resampling_rows_and_recomputing():
+def test_vectorised_rate_intervals_equal_resampling_rows_and_recomputing():
     frame, y, p = scored_rows(600, seed=2)
     n_boot, seed, alpha = 50, 5, 0.1
     rows = by_group(
@@ -61,18 +62,18 @@ def test_vectorised_intervals_equal_resampling_rows_and_recomputing():
     )
     channel = frame["channel"].to_numpy()
     for group in ("web", "atm"):
-        recalls, aucs = [], []
+        recalls = []
         for idx in bootstrap_indices(len(y), n_boot, seed):
             mask = channel[idx] == group
-            yg, pg = y[idx][mask], p[idx][mask]
-            recalls.append(recall_score(yg, pg >= 0.4))
-            aucs.append(roc_auc_score(yg, pg))
+            recalls.append(recall_score(y[idx][mask], p[idx][mask] >= 0.4))
         low, high = percentile_interval(np.array(recalls), alpha)
         assert rows[group]["recall"]["ci_low"] == pytest.approx(low)
         assert rows[group]["recall"]["ci_high"] == pytest.approx(high)
-        low, high = percentile_interval(np.array(aucs), alpha)
-        assert rows[group]["roc_auc"]["ci_low"] == pytest.approx(low)
-        assert rows[group]["roc_auc"]["ci_high"] == pytest.approx(high)
+        # ROC-AUC: DeLong's interval on the logit scale of the group's own rows.
+        mask = channel == group
+        _, low, high = roc_auc_logit_interval(y[mask], p[mask], alpha=alpha)
+        assert rows[group]["roc_auc"]["value"] == pytest.approx(roc_auc_score(y[mask], p[mask]))
+        assert (rows[group]["roc_auc"]["ci_low"], rows[group]["roc_auc"]["ci_high"]) == (low, high)
 
 
 def test_bootstrap_group_sums_equal_sums_over_resampled_rows():
