@@ -19,10 +19,6 @@ from binclf.stats.engine import ScoredRows, bin_index, confusion_rates, debiased
 
 THRESHOLD = 0.4
 SIMULATIONS = 400
-# Disparities built on the TPR gap: a max-minus-min whose extreme groups, or (for equalized odds)
-# whose larger gap, are not clearly apart is biased upwards; the basic interval that keeps
-# "no disparity" honest then over-corrects, and covers 0.86-0.89 here. A known limit.
-TPR_GAP_DISPARITIES = ("equalized_odds_difference", "equal_opportunity_difference")
 # Each fairness group's score shift and the intercept of its true model: the groups differ in
 # selection rate, TPR and FPR.
 GROUPS = ((0.0, -1.2), (0.5, -0.8), (-0.5, -1.6))
@@ -111,17 +107,9 @@ def fairness_coverage() -> dict[str, float]:
     return rates | {metric: rates[metric] / len(GROUPS) for metric in GROUP_METRICS}
 
 
-@pytest.mark.parametrize(
-    "name", [n for n in (*GROUP_METRICS, *DISPARITIES) if n not in TPR_GAP_DISPARITIES]
-)
+@pytest.mark.parametrize("name", [*GROUP_METRICS, *DISPARITIES])
 def test_fairness_intervals_cover_the_truth(fairness_coverage: dict[str, float], name: str) -> None:
+    # Equalized-odds and equal-opportunity differences covered 0.86 and 0.89 with the basic
+    # interval; the largest-gap interval of the pairwise differences covers them.
     print(f"fairness {name}: coverage {fairness_coverage[name]:.3f}")
     assert 0.93 <= fairness_coverage[name] <= 0.97
-
-
-@pytest.mark.parametrize("name", TPR_GAP_DISPARITIES)
-def test_tpr_gap_disparity_intervals_under_cover_a_known_limit(
-    fairness_coverage: dict[str, float], name: str
-) -> None:
-    print(f"fairness {name}: coverage {fairness_coverage[name]:.3f}")
-    assert 0.8 <= fairness_coverage[name] < 0.93
