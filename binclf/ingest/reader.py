@@ -13,6 +13,7 @@ from datetime import date
 
 import polars as pl
 
+from binclf.ingest.day_files import day_template
 from binclf.ingest.sources import file_scans, read_partition, stack
 from binclf.partitions import day_bounds, partition_day
 from binclf.spec import DatasetSpec, FileSource
@@ -31,7 +32,9 @@ class PartitionReader:
         self._blocks: list[list[str]] = []
         self._block: dict[str, pl.DataFrame] = {}
         self._scans: list[pl.LazyFrame] = []
-        if keys and isinstance(spec.source, FileSource) and not spec.is_snapshot:
+        # A day-named source reads each day's own file (`read_partition`), nothing else.
+        day_named = day_template(spec) is not None
+        if keys and isinstance(spec.source, FileSource) and not spec.is_snapshot and not day_named:
             self._scans = file_scans(spec, spec.source)
             self._blocks = _blocks(sorted(keys), self._rows_per_day(keys), block_rows)
 

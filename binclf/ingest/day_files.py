@@ -1,0 +1,73 @@
+"""Sources with a file per day (`source.path: events/{date}.csv`): a day reads its own file.
+
+Which file holds a day is known from its name, so a partition never reads another day's file:
+a file that cannot be read fails its own day only (`SourceFileError`, caught by the caller),
+and a day without a file is an empty day. Rows whose event time does not parse are left out
+and counted per file (`event_time_parsing`), as for other sources; rows of another day stay,
+so that the `event_time` rule names the day whose file holds them.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from binclf.ingest.scan import READ_ERRORS, SourceFileError, scan_path, unreadable
+from binclf.spec import DatasetSpec, FileSource, SpecError
+from binclf.spec_paths import DayFiles
+
+
+def day_template(spec: DatasetSpec) -> DayFiles | None:
+    """The day-file template of the spec's source; None unless it is day-named."""
+    if not isinstance(spec.source, FileSource):
+        return None
+    return spec.source.day_files(spec.base_dir)
+
+
+def _template(spec: DatasetSpec) -> DayFiles:
+    template = day_template(spec)
+    if template is None:
+        raise SpecError("source.path: not a file per day (no {date} placeholder)")
+    return template
+
+
+def day_file(spec: DatasetSpec, day: date) -> Path:
+    """The path of a day's file, whether or not it exists."""
+    return Path(_template(spec).name_of(day))
+
+
+def scan_day(spec: DatasetSpec, day: date) -> pl.LazyFrame | None:
+    """A day's events, lazily (None: the day has no file)."""
+    path = day_file(spec, day)
+    if not path.is_file():
+        return None
+    assert spec.time_column is not None
+    return scan_path(spec, path).filter(pl.col(spec.time_column).is_not_null())
+
+
+def read_day(spec: DatasetSpec, day: date) -> pl.DataFrame:
+    """A day's events; an empty day when it has no file.
+
+    Raises `SourceFileError` naming the file when it cannot be read (empty, cut short, corrupt,
+    a repeated header, no time column).
+    """
+    scan = scan_day(spec, day)
+    if scan is None:
+        return empty_day(spec, day)
+    try:
+        return scan.collect()
+    except READ_ERRORS as error:
+        raise unreadable(day_file(spec, day), error) from None
+
+
+def empty_day(spec: DatasetSpec, day: date) -> pl.DataFrame:
+    """No rows, with the columns of the readable day file nearest to `day` (none: no columns)."""
+    files = _template(spec).existing()
+    for near in sorted(files, key=lambda d: (abs((d - day).days), d)):
+        try:
+            return pl.DataFrame(schema=scan_path(spec, files[near]).collect_schema())
+        except (SourceFileError, *READ_ERRORS):
+            continue
+    return pl.DataFrame()
