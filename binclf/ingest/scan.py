@@ -16,6 +16,7 @@ import polars as pl
 from binclf.spec import DatasetSpec, SpecError
 
 READ_ERRORS = (pl.exceptions.PolarsError, OSError)
+_TAIL_BYTES = 1 << 16  # enough to hold a CSV file's last row
 
 
 class SourceFileError(SpecError):
@@ -64,11 +65,18 @@ def utc_time(column: str, schema: pl.Schema, time_format: str | None = None) -> 
     return expr.dt.convert_time_zone("UTC").alias(column)
 
 
-def _refuse_duplicate_headers(path: Path) -> None:
-    """A CSV header that names a column twice is an error, not a column `x_duplicated_0`."""
+def _refuse_broken_csv(path: Path) -> None:
+    """A CSV whose header repeats a column, or whose last row is cut short, is an error.
+
+    A repeated column would become `x_duplicated_0`; a file cut off in its last row (a copy that
+    did not finish) would give that row nulls in its missing fields without a word.
+    """
     try:
         with path.open(newline="", encoding="utf-8", errors="replace") as handle:
             header = next(csv.reader(handle), [])
+        with path.open("rb") as handle:
+            handle.seek(max(0, path.stat().st_size - _TAIL_BYTES))
+            tail = handle.read()
     except OSError as error:
         raise unreadable(path, error) from None
     repeated = sorted({name for name in header if header.count(name) > 1})
@@ -79,6 +87,16 @@ def _refuse_duplicate_headers(path: Path) -> None:
             f"names column(s) {', '.join(map(repr, repeated))} more than once in its header",
             "rename or drop the duplicates",
         )
+    if tail and not tail.endswith(b"\n"):
+        last = tail.rsplit(b"\n", 1)[-1].decode("utf-8", errors="replace")
+        fields = len(next(csv.reader([last]), []))
+        if fields < len(header):
+            raise SourceFileError(
+                "source.path",
+                path,
+                f"is cut short: its last row has {fields} of {len(header)} fields",
+                "replace it with the complete file",
+            )
 
 
 def scan_csv(path: Path, spec: DatasetSpec) -> pl.LazyFrame:
@@ -95,7 +113,7 @@ def raw_scan(spec: DatasetSpec, path: Path) -> pl.LazyFrame:
     """One file as it is (CSV time columns as text); a repeated CSV header is refused."""
     if spec.source.kind == "parquet":
         return pl.scan_parquet(path)
-    _refuse_duplicate_headers(path)
+    _refuse_broken_csv(path)
     return scan_csv(path, spec)
 
 
