@@ -1,7 +1,8 @@
 """A day-named source with a corrupt day file: that day fails alone, with the file's name.
 
 The tiny stream is written as one Parquet file per day (`events/{date}.parquet`). The code
-location loads with a corrupt file present (it reads no data). A range run ingests, validates
+location loads with a corrupt file present (it reads no data), and the validation profile
+leaves out a reference day whose file is corrupt. A range run ingests, validates
 and scores four days: the corrupt day's validation verdict fails on its own partition and names
 the file and the problem, the other days reach `validated_events` and scoring, and re-running
 the day once its file is fixed completes the range.
@@ -29,6 +30,7 @@ pytest_plugins = ["pipeline_support"]
 RANGE = ALL_KEYS[12:16]
 BAD = RANGE[2]
 GOOD = [k for k in RANGE if k != BAD]
+BAD_REFERENCE = ALL_KEYS[1]
 NO_HTML = {"ops": {"drift": {"config": {"html_report": "none"}}}}
 CHECK = AssetCheckKey(AssetKey("raw_events"), VALIDATION_CHECK)
 FAILED = AssetCheckExecutionRecordStatus.FAILED
@@ -50,7 +52,8 @@ def world(trained_template: TrainedTemplate, tmp_path: Path) -> Iterator[Pipelin
     spec = spec_from_dict(data, base_dir=tmp_path)
     for key in [*ALL_KEYS[:3], *RANGE]:  # the reference days, and the range
         _write_day(spec, stream, key)
-    (tmp_path / "events" / f"{BAD}.parquet").write_bytes(b"PAR1\x00 not parquet \xff" * 30)
+    for key in (BAD, BAD_REFERENCE):
+        (tmp_path / "events" / f"{key}.parquet").write_bytes(b"PAR1\x00 not parquet \xff" * 30)
     world = trained_template.copy_to(tmp_path)
     world = PipelineWorld.create(spec, world.root)
     assert world.materialize_profile().success
@@ -65,6 +68,17 @@ def _verdicts(world: PipelineWorld) -> dict[str, Any]:
 
 def test_the_code_location_loads_with_a_corrupt_day_file(world: PipelineWorld) -> None:
     Definitions.validate_loadable(build_definitions(world.spec, str(world.root)))
+
+
+def test_the_profile_leaves_out_a_reference_day_whose_file_is_corrupt(world: PipelineWorld) -> None:
+    profile = world.latest_metadata("validation_profile")
+
+    assert profile["reference_days_unreadable"] == 1
+    stream = SyntheticSource.model_validate(tiny_spec_data()["source"])
+    kept = [ALL_KEYS[0], ALL_KEYS[2]]
+    assert profile["reference_rows"] == sum(
+        generate_day(stream, partition_day(k)).height for k in kept
+    )
 
 
 def test_a_corrupt_day_file_fails_only_its_day_with_its_name_and_a_fixed_file_completes_it(
