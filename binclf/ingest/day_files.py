@@ -9,6 +9,7 @@ so that the `event_time` rule names the day whose file holds them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 
@@ -47,24 +48,31 @@ def scan_day(spec: DatasetSpec, day: date) -> pl.LazyFrame | None:
     return scan_path(spec, path).filter(pl.col(spec.time_column).is_not_null())
 
 
-def read_day(spec: DatasetSpec, day: date) -> pl.DataFrame:
-    """A day's events; an empty day when it has no file.
+def read_day(
+    spec: DatasetSpec, day: date, *, files: Mapping[date, Path] | None = None
+) -> pl.DataFrame:
+    """A day's events; an empty day when it has no file (`files`: the day files, if listed).
 
     Raises `SourceFileError` naming the file when it cannot be read (empty, cut short, corrupt,
     a repeated header, no time column).
     """
     scan = scan_day(spec, day)
     if scan is None:
-        return empty_day(spec, day)
+        return empty_day(spec, day, files=files)
     try:
         return scan.collect()
     except READ_ERRORS as error:
         raise unreadable(day_file(spec, day), error) from None
 
 
-def empty_day(spec: DatasetSpec, day: date) -> pl.DataFrame:
-    """No rows, with the columns of the readable day file nearest to `day` (none: no columns)."""
-    files = _template(spec).existing()
+def empty_day(
+    spec: DatasetSpec, day: date, *, files: Mapping[date, Path] | None = None
+) -> pl.DataFrame:
+    """No rows, with the columns of the readable day file nearest to `day` (none: no columns).
+
+    `files` spares listing the day files again (a run over many days lists them once).
+    """
+    files = _template(spec).existing() if files is None else files
     for near in sorted(files, key=lambda d: (abs((d - day).days), d)):
         try:
             return pl.DataFrame(schema=scan_path(spec, files[near]).collect_schema())

@@ -13,7 +13,7 @@ from datetime import date
 
 import polars as pl
 
-from binclf.ingest.day_files import day_template
+from binclf.ingest.day_files import day_template, read_day
 from binclf.ingest.sources import file_scans, read_partition, stack
 from binclf.partitions import day_bounds, partition_day
 from binclf.spec import DatasetSpec, FileSource
@@ -32,9 +32,11 @@ class PartitionReader:
         self._blocks: list[list[str]] = []
         self._block: dict[str, pl.DataFrame] = {}
         self._scans: list[pl.LazyFrame] = []
-        # A day-named source reads each day's own file (`read_partition`), nothing else.
-        day_named = day_template(spec) is not None
-        if keys and isinstance(spec.source, FileSource) and not spec.is_snapshot and not day_named:
+        # A day-named source reads each day's own file, nothing else; the files are listed once
+        # (for the columns of days without one).
+        template = day_template(spec)
+        self._day_files = template.existing() if template is not None and keys else None
+        if keys and template is None and isinstance(spec.source, FileSource) and spec.time_column:
             self._scans = file_scans(spec, spec.source)
             self._blocks = _blocks(sorted(keys), self._rows_per_day(keys), block_rows)
 
@@ -64,6 +66,8 @@ class PartitionReader:
 
     def read(self, key: str) -> pl.DataFrame:
         """One partition's events; reading the next block of days when `key` is not in this one."""
+        if self._day_files is not None:
+            return read_day(self.spec, partition_day(key), files=self._day_files)
         if not self._scans:
             return read_partition(self.spec, key)
         if key not in self._block:
