@@ -233,9 +233,7 @@ def ingest_assets(
         # stores them all before one great-expectations call judges them and the reports are
         # written.
         yield Output(FramesOnDemand(context.partition_keys, read_and_measure))
-        reports = with_unparsed_times(
-            spec, validator.reports(), event_time_parsing(spec, context.partition_keys)
-        )
+        reports = with_unparsed_times(spec, validator.reports(), reader.event_times())
         reports = sorted([*reports, *unreadable], key=lambda r: r.partition)
         for report in reports:  # the folder is synced once, not once per day
             path = _report_path(state, report.partition)

@@ -15,7 +15,15 @@ from pathlib import Path
 
 import polars as pl
 
-from binclf.ingest.scan import READ_ERRORS, SourceFileError, scan_path, unreadable
+from binclf.ingest.scan import (
+    READ_ERRORS,
+    FileTimes,
+    SourceFileError,
+    raw_scan,
+    scan_path,
+    unreadable,
+    utc_time,
+)
 from binclf.spec import DatasetSpec, FileSource, SpecError
 from binclf.spec_paths import DayFiles
 
@@ -39,15 +47,6 @@ def day_file(spec: DatasetSpec, day: date) -> Path:
     return Path(_template(spec).name_of(day))
 
 
-def scan_day(spec: DatasetSpec, day: date) -> pl.LazyFrame | None:
-    """A day's events, lazily (None: the day has no file)."""
-    path = day_file(spec, day)
-    if not path.is_file():
-        return None
-    assert spec.time_column is not None
-    return scan_path(spec, path).filter(pl.col(spec.time_column).is_not_null())
-
-
 def read_day(
     spec: DatasetSpec, day: date, *, files: Mapping[date, Path] | None = None
 ) -> pl.DataFrame:
@@ -56,13 +55,32 @@ def read_day(
     Raises `SourceFileError` naming the file when it cannot be read (empty, cut short, corrupt,
     a repeated header, no time column).
     """
-    scan = scan_day(spec, day)
-    if scan is None:
-        return empty_day(spec, day, files=files)
+    return read_day_counted(spec, day, files=files)[0]
+
+
+def read_day_counted(
+    spec: DatasetSpec, day: date, *, files: Mapping[date, Path] | None = None
+) -> tuple[pl.DataFrame, FileTimes | None]:
+    """`read_day`, and how the file's event times parsed, from the same single read."""
+    path = day_file(spec, day)
+    if not path.is_file():
+        return empty_day(spec, day, files=files), None
+    column = spec.time_column
+    assert column is not None
     try:
-        return scan.collect()
+        raw = raw_scan(spec, path).collect()
     except READ_ERRORS as error:
-        raise unreadable(day_file(spec, day), error) from None
+        raise unreadable(path, error) from None
+    if column not in raw.columns:
+        raise SourceFileError("time_column", path, f"has no column {column!r}", "fix the file")
+    times = [c for c in (column, spec.label_time_column) if c and c in raw.columns]
+    try:
+        parsed = raw.with_columns(utc_time(c, raw.schema, spec.time_format) for c in times)
+    except SpecError as error:
+        raise SourceFileError("time_column", path, str(error), "fix the file") from None
+    unparsed = int((raw[column].is_not_null() & parsed[column].is_null()).sum())
+    counted = FileTimes(path, raw.height, unparsed, day, day)
+    return parsed.filter(pl.col(column).is_not_null()), counted
 
 
 def empty_day(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import re
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -17,6 +19,17 @@ from binclf.spec import DatasetSpec, SpecError
 
 READ_ERRORS = (pl.exceptions.PolarsError, OSError)
 _TAIL_BYTES = 1 << 16  # enough to hold a CSV file's last row
+
+
+@dataclass(frozen=True)
+class FileTimes:
+    """How the event times of one source file parsed."""
+
+    path: Path
+    rows: int
+    unparsed: int  # values present in the file that did not parse as times
+    first_day: date | None
+    last_day: date | None
 
 
 class SourceFileError(SpecError):
@@ -137,12 +150,3 @@ def scan_path(spec: DatasetSpec, path: Path) -> pl.LazyFrame:
         if column and column in schema:
             lazy = lazy.with_columns(utc_time(column, schema, spec.time_format))
     return lazy
-
-
-def read_file(spec: DatasetSpec, path: Path) -> pl.DataFrame:
-    """One whole file, time columns in UTC; any failure to read it names the file."""
-    scan = scan_path(spec, path)
-    try:
-        return scan.collect()
-    except READ_ERRORS as error:
-        raise unreadable(path, error) from None

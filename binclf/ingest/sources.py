@@ -7,7 +7,7 @@ partition, keyed by `partitions.snapshot_date`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -15,7 +15,7 @@ from typing import TypeVar
 import polars as pl
 
 from binclf.ingest.day_files import day_file, day_template, read_day
-from binclf.ingest.scan import READ_ERRORS, raw_scan, scan_path, schema_of, utc_time
+from binclf.ingest.scan import READ_ERRORS, FileTimes, raw_scan, scan_path, schema_of, utc_time
 from binclf.ingest.synthetic import generate_day
 from binclf.partitions import day_bounds, partition_day
 from binclf.spec import DatasetSpec, FileSource, SpecError, SyntheticSource
@@ -32,17 +32,6 @@ def file_scans(spec: DatasetSpec, source: FileSource) -> list[pl.LazyFrame]:
     where validation reports it, instead of failing every read.
     """
     return [scan_path(spec, path) for path in source.resolved_paths(spec.base_dir)]
-
-
-@dataclass(frozen=True)
-class FileTimes:
-    """How the event times of one source file parsed."""
-
-    path: Path
-    rows: int
-    unparsed: int  # values present in the file that did not parse as times
-    first_day: date | None
-    last_day: date | None
 
 
 def _file_times(spec: DatasetSpec, path: Path) -> FileTimes:

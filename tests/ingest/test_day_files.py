@@ -220,3 +220,22 @@ def test_a_source_that_is_not_day_named_still_fails_whole_on_a_bad_file(
 
     with pytest.raises(SpecError, match=r"20260302\.csv cannot be read"):
         read_partition(spec, KEYS[0])
+
+
+def test_the_reader_counts_event_times_as_it_reads_the_days_as_event_time_parsing_does(
+    day_files,
+) -> None:
+    spec = day_files("csv")
+    path = _day_path(spec, KEYS[1])
+    lines = path.read_text().splitlines()
+    lines[3] = lines[3].replace(lines[3].split(",")[1], "not a time")
+    path.write_text("\n".join(lines) + "\n")
+    _spoil(_day_path(spec, KEYS[2]), "corrupt")
+    reader = PartitionReader(spec, KEYS)
+
+    for key in KEYS:
+        if key != KEYS[2]:
+            reader.read(key)
+
+    assert reader.event_times() == event_time_parsing(spec, KEYS)
+    assert [t.unparsed for t in reader.event_times()] == [0, 1, 0]
