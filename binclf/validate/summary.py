@@ -36,6 +36,8 @@ class RuleSummary:
 
 def _fix(spec: DatasetSpec, column: str | None, rule: str) -> str:
     """What to change, in the spec or the source, when `rule` fails on `column`."""
+    if rule == "source_file_reads":
+        return "the day's source file cannot be read: replace it, then ingest the day again"
     if rule == "expect_table_row_count_to_be_between":
         return "lower validation.min_rows, or check that the source has these days"
     if rule == "expect_column_to_exist":
@@ -53,8 +55,6 @@ def _fix(spec: DatasetSpec, column: str | None, rule: str) -> str:
         return "ids must be present and unique within a day; fix the source"
     if rule == "expect_column_values_to_not_be_null":
         return f"raise validation.null_share_overrides.{column} or validation.max_null_share"
-    if rule == "source_file_reads":
-        return "the day's source file cannot be read: replace it, then ingest the day again"
     if rule == "event_times_parse":
         return "event times that do not parse: set time_format in the spec, or fix the file"
     if rule == "expect_column_pair_values_a_to_be_greater_than_b":
