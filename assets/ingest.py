@@ -32,14 +32,22 @@ from dagster import (
 from assets.io_manager import FramesOnDemand, Refused, SamePartitionOf
 from assets.metadata import PreviewPolicy
 from assets.resources import StateResource
+from binclf.ingest.day_files import empty_day
 from binclf.ingest.reader import PartitionReader
+from binclf.ingest.scan import SourceFileError
 from binclf.ingest.sources import event_time_parsing, rows_without_time
 from binclf.io.atomic import fsync_directory, write_json_atomic
-from binclf.spec import DatasetSpec, RuleName
+from binclf.partitions import partition_day
+from binclf.spec import DatasetSpec, RuleName, SpecError
 from binclf.stats.summaries import markdown_table
 from binclf.validate.batch import BatchValidator
 from binclf.validate.rules import blocking_rules
-from binclf.validate.source_checks import refuse_unparsable_files, with_unparsed_times
+from binclf.validate.source_checks import (
+    FILE_RULE_NAME,
+    refuse_unparsable_files,
+    unreadable_day,
+    with_unparsed_times,
+)
 from binclf.validate.spec_checks import check_spec_against
 from binclf.validate.summary import summarize
 from binclf.validate.validation import (
@@ -96,7 +104,7 @@ def _verdict(
 
 def _check_specs(spec: DatasetSpec, partitions: DailyPartitionsDefinition) -> list[AssetCheckSpec]:
     """The blocking check and the warning check of raw_events, each naming its rules."""
-    blocking = sorted(blocking_rules(spec))
+    blocking = sorted(blocking_rules(spec) | {FILE_RULE_NAME})
     warning = sorted(set(get_args(RuleName)) - set(blocking))
     with warnings.catch_warnings():  # a partitioned check is a preview in Dagster 1.13
         warnings.simplefilter("ignore", PreviewWarning)
@@ -133,12 +141,21 @@ def ingest_assets(
     def validation_profile(context: AssetExecutionContext) -> dict[str, Any]:
         """What valid data looks like: column kinds, categories and target values of early days."""
         keys = partitions.get_partition_keys()[: spec.validation.reference_days]
-        refuse_unparsable_files(spec, event_time_parsing(spec))
+        refuse_unparsable_files(spec, event_time_parsing(spec, keys))
         reader = PartitionReader(spec, keys)
-        reference = pl.concat([reader.read(k) for k in keys], how="diagonal_relaxed")
+        frames, left_out = [], []
+        for key in keys:
+            try:
+                frames.append(reader.read(key))
+            except SourceFileError as error:  # a day-named file: its day is left out
+                left_out.append(str(error))
+                context.log.warning(f"reference day {key} left out: {error}")
+        if not frames:
+            raise SpecError(f"no reference day can be read: {'; '.join(left_out)}")
+        reference = pl.concat(frames, how="diagonal_relaxed")
         check_spec_against(reference, spec, where=f"the reference days {keys[0]} … {keys[-1]}")
         profile = build_profile(reference, spec, partitions=keys)
-        orphans = rows_without_time(spec)
+        orphans = rows_without_time(spec, keys)
         if orphans:
             context.log.warning(
                 f"{orphans} source rows have no {spec.time_column}: no partition holds them"
@@ -147,6 +164,7 @@ def ingest_assets(
             {
                 "reference_partitions": f"{keys[0]} … {keys[-1]}",
                 "reference_rows": reference.height,
+                "reference_days_unreadable": len(left_out),
                 "rows_without_event_time": orphans,
                 "categories": MetadataValue.md(
                     markdown_table(
@@ -191,10 +209,9 @@ def ingest_assets(
         warned_before: set[str] = set()
 
         reader = PartitionReader(spec, context.partition_keys)
+        unreadable: list[ValidationReport] = []
 
         def read_and_measure(key: str) -> pl.DataFrame:
-            frame = reader.read(key)
-            validator.measure(frame, key)
             # Until this run has stored the partition, no report may vouch for the old file.
             old = _report_path(state, key)
             if old.is_file():
@@ -204,13 +221,20 @@ def ingest_assets(
                 if last.warnings:
                     warned_before.add(key)
             old.unlink(missing_ok=True)
+            try:
+                frame = reader.read(key)
+            except SourceFileError as error:  # a day's own file: only this day fails
+                unreadable.append(unreadable_day(key, error))
+                return empty_day(spec, partition_day(key))
+            validator.measure(frame, key)
             return frame
 
         # The IO manager reads and measures one partition at a time as it stages them, and
         # stores them all before one great-expectations call judges them and the reports are
         # written.
         yield Output(FramesOnDemand(context.partition_keys, read_and_measure))
-        reports = with_unparsed_times(spec, validator.reports(), event_time_parsing(spec))
+        reports = with_unparsed_times(spec, validator.reports(), reader.event_times())
+        reports = sorted([*reports, *unreadable], key=lambda r: r.partition)
         for report in reports:  # the folder is synced once, not once per day
             path = _report_path(state, report.partition)
             write_json_atomic(path, report_to_dict(report), sync_folder=False)

@@ -12,6 +12,7 @@ with the load of a shared machine) and the load average when it started.
 
     python -m benchmarks.ingest_small_days
     python -m benchmarks.ingest_small_days --days 700 --seed 3
+    python -m benchmarks.ingest_small_days --layout day-files   # events/{date}.csv, a file a day
 """
 
 from __future__ import annotations
@@ -79,13 +80,24 @@ def small_days(days: int, seed: int, empty_share: float = 0.04) -> pl.DataFrame:
     )
 
 
-def write_dataset(folder: Path, days: int, seed: int) -> tuple[Path, pl.DataFrame]:
-    """The events as one CSV file and a spec naming its roles; returns the spec's path."""
+def write_dataset(
+    folder: Path, days: int, seed: int, layout: str = "one-file"
+) -> tuple[Path, pl.DataFrame]:
+    """The events as one CSV file (or a CSV file per day with rows) and a spec naming its roles;
+    returns the spec's path."""
     events = small_days(days, seed)
-    events.write_csv(folder / "events.csv")
+    if layout == "day-files":
+        source = "events/{date}.csv"
+        (folder / "events").mkdir()
+        days_of = events.with_columns(pl.col("event_time").str.slice(0, 10).alias("day"))
+        for (day,), part in days_of.partition_by("day", as_dict=True, include_key=False).items():
+            part.write_csv(folder / "events" / f"{day}.csv")
+    else:
+        source = "events.csv"
+        events.write_csv(folder / "events.csv")
     spec = {
         "name": "small_days",
-        "source": {"kind": "csv", "path": "events.csv"},
+        "source": {"kind": "csv", "path": source},
         "target": "label",
         "positive": "yes",
         "negative": ["no"],
@@ -155,12 +167,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=700)
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--layout", choices=["one-file", "day-files"], default="one-file")
     args = parser.parse_args()
 
     clock = Clock()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        spec_path, events = write_dataset(folder, args.days, args.seed)
+        spec_path, events = write_dataset(folder, args.days, args.seed, args.layout)
         spec = load_spec(spec_path)
         per_day = events.group_by(pl.col("event_time").str.slice(0, 10)).len()
         empty = args.days - per_day.height
@@ -201,7 +214,7 @@ def main() -> None:
         wall = sum(r[1] for r in ours)
         cpu = sum(r[2] for r in ours)
         print(
-            f"{args.days} partitions ({empty} empty), {events.height} rows, "
+            f"{args.layout}: {args.days} partitions ({empty} empty), {events.height} rows, "
             f"{events['title'].n_unique()} titles; no-op run: {noop.success}, "
             f"profile run: {profile.success}, backfill run: {backfill.success}; "
             f"{events_stored} events stored by the backfill run"

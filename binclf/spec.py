@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from binclf.spec_paths import DayFiles
 from binclf.spec_validation import RuleName as RuleName  # re-exported: part of the spec's API
 from binclf.spec_validation import ValidationRules
 
@@ -85,16 +86,42 @@ class SyntheticSource(_Strict):
 
 
 class FileSource(_Strict):
-    """A Parquet or CSV file, a glob, or a folder of such files."""
+    """A Parquet or CSV file, a glob, a folder of such files, or a file per day.
+
+    A path with a `{date}` placeholder (`events/{date}.csv`, `events/{date:%Y%m%d}.csv`) names
+    one file per UTC day (`binclf.spec_paths`): a day reads its own file only.
+    """
 
     kind: Literal["parquet", "csv"]
     path: str
 
+    @field_validator("path")
+    @classmethod
+    def _placeholder_names_a_day(cls, path: str) -> str:
+        DayFiles.parse(path)
+        return path
+
+    def _absolute(self, base: Path) -> Path:
+        path = Path(self.path).expanduser()
+        return path if path.is_absolute() else base / path
+
+    def day_files(self, base: Path) -> DayFiles | None:
+        """The template of a day-named source, with its folder resolved; None otherwise."""
+        return DayFiles.parse(str(self._absolute(base)))
+
+    def day_paths(self, base: Path) -> dict[date, Path]:
+        """The files of a day-named source that exist, by day (none for other sources)."""
+        template = self.day_files(base)
+        return template.existing() if template else {}
+
     def resolved_paths(self, base: Path) -> list[Path]:
         """The files this source names, relative paths taken from the spec's folder."""
-        path = Path(self.path).expanduser()
-        if not path.is_absolute():
-            path = base / path
+        if self.day_files(base) is not None:
+            files = list(self.day_paths(base).values())
+            if not files:
+                raise SpecError(f"source.path: no {self.kind} file found at {self.path}")
+            return files
+        path = self._absolute(base)
         suffix = f".{self.kind}"
         if path.is_dir():
             files = sorted(p for p in path.rglob(f"*{suffix}") if p.is_file())
@@ -261,6 +288,9 @@ class DatasetSpec(_Strict):
             raise ValueError(f"slos: names must be unique, got {names}")
         if self.label_time_column and not self.time_column:
             raise ValueError("label_time_column needs time_column")
+        day_named = isinstance(self.source, FileSource) and DayFiles.parse(self.source.path)
+        if day_named and not self.time_column:
+            raise ValueError("source.path: a file per {date} needs time_column")
         return self
 
     @property

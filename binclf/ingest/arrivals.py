@@ -15,6 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
+from binclf.ingest.day_files import day_template
 from binclf.ingest.sources import scan_file
 from binclf.spec import DatasetSpec, FileSource, SpecError
 
@@ -54,9 +55,17 @@ def source_stamps(spec: DatasetSpec) -> dict[str, FileStamp]:
 
 
 def days_in_file(spec: DatasetSpec, path: Path) -> list[str]:
-    """The partition keys (UTC days of event time) a file holds; reads only its time column."""
+    """The partition keys (UTC days of event time) a file holds; reads only its time column.
+
+    A day-named source's file holds the day its name gives, and is not read at all: a file
+    that cannot be read is ingested, and fails its own day.
+    """
     if not spec.time_column:
         raise SpecError("arrivals need a time_column: a snapshot has one partition")
+    template = day_template(spec)
+    if template is not None:
+        day = template.day_of(str(path))
+        return [day.isoformat()] if day else []
     column = pl.col(spec.time_column)
     days = (
         scan_file(spec, path)

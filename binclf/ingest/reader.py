@@ -13,7 +13,9 @@ from datetime import date
 
 import polars as pl
 
-from binclf.ingest.sources import file_scans, read_partition, stack
+from binclf.ingest.day_files import day_template, read_day_counted
+from binclf.ingest.scan import FileTimes
+from binclf.ingest.sources import event_time_parsing, file_scans, read_partition, stack
 from binclf.partitions import day_bounds, partition_day
 from binclf.spec import DatasetSpec, FileSource
 
@@ -31,7 +33,13 @@ class PartitionReader:
         self._blocks: list[list[str]] = []
         self._block: dict[str, pl.DataFrame] = {}
         self._scans: list[pl.LazyFrame] = []
-        if keys and isinstance(spec.source, FileSource) and not spec.is_snapshot:
+        # A day-named source reads each day's own file, nothing else; the files are listed once
+        # (for the columns of days without one).
+        template = day_template(spec)
+        self._day_files = template.existing() if template is not None and keys else None
+        self._keys = list(keys)
+        self._times: list[FileTimes] = []
+        if keys and template is None and isinstance(spec.source, FileSource) and spec.time_column:
             self._scans = file_scans(spec, spec.source)
             self._blocks = _blocks(sorted(keys), self._rows_per_day(keys), block_rows)
 
@@ -61,12 +69,23 @@ class PartitionReader:
 
     def read(self, key: str) -> pl.DataFrame:
         """One partition's events; reading the next block of days when `key` is not in this one."""
+        if self._day_files is not None:
+            frame, times = read_day_counted(self.spec, partition_day(key), files=self._day_files)
+            self._times.extend([times] if times else [])
+            return frame
         if not self._scans:
             return read_partition(self.spec, key)
         if key not in self._block:
             block = next((b for b in self._blocks if key in b), [key])
             self._block = self._read_block(block)
         return self._block.pop(key)
+
+    def event_times(self) -> list[FileTimes]:
+        """How the event times of the run's files parsed: of a day-named source, counted as
+        its days were read (call it after reading them); of others, from the files."""
+        if self._day_files is not None:
+            return list(self._times)
+        return event_time_parsing(self.spec, self._keys)
 
     def _read_block(self, keys: list[str]) -> dict[str, pl.DataFrame]:
         """The days of one block, each stacked over the files as `read_partition` stacks it."""

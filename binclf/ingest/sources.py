@@ -6,66 +6,22 @@ partition, keyed by `partitions.snapshot_date`.
 
 from __future__ import annotations
 
-import csv
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
 import polars as pl
 
+from binclf.ingest.day_files import day_file, day_template, read_day
+from binclf.ingest.scan import READ_ERRORS, FileTimes, raw_scan, scan_path, schema_of, utc_time
 from binclf.ingest.synthetic import generate_day
 from binclf.partitions import day_bounds, partition_day
 from binclf.spec import DatasetSpec, FileSource, SpecError, SyntheticSource
 
 Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
-
-
-def _utc_time(column: str, schema: pl.Schema, time_format: str | None = None) -> pl.Expr:
-    """The column as a UTC datetime: naive times are taken as UTC, strings are parsed.
-
-    Text is parsed with the spec's `time_format`, else in the format polars infers from the
-    first values; a value that does not parse becomes null (see `event_time_parsing`).
-    """
-    dtype = schema[column]
-    expr = pl.col(column)
-    if dtype == pl.String:
-        # Offsets in the text are converted to UTC; text without one is taken as UTC.
-        expr = expr.str.to_datetime(
-            format=time_format, time_unit="us", time_zone="UTC", strict=False
-        )
-        dtype = pl.Datetime("us", "UTC")
-    if isinstance(dtype, pl.Date):
-        expr = expr.cast(pl.Datetime("us"))
-        dtype = pl.Datetime("us")
-    if not isinstance(dtype, pl.Datetime):
-        raise SpecError(f"time column {column!r} has type {dtype}, not a date or datetime")
-    if dtype.time_zone is None:
-        return expr.dt.replace_time_zone("UTC").alias(column)
-    return expr.dt.convert_time_zone("UTC").alias(column)
-
-
-def _refuse_duplicate_headers(path: Path) -> None:
-    """A CSV header that names a column twice is an error, not a column `x_duplicated_0`."""
-    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
-        header = next(csv.reader(handle), [])
-    repeated = sorted({name for name in header if header.count(name) > 1})
-    if repeated:
-        raise SpecError(
-            f"source.path: {path} names column(s) {', '.join(map(repr, repeated))} more than "
-            "once in its header; rename or drop the duplicates"
-        )
-
-
-def _schema_of(scan: pl.LazyFrame, path: Path) -> pl.Schema:
-    """The columns of one file; a file that cannot be read is an error that names it."""
-    try:
-        return scan.collect_schema()
-    except (pl.exceptions.PolarsError, OSError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise SpecError(
-            f"source.path: {path} cannot be read ({reason}); replace or remove the file"
-        ) from None
+Measured = TypeVar("Measured")
 
 
 def file_scans(spec: DatasetSpec, source: FileSource) -> list[pl.LazyFrame]:
@@ -75,69 +31,56 @@ def file_scans(spec: DatasetSpec, source: FileSource) -> list[pl.LazyFrame]:
     exported without a column, or with another type) only affects the partitions it holds,
     where validation reports it, instead of failing every read.
     """
-    scans = []
-    for path in source.resolved_paths(spec.base_dir):
-        if source.kind == "parquet":
-            lazy = pl.scan_parquet(path)
-        else:
-            _refuse_duplicate_headers(path)
-            lazy = _scan_csv(path, spec)
-        schema = _schema_of(lazy, path)
-        if spec.time_column and spec.time_column not in schema:
-            raise SpecError(f"time_column: {path} has no column {spec.time_column!r}")
-        for column in (spec.time_column, spec.label_time_column):
-            if column and column in schema:
-                lazy = lazy.with_columns(_utc_time(column, schema, spec.time_format))
-        scans.append(lazy)
-    return scans
+    return [scan_path(spec, path) for path in source.resolved_paths(spec.base_dir)]
 
 
-def _scan_csv(path: Path, spec: DatasetSpec) -> pl.LazyFrame:
-    """A CSV file whose time columns are read as text and parsed by `_utc_time`.
-
-    The reader's own date inference would fail the whole file on one odd value past the rows it
-    infers from; parsed afterwards, such a value is counted instead (`event_time_parsing`).
-    """
-    times = [c for c in (spec.time_column, spec.label_time_column) if c]
-    return pl.scan_csv(path, try_parse_dates=True, schema_overrides=dict.fromkeys(times, pl.String))
-
-
-@dataclass(frozen=True)
-class FileTimes:
-    """How the event times of one source file parsed."""
-
-    path: Path
-    rows: int
-    unparsed: int  # values present in the file that did not parse as times
-    first_day: date | None
-    last_day: date | None
-
-
-def event_time_parsing(spec: DatasetSpec) -> list[FileTimes]:
-    """Per file of a file source: rows, event times that did not parse, and the days it holds."""
-    if spec.is_snapshot or not isinstance(spec.source, FileSource):
-        return []
+def _file_times(spec: DatasetSpec, path: Path) -> FileTimes:
     column = spec.time_column
     assert column is not None
-    counts = []
-    for path in spec.source.resolved_paths(spec.base_dir):
-        raw = pl.scan_parquet(path) if spec.source.kind == "parquet" else _scan_csv(path, spec)
-        schema = _schema_of(raw, path)
-        if column not in schema:
-            raise SpecError(f"time_column: {path} has no column {column!r}")
-        parsed = _utc_time(column, schema, spec.time_format)
-        row = raw.select(
-            pl.len().alias("rows"),
-            (pl.col(column).is_not_null() & parsed.is_null()).sum().alias("unparsed"),
-            parsed.min().dt.date().alias("first"),
-            parsed.max().dt.date().alias("last"),
-        ).collect()
-        counts.append(
-            FileTimes(
-                path, row["rows"][0], int(row["unparsed"][0]), row["first"][0], row["last"][0]
-            )
-        )
-    return counts
+    raw = raw_scan(spec, path)
+    schema = schema_of(raw, path)
+    if column not in schema:
+        raise SpecError(f"time_column: {path} has no column {column!r}")
+    parsed = utc_time(column, schema, spec.time_format)
+    row = raw.select(
+        pl.len().alias("rows"),
+        (pl.col(column).is_not_null() & parsed.is_null()).sum().alias("unparsed"),
+        parsed.min().dt.date().alias("first"),
+        parsed.max().dt.date().alias("last"),
+    ).collect()
+    return FileTimes(path, row["rows"][0], int(row["unparsed"][0]), row["first"][0], row["last"][0])
+
+
+def event_time_parsing(spec: DatasetSpec, keys: Sequence[str] | None = None) -> list[FileTimes]:
+    """Per file of a file source: rows, event times that did not parse, and the days it holds.
+
+    A day-named source counts the files of `keys` only, each holding the day its name gives; a
+    file that cannot be read is left out (its day fails on its own when it is read).
+    """
+    if spec.is_snapshot or not isinstance(spec.source, FileSource):
+        return []
+    if day_template(spec) is None:
+        return [_file_times(spec, path) for path in spec.source.resolved_paths(spec.base_dir)]
+
+    def named_day(day: date, path: Path) -> FileTimes:
+        return replace(_file_times(spec, path), first_day=day, last_day=day)
+
+    return _each_day_file(spec, keys or (), named_day)
+
+
+def _each_day_file(
+    spec: DatasetSpec, keys: Sequence[str], measure: Callable[[date, Path], Measured]
+) -> list[Measured]:
+    """`measure` of each readable file of a day-named source's `keys`; a bad file is skipped."""
+    measured = []
+    for day in sorted({partition_day(key) for key in keys}):
+        path = day_file(spec, day)
+        if path.is_file():
+            try:
+                measured.append(measure(day, path))
+            except (SpecError, *READ_ERRORS):
+                continue
+    return measured
 
 
 def stack(frames: list[Frame]) -> Frame:
@@ -178,9 +121,17 @@ def partition_range(spec: DatasetSpec) -> tuple[date, date | None]:
 
 
 def source_time_range(spec: DatasetSpec) -> tuple[date, date]:
-    """First day and the day after the last that a file source's events cover (reads them all)."""
+    """First day and the day after the last that a file source's events cover.
+
+    Reads every file, or for a day-named source only the names of its files.
+    """
     if not isinstance(spec.source, FileSource) or not spec.time_column:
         raise SpecError("source_time_range reads the time column of a file source")
+    if day_template(spec) is not None:
+        days = list(spec.source.day_paths(spec.base_dir))
+        if not days:
+            raise SpecError(f"source.path: no {spec.source.kind} file found at {spec.source.path}")
+        return days[0], days[-1] + timedelta(days=1)
     bounds = (
         scan_source(spec)
         .select(
@@ -208,6 +159,8 @@ def read_partition(spec: DatasetSpec, partition_key: str) -> pl.DataFrame:
     if isinstance(spec.source, SyntheticSource):
         return generate_day(spec.source, day)
     assert spec.time_column and isinstance(spec.source, FileSource)
+    if day_template(spec) is not None:
+        return read_day(spec, day)
     start, end = day_bounds(day)
     column = pl.col(spec.time_column)
     scans = [
@@ -253,11 +206,20 @@ def keys_in_window(keys: list[str], cutoff: datetime | None, window_days: int | 
     return chosen
 
 
-def rows_without_time(spec: DatasetSpec) -> int:
-    """Rows of a file source whose event time is null: no daily partition can hold them."""
+def rows_without_time(spec: DatasetSpec, keys: Sequence[str] = ()) -> int:
+    """Rows of a file source whose event time is null: no daily partition can hold them.
+
+    A day-named source counts them in the readable files of `keys` only.
+    """
     if spec.is_snapshot or not isinstance(spec.source, FileSource):
         return 0
     column = pl.col(spec.time_column)
+    if day_template(spec) is not None:
+
+        def nulls(_: date, path: Path) -> int:
+            return int(scan_path(spec, path).select(column.is_null().sum()).collect().item())
+
+        return sum(_each_day_file(spec, keys, nulls))
     return int(scan_source(spec).select(column.is_null().sum()).collect().item())
 
 

@@ -1,4 +1,7 @@
-"""The `unparsed_times` rule: source files whose event times do not parse.
+"""Rules on source files: a day's file that cannot be read, and event times that do not parse.
+
+A day-named source's file that cannot be read fails its own day with the `source_file` rule,
+always blocking: the file and the problem are in the day's report, the other days go on.
 
 A time that does not parse leaves its row without a day, so no partition holds it and no
 partition rule can see it. It is counted per file when the source is read; a file with more
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from binclf.ingest.scan import SourceFileError
 from binclf.ingest.sources import FileTimes
 from binclf.partitions import partition_day
 from binclf.spec import DatasetSpec, SpecError
@@ -18,6 +22,15 @@ from binclf.validate.rules import blocking_rules
 
 RULE = "event_times_parse"
 FIX = 'set time_format in the spec (e.g. time_format: "%Y-%m-%d %H:%M:%S"), or fix the file'
+FILE_RULE = "source_file_reads"
+FILE_RULE_NAME = "source_file"  # blocks always: an unread file is not an empty day
+
+
+def unreadable_day(partition: str, error: SourceFileError) -> ValidationReport:
+    """The report of a day whose file could not be read: one failure naming file and problem."""
+    detail = {"file": error.path.name, "problem": error.problem}
+    failure = Failure(partition, None, FILE_RULE, detail, FILE_RULE_NAME, True)
+    return ValidationReport(partition, rows=0, evaluated=1, failures=[failure])
 
 
 def unparsable_files(spec: DatasetSpec, files: list[FileTimes]) -> list[FileTimes]:

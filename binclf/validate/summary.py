@@ -36,6 +36,8 @@ class RuleSummary:
 
 def _fix(spec: DatasetSpec, column: str | None, rule: str) -> str:
     """What to change, in the spec or the source, when `rule` fails on `column`."""
+    if rule == "source_file_reads":
+        return "the day's source file cannot be read: replace it, then ingest the day again"
     if rule == "expect_table_row_count_to_be_between":
         return "lower validation.min_rows, or check that the source has these days"
     if rule == "expect_column_to_exist":

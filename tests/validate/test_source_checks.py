@@ -1,4 +1,5 @@
-"""Event times that do not parse are counted per file and block past a small tolerance."""
+"""Source files: event times that do not parse (counted per file, blocking past a small
+tolerance), and a day file that cannot be read (failing its own day)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from binclf.ingest.scan import SourceFileError
 from binclf.ingest.sources import FileTimes, event_time_parsing, read_partition
 from binclf.spec import DatasetSpec, SpecError, spec_from_dict
 from binclf.validate.report import ValidationReport
-from binclf.validate.source_checks import refuse_unparsable_files, with_unparsed_times
+from binclf.validate.source_checks import (
+    refuse_unparsable_files,
+    unreadable_day,
+    with_unparsed_times,
+)
+from binclf.validate.summary import summarize
 
 MIXED = [
     "2024-01-03 08:00:00",
@@ -128,3 +135,22 @@ def test_file_times_of_a_file_without_parsed_times_hold_every_day() -> None:
     nothing = FileTimes(Path("x.csv"), 3, 3, None, None)
     reports = [ValidationReport("2030-05-05", 0, 1, [])]
     assert not with_unparsed_times(spec, reports, [nothing])[0].success
+
+
+def test_an_unreadable_day_file_fails_its_day_with_the_file_and_problem_and_a_fix(
+    tmp_path: Path,
+) -> None:
+    spec = _spec(tmp_path)
+    error = SourceFileError(
+        "source.path", tmp_path / "2024-01-03.csv", "cannot be read (empty CSV)", "replace it"
+    )
+
+    report = unreadable_day("2024-01-03", error)
+    (rule,) = summarize(spec, [report])
+
+    assert not report.success
+    assert report.failures[0].detail == {"file": "2024-01-03.csv", "problem": error.problem}
+    assert "2024-01-03.csv" in report.summary()
+    assert "empty CSV" in report.summary()
+    assert rule.blocking
+    assert "replace it, then ingest the day again" in rule.describe()
