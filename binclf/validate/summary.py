@@ -51,7 +51,7 @@ def _fix(spec: DatasetSpec, column: str | None, rule: str) -> str:
             "unseen categories: list the levels in validation.allowed_categories or raise "
             "validation.max_unseen_category_share"
         )
-    if column == spec.id_column:
+    if column is not None and column == spec.id_column:
         return "ids must be present and unique within a day; fix the source"
     if rule == "expect_column_values_to_not_be_null":
         return f"raise validation.null_share_overrides.{column} or validation.max_null_share"
@@ -59,7 +59,7 @@ def _fix(spec: DatasetSpec, column: str | None, rule: str) -> str:
         return "event times that do not parse: set time_format in the spec, or fix the file"
     if rule == "expect_column_pair_values_a_to_be_greater_than_b":
         return "labels dated before their events: check label_time_column and its time zone"
-    if column == spec.time_column:
+    if column is not None and column == spec.time_column:
         return "event times outside their day or in the future: check time_column's time zone"
     if rule == "expect_column_values_to_be_between":
         return f"values outside validation.numeric_ranges.{column} or not finite; fix the source"

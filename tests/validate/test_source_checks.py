@@ -11,7 +11,7 @@ import pytest
 from binclf.ingest.scan import SourceFileError
 from binclf.ingest.sources import FileTimes, event_time_parsing, read_partition
 from binclf.spec import DatasetSpec, SpecError, spec_from_dict
-from binclf.validate.report import ValidationReport
+from binclf.validate.report import Failure, ValidationReport
 from binclf.validate.source_checks import (
     refuse_unparsable_files,
     unreadable_day,
@@ -154,3 +154,17 @@ def test_an_unreadable_day_file_fails_its_day_with_the_file_and_problem_and_a_fi
     assert "empty CSV" in report.summary()
     assert rule.blocking
     assert "replace it, then ingest the day again" in rule.describe()
+
+
+def test_a_table_level_rule_gets_its_own_fix_when_the_spec_has_no_id_column(
+    tmp_path: Path,
+) -> None:
+    spec = _spec(tmp_path)
+    assert spec.id_column is None
+    failure = Failure("2024-01-03", None, "event_times_parse", {"unparsed": 4})
+    report = ValidationReport("2024-01-03", 10, 1, [failure])
+
+    (rule,) = summarize(spec, [report])
+
+    assert "set time_format in the spec" in rule.fix
+    assert "ids must be" not in rule.fix
