@@ -12,6 +12,7 @@ stores between steps. Each phase records wall time, CPU time and peak resident m
 
 from __future__ import annotations
 
+import functools
 import re
 import resource
 import shutil
@@ -435,8 +436,13 @@ def _step_durations(instance: Any, run_id: str) -> dict[str, float]:
     return durations
 
 
+@functools.cache
 def bench_job(job: str, rows: int, days: int, root: str) -> Any:
-    """A job of the benchmark's definitions, rebuilt from plain arguments (for `execute_job`)."""
+    """A job of the benchmark's definitions, rebuilt from plain arguments (for `execute_job`).
+
+    Built once per process, as a code location's definitions are: Dagster reconstructs the job
+    several times per run, and a run worker imports the location's module only once.
+    """
     from pipelines.definitions import build_definitions
 
     return build_definitions(bench_spec(rows, days=days), root).resolve_job_def(job)

@@ -65,7 +65,10 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
             if shard in self._held:
                 self._held.move_to_end(shard)
                 return
-            self._held[shard] = sqlite3.connect(self.path_for_shard(shard), check_same_thread=False)
+            held = sqlite3.connect(self.path_for_shard(shard), check_same_thread=False)
+            # a read opens the log's shared index: from then on the connection counts as open
+            held.execute("SELECT count(*) FROM sqlite_master").fetchall()
+            self._held[shard] = held
             while len(self._held) > HELD_SHARDS:
                 self._held.popitem(last=False)[1].close()
 
