@@ -131,7 +131,12 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
 
     def _store_asset_events(self, run_id: str, events: list[EventLogEntry]) -> None:
         """What `store_event` does for each asset event: the run's row, then the index's row,
-        tags and asset record; here in one transaction per database."""
+        tags and asset record; here in one transaction per database.
+
+        An asset's record (its row in the asset index) is overwritten by each event with values
+        of that event alone, in columns that depend only on the event's type; so writing the
+        newest event of each asset and type, in the batch's order, leaves the same record as
+        writing every event, at a fraction of the cost."""
         statements = [self.prepare_insert_event(event) for event in events]
         with self.run_connection(run_id) as conn:
             for statement in statements:
@@ -142,8 +147,20 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
                 with db_result(conn, statement) as result:
                     ids.append(result.inserted_primary_key[0])
             self._store_asset_event_tags(conn, events, ids)
-            for event, event_id in zip(events, ids, strict=True):
+            for event, event_id in _newest_of_each_asset_and_type(events, ids):
                 self._store_asset_event(conn, event, event_id)
+
+
+def _newest_of_each_asset_and_type(
+    events: Sequence[EventLogEntry], ids: Sequence[int]
+) -> list[tuple[EventLogEntry, int]]:
+    """The newest event of each asset and event type, with its storage id, in the given order."""
+    newest: dict[tuple[Any, Any], int] = {}
+    for index, event in enumerate(events):
+        dagster_event = event.dagster_event
+        key = (dagster_event.asset_key if dagster_event else None, event.dagster_event_type)
+        newest[key] = index
+    return [(events[i], ids[i]) for i in sorted(newest.values())]
 
 
 class BatchedSqliteStorage(DagsterSqliteStorage):

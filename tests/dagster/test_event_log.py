@@ -86,6 +86,8 @@ def test_a_range_runs_per_day_events_are_written_as_batches_and_read_back_per_da
     record = instance.get_asset_records([AssetKey("daily")])[0]
     last = record.asset_entry.last_materialization_record
     assert last is not None and last.storage_id == max(r.storage_id for r in newest.values())
+    assert last.event_log_entry.dagster_event.partition == KEYS[-1]
+    assert record.asset_entry.last_run_id == result.run_id
     assert instance.get_materialized_partitions(AssetKey("daily")) == set(KEYS)
 
 
