@@ -4,8 +4,9 @@ Six training steps read `training_splits` back; in one process they get the fram
 instead of decoding its Parquet file six times. The file stays the truth: the kept frame is
 handed out only while its file is the one written (same inode, size and modification time, and
 the same SHA-256 of its last 64 KiB, where Parquet keeps the schema and every column chunk's
-offsets and statistics); otherwise the reader reads the file. Only the newest frame is kept, so
-it holds no more memory than the next step's read of it would.
+offsets and statistics); otherwise the reader reads the file. Only the newest frame is kept, and
+only one of at most `MAX_KEPT_BYTES`: it may outlive its run where one process runs several (the
+demo, the benchmark), and a larger frame costs little to read next to the work done on it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import polars as pl
 
 FOOTER_BYTES = 1 << 16
+MAX_KEPT_BYTES = 256 * 1024**2
 
 
 @dataclass(frozen=True)
@@ -46,9 +48,10 @@ class LastWrittenFrame:
         self._frame: pl.DataFrame | None = None
 
     def remember(self, path: Path, frame: pl.DataFrame) -> None:
-        """Keep `frame`, just written to `path` (replacing any frame kept before)."""
+        """Keep `frame`, just written to `path`, if it is small enough; forget any frame before."""
         self.forget()
-        self._path, self._stamp, self._frame = path.resolve(), FileStamp.of(path), frame
+        if frame.estimated_size() <= MAX_KEPT_BYTES:
+            self._path, self._stamp, self._frame = path.resolve(), FileStamp.of(path), frame
 
     def recall(self, path: Path) -> pl.DataFrame | None:
         """The kept frame if `path` is still the file it was written to, else None."""

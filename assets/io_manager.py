@@ -13,8 +13,8 @@ preview of its own frame, never another day's. Partitioned inputs arrive as
 validation) is left out of them, and a multi-partition value may leave out exactly such
 partitions, which are then refused for this asset too. Typed step results are stored as
 `assets.typed_values` says, and the output metadata links each of their plot files. An
-unpartitioned frame a step of the run just wrote is handed to the next steps from memory while
-its file is unchanged (`assets.frame_cache`).
+unpartitioned frame a step just wrote is handed to the next steps from memory while its file is
+unchanged (`assets.frame_cache`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from typing import Any
 import polars as pl
 from dagster import (
     ConfigurableIOManager,
-    InitResourceContext,
     InputContext,
     MetadataValue,
     OutputContext,
@@ -88,9 +87,6 @@ class ParquetJsonIOManager(ConfigurableIOManager):
     run_scoped: list[str] = Field(default_factory=list)
     keep_runs: int = 5
     _last_frame: LastWrittenFrame = PrivateAttr(default_factory=LastWrittenFrame)
-
-    def teardown_after_execution(self, context: InitResourceContext) -> None:
-        self._last_frame.forget()  # a run's frames are not kept past its end
 
     def _store(self) -> PartitionStore:
         return PartitionStore.open(self.root)

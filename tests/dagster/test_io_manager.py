@@ -37,6 +37,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
+from assets import frame_cache
 from assets.frame_cache import FileStamp, LastWrittenFrame
 from assets.io_manager import (
     FramesOnDemand,
@@ -422,3 +423,19 @@ def test_a_frame_stamp_changes_with_the_file_it_stamps(tmp_path: Path) -> None:
     assert kept.recall(tmp_path / "other.parquet") is None  # only the file it was written to
     path.unlink()
     assert kept.recall(path) is None
+
+
+def test_a_frame_too_large_to_keep_is_read_from_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "frame.parquet"
+    frame = day_frame(DAYS[0], rows=200)
+    frame.write_parquet(path)
+    kept = LastWrittenFrame()
+    monkeypatch.setattr(frame_cache, "MAX_KEPT_BYTES", frame.estimated_size() - 1)
+    kept.remember(path, frame)
+    assert kept.recall(path) is None
+    monkeypatch.setattr(frame_cache, "MAX_KEPT_BYTES", frame.estimated_size())
+    kept.remember(path, frame)
+    recalled = kept.recall(path)
+    assert recalled is not None and recalled.equals(frame)
