@@ -12,7 +12,9 @@ preview of its own frame, never another day's. Partitioned inputs arrive as
 `{partition_key: pl.LazyFrame}`; a partition refused upstream (`Refused`: its day failed
 validation) is left out of them, and a multi-partition value may leave out exactly such
 partitions, which are then refused for this asset too. Typed step results are stored as
-`assets.typed_values` says, and the output metadata links each of their plot files.
+`assets.typed_values` says, and the output metadata links each of their plot files. An
+unpartitioned frame a step just wrote is handed to the next steps from memory while its file is
+unchanged (`assets.frame_cache`).
 """
 
 from __future__ import annotations
@@ -23,9 +25,15 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputContext
-from pydantic import Field
+from dagster import (
+    ConfigurableIOManager,
+    InputContext,
+    MetadataValue,
+    OutputContext,
+)
+from pydantic import Field, PrivateAttr
 
+from assets.frame_cache import LastWrittenFrame
 from assets.metadata import PreviewPolicy, frame_metadata, linked_partition_metadata
 from assets.typed_values import is_typed, read_json_value, typed_json
 from binclf.io.partition_store import PartitionStore, Staging
@@ -78,6 +86,7 @@ class ParquetJsonIOManager(ConfigurableIOManager):
     root: str
     run_scoped: list[str] = Field(default_factory=list)
     keep_runs: int = 5
+    _last_frame: LastWrittenFrame = PrivateAttr(default_factory=LastWrittenFrame)
 
     def _store(self) -> PartitionStore:
         return PartitionStore.open(self.root)
@@ -89,10 +98,13 @@ class ParquetJsonIOManager(ConfigurableIOManager):
         if is_typed(value):
             value, plots = typed_json(store.json_path(asset, key), Path(self.root), value)
         with store.staging() as staging:
-            if isinstance(value, pl.DataFrame):
+            own = (
                 staging.write(asset, value, key)
-            else:
-                staging.write_json(asset, value, key)
+                if isinstance(value, pl.DataFrame)
+                else staging.write_json(asset, value, key)
+            )
+        if isinstance(value, pl.DataFrame):
+            self._last_frame.remember(own, value)
         return plots
 
     def _stage(
@@ -172,6 +184,8 @@ class ParquetJsonIOManager(ConfigurableIOManager):
                 own = staging.write_json(asset, value)
         with store.staging() as staging:
             staging.link_file(own, store.path(asset).with_suffix(own.suffix))
+        if isinstance(value, pl.DataFrame):
+            self._last_frame.remember(own, value)
         store.prune_runs(keep=self.keep_runs, current=run_id)
         return plots
 
@@ -190,7 +204,10 @@ class ParquetJsonIOManager(ConfigurableIOManager):
     def _read(self, store: PartitionStore, asset: str, key: str | None) -> Any:
         path = store.path(asset, key)
         if path.is_file():
-            return pl.scan_parquet(str(path)) if key else pl.read_parquet(path)
+            if key:
+                return pl.scan_parquet(str(path))
+            kept = self._last_frame.recall(path)
+            return kept if kept is not None else pl.read_parquet(path)
         json_path = store.json_path(asset, key)
         if json_path.is_file():
             return read_json_value(json_path, Path(self.root))

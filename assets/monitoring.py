@@ -1,5 +1,11 @@
-"""Monitoring: daily scores from the champion, drift against its training reference, labels."""
+"""Monitoring: daily scores from the champion, drift against its training reference, labels.
 
+Each day's numbers are on that day's materialization; the label totals of a run, which the label
+sensor judges, are on the unpartitioned `label_summary`.
+"""
+
+import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,7 +30,7 @@ from binclf.io.atomic import write_bytes_atomic
 from binclf.monitor.drift import DriftResult
 from binclf.monitor.drift_days import DayDrift, VersionCache, drift_by_day
 from binclf.monitor.drift_report import evidently_drift_html
-from binclf.monitor.label_days import label_run_totals, label_status_by_day
+from binclf.monitor.label_days import LabelRunTotals, label_run_totals, label_status_by_day
 from binclf.register.loading import ServingModel, load_champion, load_version
 from binclf.score.scoring import ScoredDay, score_events, summarize_scores, training_cutoff
 from binclf.spec import DatasetSpec
@@ -145,6 +151,25 @@ def _day_label_metadata(status: dict[str, Any]) -> dict[str, Any]:
     return metadata
 
 
+def _run_keys(context: AssetExecutionContext, partitions: DailyPartitionsDefinition) -> list[str]:
+    """The days a partitioned run names; every day of the definition when it names none."""
+    if context.has_partition_key_range or context.has_partition_key:
+        return list(partitions.get_partition_keys_in_range(context.partition_key_range))
+    return list(partitions.get_partition_keys())
+
+
+def _label_summary_metadata(totals: LabelRunTotals, keys: list[str]) -> dict[str, Any]:
+    return {
+        "days": MetadataValue.text(f"{keys[0]} … {keys[-1]}" if keys else "-"),
+        "partitions": MetadataValue.int(totals.partitions),
+        "n_rows": MetadataValue.int(totals.rows),
+        "n_labeled": MetadataValue.int(totals.labeled),
+        "label_coverage": MetadataValue.float(totals.coverage),
+        "n_labeled_since_training": MetadataValue.int(totals.labeled_since_training),
+        "oldest_unlabeled_age_hours": MetadataValue.float(totals.oldest_unlabeled_age_hours),
+    }
+
+
 def monitoring_assets(
     spec: DatasetSpec, partitions: DailyPartitionsDefinition
 ) -> list[AssetsDefinition]:
@@ -219,24 +244,25 @@ def monitoring_assets(
             tolerated_unlabeled_share=config.tolerated_unlabeled_share,
             arrivals=state.store(),
         )
-        totals = label_run_totals(results)
         for key, status in results.items():
             context.add_asset_metadata(_day_label_metadata(status), partition_key=key)
-        # the run's totals, named apart from each day's own `label_coverage` and `n_labeled`
-        # (a day's own value would otherwise replace the total on that day)
-        context.add_output_metadata(
-            {
-                "run_partitions": MetadataValue.int(totals.partitions),
-                "run_label_coverage": MetadataValue.float(totals.coverage),
-                "run_n_labeled": MetadataValue.int(totals.labeled),
-                "n_labeled_since_training": MetadataValue.int(totals.labeled_since_training),
-                "oldest_unlabeled_age_hours": MetadataValue.float(
-                    totals.oldest_unlabeled_age_hours
-                ),
-            }
-        )
         return results
+
+    @asset(group_name="monitoring", deps=[label_status_report])
+    def label_summary(context: AssetExecutionContext, state: StateResource) -> dict[str, Any]:
+        """Labels over the days of the run that measured them: what the label sensor judges.
+
+        A run over a range summarizes its days (every stored day when the run names none); each
+        day's own numbers stay on that day's `label_status_report`."""
+        keys = _run_keys(context, partitions)
+        store = state.store()
+        stored = {key: store.json_path("label_status_report", key) for key in keys}
+        totals = label_run_totals(
+            {key: json.loads(path.read_text()) for key, path in stored.items() if path.is_file()}
+        )
+        context.add_output_metadata(_label_summary_metadata(totals, keys))
+        return {**asdict(totals), "label_coverage": totals.coverage}
 
     if spec.time_column is None:  # a snapshot has no event time to measure labels against
         return [scores, drift]
-    return [scores, drift, label_status_report]
+    return [scores, drift, label_status_report, label_summary]

@@ -12,6 +12,7 @@ stores between steps. Each phase records wall time, CPU time and peak resident m
 
 from __future__ import annotations
 
+import functools
 import re
 import resource
 import shutil
@@ -28,15 +29,16 @@ import polars as pl
 
 from assets.io_manager import read_json_value
 from binclf.chain import PromotionSettings, TrainingSettings, decide, train_candidate
+from binclf.ingest.reader import PartitionReader
 from binclf.ingest.sources import (
+    event_time_parsing,
     fresh_labels,
     keys_in_window,
     observed_at,
     partition_range,
-    read_partition,
 )
 from binclf.io import state
-from binclf.io.atomic import to_json_safe, write_json_atomic
+from binclf.io.atomic import fsync_directory, to_json_safe, write_json_atomic
 from binclf.io.partition_store import PartitionStore
 from binclf.monitor.drift import drift_statistics
 from binclf.monitor.drift_days import VersionCache, drift_by_day
@@ -55,7 +57,9 @@ from binclf.train.outcomes import SearchOutcome
 from binclf.train.search import SearchSettings
 from binclf.train.settings import SplitSettings
 from binclf.train.window import select_training_window
-from binclf.validate.validation import PartitionValidator, build_profile, report_to_dict
+from binclf.validate.batch import BatchValidator
+from binclf.validate.source_checks import with_unparsed_times
+from binclf.validate.validation import build_profile, report_to_dict
 
 GIB = 1024**3
 _SEARCH_DEFAULTS = SearchSettings()
@@ -245,26 +249,37 @@ def search_work(search: SearchOutcome) -> dict[str, Any]:
 
 
 def _plain_ingest(spec: DatasetSpec, root: Path, out: list[Measurement]) -> list[str]:
+    """What `validation_profile`, `raw_events` and `validated_events` do, with the same calls:
+    the days read in blocks, measured one at a time, judged in one great-expectations call."""
     first, after_last = partition_range(spec)
     keys = [(first + timedelta(days=i)).isoformat() for i in range((after_last - first).days)]
     store = PartitionStore(state.data_dir(root))
-    reports = state.reports_dir(root) / "validation"
+    reports_dir = state.reports_dir(root) / "validation"
     with measured("ingest", "total", out) as total:
         reference_keys = keys[: spec.validation.reference_days]
-        reference = pl.concat(
-            [read_partition(spec, k) for k in reference_keys], how="diagonal_relaxed"
-        )
+        reader = PartitionReader(spec, reference_keys)
+        reference = pl.concat([reader.read(k) for k in reference_keys], how="diagonal_relaxed")
         profile = build_profile(reference, spec, partitions=reference_keys)
-        validator = PartitionValidator(spec, profile)
+        validator = BatchValidator(spec, profile)
+        reader = PartitionReader(spec, keys)
         rows = 0
-        for key in keys:
-            frame = read_partition(spec, key)
-            report = validator.validate(frame, key)
+        with store.staging() as staging:
+            for key in keys:
+                frame = reader.read(key)
+                validator.measure(frame, key)
+                staging.write("raw_events", frame, key)
+                rows += frame.height
+        reports = with_unparsed_times(spec, validator.reports(), event_time_parsing(spec))
+        for report in reports:
             if not report.success:
                 raise RuntimeError(report.summary())
-            write_json_atomic(reports / f"{key}.json", report_to_dict(report))
-            store.write("validated_events", frame, key)
-            rows += frame.height
+            write_json_atomic(
+                reports_dir / f"{report.partition}.json", report_to_dict(report), sync_folder=False
+            )
+        fsync_directory(reports_dir)
+        with store.staging() as staging:
+            for key in keys:
+                staging.link("validated_events", "raw_events", key)
         total.notes["rows"] = rows
     return keys
 
@@ -421,8 +436,13 @@ def _step_durations(instance: Any, run_id: str) -> dict[str, float]:
     return durations
 
 
+@functools.cache
 def bench_job(job: str, rows: int, days: int, root: str) -> Any:
-    """A job of the benchmark's definitions, rebuilt from plain arguments (for `execute_job`)."""
+    """A job of the benchmark's definitions, rebuilt from plain arguments (for `execute_job`).
+
+    Built once per process, as a code location's definitions are: Dagster reconstructs the job
+    several times per run, and a run worker imports the location's module only once.
+    """
     from pipelines.definitions import build_definitions
 
     return build_definitions(bench_spec(rows, days=days), root).resolve_job_def(job)

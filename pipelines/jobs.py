@@ -67,7 +67,7 @@ def asset_jobs(partitions: DailyPartitionsDefinition) -> dict:
         ),
         "labels_job": define_asset_job(
             "labels_job",
-            selection=AssetSelection.assets("label_status_report"),
+            selection=AssetSelection.assets("label_status_report", "label_summary"),
             partitions_def=partitions,
             description="Refresh label coverage and delayed performance as late labels arrive.",
         ),

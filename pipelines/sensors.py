@@ -1,6 +1,6 @@
 """Sensors that ask for retraining: thin shells over the decisions in `binclf.triggers`.
 
-They only read materialization metadata (written by the `drift`, `label_status_report` and
+They only read materialization metadata (written by the `drift`, `label_summary` and
 `slo_status` assets) and call a plain function; no data is loaded inside a sensor.
 """
 
@@ -223,10 +223,10 @@ def build_label_sensor(
     )
     def label_freshness_sensor(context: SensorEvaluationContext) -> SensorResult | SkipReason:
         records = context.instance.fetch_materializations(
-            AssetKey("label_status_report"), limit=1
+            AssetKey("label_summary"), limit=1
         ).records
         if not records:
-            return SkipReason("no label status materialized yet")
+            return SkipReason("no label summary materialized yet")
         record = records[0]
         age = metadata_value(record, "oldest_unlabeled_age_hours")
         new_labels = int(metadata_value(record, "n_labeled_since_training") or 0)
@@ -234,7 +234,7 @@ def build_label_sensor(
         previous = LabelEvidence.from_cursor(context.cursor)
         decision = label_retrain_decision(
             new_labels,
-            metadata_value(record, "run_label_coverage"),
+            metadata_value(record, "label_coverage"),
             min_new_labels=settings.min_new_labels,
             min_coverage=settings.min_label_coverage,
             last_training_at=last_training_time(context.instance),

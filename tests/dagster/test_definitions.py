@@ -44,11 +44,19 @@ GROUPS = {
         "model_candidate",
         "champion_decision",
     },
-    "monitoring": {"champion_model", "scores", "drift", "label_status_report", "model_health"},
+    "monitoring": {
+        "champion_model",
+        "scores",
+        "drift",
+        "label_status_report",
+        "label_summary",
+        "model_health",
+    },
     "performance": {"performance", "slo_status"},
 }
 DAILY_MONITORING = {"scores", "drift", "label_status_report"}  # model_health refreshes after them
-SCORING_JOB_ASSETS = DAILY_MONITORING | {"performance", "slo_status"}  # SLOs follow every scoring
+# SLOs follow every scoring; the run's label totals are summarized once
+SCORING_JOB_ASSETS = DAILY_MONITORING | {"label_summary", "performance", "slo_status"}
 GATE_CHECKS = {
     "min_test_volume",
     "min_roc_auc",
@@ -63,7 +71,7 @@ JOB_ASSETS = {
     "training_job": GROUPS["training"],
     "monitoring_job": SCORING_JOB_ASSETS,
     "daily_job": {"raw_events", "validated_events"} | SCORING_JOB_ASSETS,
-    "labels_job": {"label_status_report"},
+    "labels_job": {"label_status_report", "label_summary"},
 }
 OP_JOBS = {"promote_job": "promote_version", "rollback_job": "rollback_champion"}
 SCHEDULES = {

@@ -21,7 +21,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from pipelines.event_log import BatchedSqliteEventLogStorage
+from pipelines.event_log import HELD_SHARDS, BatchedSqliteEventLogStorage
 from pipelines.sensors import latest_by_partition, metadata_value
 
 DAYS = DailyPartitionsDefinition(start_date="2026-01-01", end_date="2026-01-06")
@@ -36,15 +36,20 @@ def daily(context: AssetExecutionContext) -> None:
         context.add_asset_metadata({"day": int(key[-2:])}, partition_key=key)
 
 
-@pytest.fixture
-def instance(tmp_path: Path) -> Iterator[DagsterInstance]:
-    """An instance configured as the project's, with its storage under `tmp_path`."""
+def _project_home(tmp_path: Path) -> Path:
+    """A DAGSTER_HOME configured as the project's, with its storage under `tmp_path`."""
     config = yaml.safe_load(PROJECT_INSTANCE.read_text())
     config["storage"]["custom"]["config"]["base_dir"] = str(tmp_path / "storage")
     for name in ("local_artifact_storage", "compute_logs"):
         config[name]["config"]["base_dir"] = str(tmp_path / name)
     (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(config))
-    with DagsterInstance.from_config(str(tmp_path)) as instance:
+    return tmp_path
+
+
+@pytest.fixture
+def instance(tmp_path: Path) -> Iterator[DagsterInstance]:
+    """An instance configured as the project's, with its storage under `tmp_path`."""
+    with DagsterInstance.from_config(str(_project_home(tmp_path))) as instance:
         yield instance
 
 
@@ -81,4 +86,33 @@ def test_a_range_runs_per_day_events_are_written_as_batches_and_read_back_per_da
     record = instance.get_asset_records([AssetKey("daily")])[0]
     last = record.asset_entry.last_materialization_record
     assert last is not None and last.storage_id == max(r.storage_id for r in newest.values())
+    assert last.event_log_entry.dagster_event.partition == KEYS[-1]
+    assert record.asset_entry.last_run_id == result.run_id
     assert instance.get_materialized_partitions(AssetKey("daily")) == set(KEYS)
+
+
+def test_events_commit_without_a_sync_and_the_log_is_whole_after_the_instance_closes(
+    tmp_path: Path,
+) -> None:
+    with DagsterInstance.from_config(str(_project_home(tmp_path))) as instance:
+        storage = instance.event_log_storage
+        assert isinstance(storage, BatchedSqliteEventLogStorage)
+        for _ in range(HELD_SHARDS + 2):
+            assert _run_range(instance).success
+        with storage.index_connection() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL, not FULL
+        # the index and the newest runs' databases stay open, never one per run ever written
+        assert len(list((tmp_path / "storage").rglob("*.db-wal"))) <= HELD_SHARDS
+    # closing the instance checkpointed every log into its database
+    assert list((tmp_path / "storage").rglob("*.db-wal")) == []
+    with DagsterInstance.from_config(str(tmp_path)) as reopened:
+        runs = reopened.get_run_records()
+        assert len(runs) == HELD_SHARDS + 2
+        for record in runs:
+            stored = [
+                e
+                for e in reopened.all_logs(record.dagster_run.run_id)
+                if e.dagster_event_type == DagsterEventType.ASSET_MATERIALIZATION
+            ]
+            assert len(stored) == len(KEYS)
+        assert reopened.get_materialized_partitions(AssetKey("daily")) == set(KEYS)

@@ -30,12 +30,15 @@ from dagster import (
     build_input_context,
     build_output_context,
     define_asset_job,
+    materialize,
 )
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
+from assets import frame_cache
+from assets.frame_cache import FileStamp, LastWrittenFrame
 from assets.io_manager import (
     FramesOnDemand,
     ParquetJsonIOManager,
@@ -344,3 +347,95 @@ def test_two_runs_launched_together_each_read_their_own_intermediate(tmp_path: P
         assert own.read("training_splits")["run"].to_list() == [run_id]
         evaluation = json.loads(own.json_path("evaluation").read_text())
         assert evaluation == {"splits_of": run_id}
+
+
+def _count_parquet_reads(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    reads: list[Any] = []
+    read = pl.read_parquet
+
+    def counted(source: Any, *args: Any, **kwargs: Any) -> pl.DataFrame:
+        reads.append(source)
+        return read(source, *args, **kwargs)
+
+    monkeypatch.setattr(pl, "read_parquet", counted)
+    return reads
+
+
+def test_the_steps_after_a_frame_was_written_get_it_without_reading_its_file(
+    tmp_path: Path, instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads = _count_parquet_reads(monkeypatch)
+    written = day_frame(DAYS[0], rows=50)
+
+    @asset
+    def splits() -> pl.DataFrame:
+        return written
+
+    @asset
+    def search(splits: pl.DataFrame) -> int:
+        assert splits.equals(written)
+        return splits.height
+
+    @asset
+    def evaluation(splits: pl.DataFrame, search: int) -> int:
+        assert splits.equals(written) and search == written.height
+        return search
+
+    manager = ParquetJsonIOManager(root=str(tmp_path), run_scoped=["splits", "search"])
+    result = materialize(
+        [splits, search, evaluation], resources={"io_manager": manager}, instance=instance
+    )
+
+    assert result.success
+    assert reads == []  # two readers, no decode of the file the run just wrote
+    stored = tmp_path / "runs" / result.run_id / "splits" / "data.parquet"
+    assert pl.read_parquet(stored).equals(written)  # the file is still what readers got
+
+
+def test_a_kept_frame_is_not_handed_out_once_its_file_was_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manager = ParquetJsonIOManager(root=str(tmp_path), run_scoped=["training_splits"])
+    kept, replacement = day_frame(DAYS[0], rows=5), day_frame(DAYS[1], rows=7)
+    manager.handle_output(_output("ra"), kept)
+    context = build_input_context(
+        asset_key=AssetKey("training_splits"), upstream_output=_output("ra")
+    )
+    reads = _count_parquet_reads(monkeypatch)
+
+    assert manager.load_input(context).equals(kept) and reads == []
+    path = tmp_path / "runs" / "ra" / "training_splits" / "data.parquet"
+    staged = path.with_suffix(".other")
+    replacement.write_parquet(staged)
+    os.replace(staged, path)  # another writer's value, atomically in place
+    assert manager.load_input(context).equals(replacement) and len(reads) == 1
+
+
+def test_a_frame_stamp_changes_with_the_file_it_stamps(tmp_path: Path) -> None:
+    path = tmp_path / "frame.parquet"
+    day_frame(DAYS[0], rows=20).write_parquet(path)
+    stamp = FileStamp.of(path)
+    assert FileStamp.of(path) == stamp
+    day_frame(DAYS[1], rows=20).write_parquet(path)  # same size, same file, rewritten in place
+    assert FileStamp.of(path) != stamp
+    kept = LastWrittenFrame()
+    kept.remember(path, pl.DataFrame({"a": [1]}))
+    assert kept.recall(tmp_path / "other.parquet") is None  # only the file it was written to
+    path.unlink()
+    assert kept.recall(path) is None
+
+
+def test_a_frame_too_large_to_keep_is_read_from_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "frame.parquet"
+    frame = day_frame(DAYS[0], rows=200)
+    frame.write_parquet(path)
+    kept = LastWrittenFrame()
+    monkeypatch.setattr(frame_cache, "MAX_KEPT_BYTES", frame.estimated_size() - 1)
+    kept.remember(path, frame)
+    assert kept.recall(path) is None
+    monkeypatch.setattr(frame_cache, "MAX_KEPT_BYTES", frame.estimated_size())
+    kept.remember(path, frame)
+    recalled = kept.recall(path)
+    assert recalled is not None and recalled.equals(frame)

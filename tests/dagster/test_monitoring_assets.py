@@ -67,7 +67,7 @@ def test_backfill_of_twelve_days_is_one_run_that_materializes_every_day(
 
     assert len(MONITORED) == 12
     per_day = {asset: set(MONITORED) for asset in (*MONITORING_ASSETS, DAILY_PERFORMANCE)}
-    assert materialized == {**per_day, "slo_status": {None}}
+    assert materialized == {**per_day, "label_summary": {None}, "slo_status": {None}}
     assert len(world.instance.get_run_records()) == 1
     for key in MONITORED:
         assert world.store.exists("scores", key)
@@ -250,11 +250,16 @@ def test_label_status_counts_the_labels_the_generator_revealed(
         assert status["n_labeled_since"] == new
         since_training += new
 
-    metadata = world.latest_metadata("label_status_report")
-    assert metadata["n_labeled_since_training"] == since_training > 0
-    # the run's coverage, which the label sensor reads, is not the newest day's own coverage
-    assert metadata["run_label_coverage"] == pytest.approx(labeled_rows / rows)
-    assert metadata["run_label_coverage"] != pytest.approx(metadata["label_coverage"])
+    summary = world.latest_metadata("label_summary")  # the run's totals, which the sensor reads
+    assert summary["n_labeled_since_training"] == since_training > 0
+    assert summary["partitions"] == len(MONITORED)
+    assert summary["n_rows"] == rows
+    assert summary["label_coverage"] == pytest.approx(labeled_rows / rows)
+    newest_day = world.latest_metadata("label_status_report")  # that day's own numbers only
+    assert summary["label_coverage"] != pytest.approx(newest_day["label_coverage"])
+    assert not {"partitions", "n_labeled_since_training", "oldest_unlabeled_age_hours"} & set(
+        newest_day
+    )
     first, last = (
         _stored_json(world, "label_status_report", k) for k in (MONITORED[0], MONITORED[-1])
     )
@@ -275,7 +280,7 @@ def test_label_status_reports_the_oldest_awaited_label_of_the_whole_run(
         _stored_json(world, "label_status_report", key)["oldest_unlabeled_age_hours"]
         for key in MONITORED
     ]
-    reported = world.latest_metadata("label_status_report")["oldest_unlabeled_age_hours"]
+    reported = world.latest_metadata("label_summary")["oldest_unlabeled_age_hours"]
     assert reported == pytest.approx(max(ages))
 
 

@@ -76,11 +76,10 @@ def plant_labels(
 ) -> None:
     instance.report_runless_asset_event(
         AssetMaterialization(
-            asset_key="label_status_report",
-            partition=day_key(5),
+            asset_key="label_summary",
             metadata={
                 "n_labeled_since_training": MetadataValue.int(new_labels),
-                "run_label_coverage": MetadataValue.float(coverage),
+                "label_coverage": MetadataValue.float(coverage),
                 "oldest_unlabeled_age_hours": MetadataValue.float(oldest_unlabeled_hours),
             },
         )
@@ -335,4 +334,4 @@ def test_label_sensor_skips_before_any_label_status_was_measured(
 ) -> None:
     tick = evaluate(defs, instance, "label_freshness_sensor")
     assert tick.run_requests == []
-    assert tick.skip_message == "no label status materialized yet"
+    assert tick.skip_message == "no label summary materialized yet"
