@@ -29,7 +29,7 @@ from binclf.train.search.fidelity import (
 )
 from binclf.train.search.settings import LIGHTGBM_METRICS, OBJECTIVES, SearchSettings
 
-SEARCH_DEFINITION_VERSION = 3
+SEARCH_DEFINITION_VERSION = 4
 
 # Each parameter: its kind and range ("int"/"float" with low, high and log scale) or choices.
 LIGHTGBM_SPACE: dict[str, dict[str, Any]] = {

@@ -1,0 +1,84 @@
+"""Small data: trials scored by k-fold cross-validation on training + validation rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
+from sklearn.model_selection import cross_val_predict
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from binclf.train.search import SearchSettings, search_model
+from binclf.train.search.cross_val import FoldedData, cv_objective, fold_rows
+
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+
+def simulated(n: int, n_features: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """A logistic truth with a few strong and many weak coefficients."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, n_features))
+    beta = np.where(np.arange(n_features) < 4, 1.0, 0.1)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(X @ beta - 0.5)))).astype(np.int8)
+    return pd.DataFrame(X, columns=[f"x{i}" for i in range(n_features)]), y
+
+
+def test_stratified_folds_keep_the_class_balance_and_time_folds_are_blocks_in_order():
+    y = np.array([0] * 80 + [1] * 20, dtype=np.int8)
+    stratified = fold_rows(y, 5, seed=0, in_time_order=False)
+    assert sorted(np.concatenate(stratified).tolist()) == list(range(100))
+    assert [int(y[rows].sum()) for rows in stratified] == [4] * 5
+    blocks = fold_rows(y, 4, seed=0, in_time_order=True)
+    assert [rows.tolist() for rows in blocks] == [list(range(i, i + 25)) for i in (0, 25, 50, 75)]
+
+
+def test_a_logistic_trial_scores_the_out_of_fold_log_loss_scikit_learn_gives_on_its_folds():
+    X, y = simulated(400, 8, seed=1)
+    settings = SearchSettings(families=("logistic",), n_trials=1, timeout_seconds=None)
+    folded = FoldedData.build(X, y, None, settings, in_time_order=False, deadline=None)
+    study = optuna.create_study()
+    study.enqueue_trial({"family": "logistic", "C": 0.05, "class_weight": "none"})
+    study.optimize(lambda trial: cv_objective(trial, folded), n_trials=1)
+
+    folds = [(np.setdiff1d(np.arange(len(y)), rows), rows) for rows, _ in folded.folds]
+    reference = make_pipeline(StandardScaler(), LogisticRegression(C=0.05, max_iter=2000))
+    p = cross_val_predict(reference, X, y, cv=folds, method="predict_proba")[:, 1]
+    assert study.best_value == pytest.approx(log_loss(y, p), abs=1e-6)
+
+
+def _chosen_c(X, y, cv_max_rows: int, seed: int) -> float:
+    n_fit = int(len(y) * 0.8)
+    result = search_model(
+        X.iloc[:n_fit], y[:n_fit], X.iloc[n_fit:], y[n_fit:],
+        storage="sqlite:///:memory:", study_name="c",
+        settings=SearchSettings(
+            families=("logistic",), n_trials=15, timeout_seconds=None, ensemble=False,
+            cv_max_rows=cv_max_rows, seed=seed,
+        ),
+    )  # fmt: skip
+    return float(result.params["C"])
+
+
+def test_cross_validation_chooses_c_nearer_the_best_c_than_one_validation_split():
+    # The best C of each simulated problem is the one with the lowest log loss on 5,000 fresh
+    # rows from the same truth; the search sees 300 rows (60 of them for validation).
+    grid = np.logspace(-3, 2, 26)
+    cv_misses, split_misses = [], []
+    for seed in range(4):
+        X_all, y_all = simulated(5_300, 30, seed=seed)
+        X, y = X_all.iloc[:300].reset_index(drop=True), y_all[:300]
+        X_test, y_test = X_all.iloc[300:], y_all[300:]
+        scaler = StandardScaler().fit(X)
+        losses = [
+            log_loss(y_test, LogisticRegression(C=c, max_iter=2000)
+                     .fit(scaler.transform(X), y).predict_proba(scaler.transform(X_test))[:, 1])
+            for c in grid
+        ]  # fmt: skip
+        best = np.log10(grid[int(np.argmin(losses))])
+        cv_misses.append(abs(np.log10(_chosen_c(X, y, 5_000, seed)) - best))
+        split_misses.append(abs(np.log10(_chosen_c(X, y, 0, seed)) - best))
+    assert np.mean(cv_misses) < np.mean(split_misses)
