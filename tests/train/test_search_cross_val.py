@@ -82,3 +82,22 @@ def test_cross_validation_chooses_c_nearer_the_best_c_than_one_validation_split(
         cv_misses.append(abs(np.log10(_chosen_c(X, y, 5_000, seed)) - best))
         split_misses.append(abs(np.log10(_chosen_c(X, y, 0, seed)) - best))
     assert np.mean(cv_misses) < np.mean(split_misses)
+
+
+def test_a_cross_validated_lightgbm_winner_is_refit_with_the_mean_of_its_folds_rounds(tmp_path):
+    X, y = simulated(600, 6, seed=2)
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    result = search_model(
+        X.iloc[:480], y[:480], X.iloc[480:], y[480:],
+        storage=storage, study_name="rounds",
+        settings=SearchSettings(
+            families=("lightgbm",), n_trials=2, timeout_seconds=None, ensemble=False,
+            learning_rate=0.2, max_boost_rounds=200, early_stopping_rounds=10, num_threads=1,
+        ),
+    )  # fmt: skip
+    best = optuna.load_study(study_name="rounds", storage=storage).best_trial
+    folds = best.user_attrs["fold_iterations"]
+    assert len(folds) == 5 and best.user_attrs["rows"] == 600
+    assert result.model.params["num_boost_round"] == max(1, round(float(np.mean(folds))))
+    assert result.rounds_chosen_on == "5-fold cross-validation, mean of the folds, 600 rows"
+    assert result.refit_rows == 600
