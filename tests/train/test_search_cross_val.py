@@ -101,3 +101,23 @@ def test_a_cross_validated_lightgbm_winner_is_refit_with_the_mean_of_its_folds_r
     assert result.model.params["num_boost_round"] == max(1, round(float(np.mean(folds))))
     assert result.rounds_chosen_on == "5-fold cross-validation, mean of the folds, 600 rows"
     assert result.refit_rows == 600
+
+
+def test_a_cross_validated_family_whose_trials_all_fail_fails_the_search_naming_the_error(
+    tmp_path, monkeypatch
+):
+    from binclf.train.search import cross_val
+    from binclf.train.search.settings import SearchError
+
+    def failing(*args, **kwargs):
+        raise ValueError("bad leaves")
+
+    monkeypatch.setattr(cross_val, "fit_lightgbm_rung", failing)
+    X, y = simulated(400, 4, seed=3)
+    with pytest.raises(SearchError, match=r"no lightgbm trial completed \(3 failed\)") as raised:
+        search_model(
+            X.iloc[:320], y[:320], X.iloc[320:], y[320:],
+            storage=f"sqlite:///{tmp_path / 'optuna.db'}", study_name="fails",
+            settings=SearchSettings(n_trials=4, timeout_seconds=None, ensemble=False),
+        )  # fmt: skip
+    assert "first error: ValueError: bad leaves" in str(raised.value)
