@@ -79,6 +79,13 @@ class SearchConfig(Config):
         _default(SearchSettings, "fidelity_min_rows"),
         description="LightGBM trials start on this many rows, then three times more per rung",
     )
+    cv_max_rows: int = Field(
+        _default(SearchSettings, "cv_max_rows"),
+        description="at most this many training + validation rows: trials are cross-validated",
+    )
+    cv_folds: int = Field(
+        _default(SearchSettings, "cv_folds"), description="folds of that cross-validation"
+    )
     ensemble: bool = Field(
         _default(SearchSettings, "ensemble"),
         description="a greedy ensemble of the best trials competes with the winner",

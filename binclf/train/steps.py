@@ -64,6 +64,7 @@ def search(
         train_weight=train[2],
         valid_weight=valid[2],
         warm_start_from=warm_start_from,
+        in_time_order=spec.time_column is not None,
     )
     return replace(SearchOutcome.from_result(result, schema, exclusions), data_version=version)
 

@@ -44,6 +44,8 @@ SMALL_TRAINING: dict[str, Any] = {
             "families": ["lightgbm"],
             "num_threads": 1,
             "search_sample_rows": None,
+            # One LightGBM model, whose own files the tests read (no ensemble of its trials).
+            "ensemble": False,
         }
     },
     "calibration": {"config": {"n_folds": 3}},

@@ -98,7 +98,7 @@ def test_an_ensemble_with_a_catboost_member_round_trips_its_files(fitted):
 
 def test_the_search_prunes_and_refits_catboost_trials(tmp_path):
     data = {"train": linear_truth(2_700, seed=3), "valid": linear_truth(800, seed=4)}
-    settings = quick(families=("catboost",), n_trials=4, fidelity_min_rows=300)
+    settings = quick(families=("catboost",), n_trials=4, fidelity_min_rows=300, cv_max_rows=0)
     result = run(data, tmp_path, settings)
     assert result.family == "catboost"
     assert result.fidelity_rows == 2_700

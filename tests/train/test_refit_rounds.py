@@ -27,6 +27,7 @@ def sampled(**overrides):
         "n_trials": 1,
         "search_sample_rows": 300,
         "fidelity_min_rows": 300,
+        "cv_max_rows": 0,
         "learning_rate": 0.2,
         "max_boost_rounds": 1_000,
         **overrides,

@@ -63,7 +63,7 @@ def test_the_first_rung_only_prunes_however_slow_it_is():
 
 
 def test_lightgbm_trials_climb_the_rungs_and_most_are_pruned_on_the_small_ones(data, tmp_path):
-    settings = quick(families=("lightgbm",), n_trials=12, fidelity_min_rows=300)
+    settings = quick(families=("lightgbm",), n_trials=12, fidelity_min_rows=300, cv_max_rows=0)
     result = run(data, tmp_path, settings)
     rows = {t["number"]: t["rows"] for t in result.history}
     complete = [t for t in result.history if t["state"] == "COMPLETE"]
@@ -75,7 +75,9 @@ def test_lightgbm_trials_climb_the_rungs_and_most_are_pruned_on_the_small_ones(d
 
 
 def test_a_budget_in_trials_gives_byte_identical_models_with_several_rungs(data, tmp_path):
-    settings = quick(families=("lightgbm",), n_trials=6, fidelity_min_rows=300, seed=3)
+    settings = quick(
+        families=("lightgbm",), n_trials=6, fidelity_min_rows=300, cv_max_rows=0, seed=3
+    )
     first = run(data, tmp_path, settings, db="first.db")
     second = run(data, tmp_path, settings, db="second.db")
     assert [t["state"] for t in first.history] == [t["state"] for t in second.history]
@@ -85,7 +87,11 @@ def test_a_budget_in_trials_gives_byte_identical_models_with_several_rungs(data,
 
 def test_a_budget_in_seconds_stores_its_top_rung_and_no_trial_climbs_above_it(data, tmp_path):
     settings = quick(
-        families=("lightgbm",), n_trials=6, timeout_seconds=30.0, fidelity_min_rows=300
+        families=("lightgbm",),
+        n_trials=6,
+        timeout_seconds=30.0,
+        fidelity_min_rows=300,
+        cv_max_rows=0,
     )
     result = run(data, tmp_path, settings)
     study = optuna.load_study(study_name="study", storage=f"sqlite:///{tmp_path / 'optuna.db'}")
@@ -142,7 +148,11 @@ def test_a_winner_scored_below_the_top_is_fit_on_every_trial_row_for_its_rounds(
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     optuna.create_study(study_name="capped", storage=storage).set_user_attr(TOP_RUNG_ATTR, 0)
     settings = quick(
-        families=("lightgbm",), n_trials=3, timeout_seconds=60.0, fidelity_min_rows=300
+        families=("lightgbm",),
+        n_trials=3,
+        timeout_seconds=60.0,
+        fidelity_min_rows=300,
+        cv_max_rows=0,
     )
     result = run(data, tmp_path, settings, name="capped")
     assert {t["rows"] for t in result.history} == {300}
@@ -166,7 +176,7 @@ def test_the_champions_study_is_read_from_its_verified_card(tmp_path):
 def test_the_families_take_their_shares_of_the_trials_though_most_boosted_ones_are_pruned(
     data, tmp_path
 ):
-    settings = quick(n_trials=10, fidelity_min_rows=300)
+    settings = quick(n_trials=10, fidelity_min_rows=300, cv_max_rows=0)
     result = run(data, tmp_path, settings)
     families = [t["family"] for t in result.history]
     # The logistic starting point and three LightGBM ones, then LightGBM 0.8 : logistic 0.2.

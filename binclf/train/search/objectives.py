@@ -306,25 +306,35 @@ def logistic_trial(trial: Any, data: TrialData, method: str) -> float:
     return score(data.y_valid, p, data.valid_weight, data.settings.objective)
 
 
-def objective(trial: Any, data: TrialData) -> float:
-    """One trial: pick the family and resampling, fit, return the validation score.
-
-    A trial error (`trial_errors()`) is recorded on the trial as the user attribute `error`
-    before it fails the trial, so a family's failures can be reported by their first cause.
-    """
-    settings = data.settings
+def family_and_method(trial: Any, settings: SearchSettings) -> tuple[str, str]:
+    """The trial's family and resampling method, asked of the trial."""
     family = trial.suggest_categorical("family", list(settings.families))
     method = (
         trial.suggest_categorical("resampling", list(RESAMPLING_METHODS))
         if settings.resampling == "auto"
         else settings.resampling
     )
+    return family, method
+
+
+def fit_family(trial: Any, data: TrialData, family: str, method: str) -> float:
+    """Fit the trial's family on `data` and return its validation score.
+
+    A trial error (`trial_errors()`) is recorded on the trial as the user attribute `error`
+    before it fails the trial, so a family's failures can be reported by their first cause.
+    """
     try:
         if family == "lightgbm":
             return lightgbm_trial(trial, data, method)
         if family == "catboost":
             return catboost_trial(trial, data, method, suggest(trial, CATBOOST_SPACE))
         return logistic_trial(trial, data, method)
-    except trial_errors(settings.families) as error:
+    except trial_errors(data.settings.families) as error:
         trial.set_user_attr(ERROR_ATTR, f"{type(error).__name__}: {error}")
         raise
+
+
+def objective(trial: Any, data: TrialData) -> float:
+    """One trial: pick the family and resampling, fit, return the validation score."""
+    family, method = family_and_method(trial, data.settings)
+    return fit_family(trial, data, family, method)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from binclf.train.search.budget import optimize_within_budget
+from binclf.train.search.cross_val import FoldedData, cv_objective, uses_cross_validation
 from binclf.train.search.ensemble import choose_ensemble, refit_ensemble
 from binclf.train.search.fidelity import ROWS_ATTR, trials_deadline
 from binclf.train.search.objectives import TrialData, objective, trial_errors
@@ -118,6 +119,14 @@ def _chosen_rounds(
     return _RoundsChoice(rounds, rows, words, None)
 
 
+def _cross_validated_rounds(best: Any, n_rows: int, folds: int) -> _RoundsChoice:
+    """A cross-validated winner's round count: its trial's (the mean over its folds)."""
+    if best.params["family"] == "logistic":
+        return _RoundsChoice(None, n_rows, None, None)
+    words = f"{folds}-fold cross-validation, mean of the folds, {n_rows:,} rows"
+    return _RoundsChoice(None, n_rows, words, None)
+
+
 def search_model(
     X_train: pd.DataFrame,
     y_train: np.ndarray,
@@ -131,6 +140,7 @@ def search_model(
     valid_weight: np.ndarray | None = None,
     on_trial: Callable[[Any, Any], None] | None = None,
     warm_start_from: str | None = None,
+    in_time_order: bool = False,
 ) -> SearchResult:
     """Search the families on (train, validation), then refit the winner.
 
@@ -138,7 +148,9 @@ def search_model(
     `study_name` is resumed: its finished (complete or pruned) trials count toward `n_trials`.
     `on_trial(study, trial)` is called after each trial, next to the progress log. A new study
     starts with the best configurations of the study `warm_start_from` in the same storage (the
-    champion's), when given. A trial error
+    champion's), when given. On small data (`SearchSettings.cv_max_rows`) trials are scored by
+    cross-validation on training + validation rows, in contiguous blocks when `in_time_order`
+    (training rows oldest, then validation), else stratified. A trial error
     fails its trial only; any other exception stops the search and is raised as it is.
     """
     import optuna
@@ -147,24 +159,35 @@ def search_model(
     _check_inputs(X_train, y_train, X_valid, y_valid)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = open_study(storage, study_name, settings, warm_start_from)
-    sample = _stratified_sample(y_train, settings.search_sample_rows, settings.seed)
-    data = TrialData(
-        X_train.iloc[sample].reset_index(drop=True),
-        np.asarray(y_train, dtype=np.int8)[sample],
-        None if train_weight is None else np.asarray(train_weight, float)[sample],
-        X_valid.reset_index(drop=True),
-        np.asarray(y_valid, dtype=np.int8),
-        None if valid_weight is None else np.asarray(valid_weight, float),
-        settings,
-        deadline=None
-        if settings.timeout_seconds is None
-        else time.monotonic() + settings.timeout_seconds,
+    deadline = (
+        None if settings.timeout_seconds is None else time.monotonic() + settings.timeout_seconds
     )
+    folded = None
+    if uses_cross_validation(len(y_train) + len(y_valid), settings):
+        folded = FoldedData.build(
+            *stack((X_train, y_train, train_weight), (X_valid, y_valid, valid_weight)),
+            settings,
+            in_time_order=in_time_order,
+            deadline=deadline,
+        )
+        data = folded.whole
+    else:
+        sample = _stratified_sample(y_train, settings.search_sample_rows, settings.seed)
+        data = TrialData(
+            X_train.iloc[sample].reset_index(drop=True),
+            np.asarray(y_train, dtype=np.int8)[sample],
+            None if train_weight is None else np.asarray(train_weight, float)[sample],
+            X_valid.reset_index(drop=True),
+            np.asarray(y_valid, dtype=np.int8),
+            None if valid_weight is None else np.asarray(valid_weight, float),
+            settings,
+            deadline=deadline,
+        )
     owner = Owner.current().to_dict()
 
     def owned(trial: Any) -> float:
         trial.set_user_attr(OWNER_ATTR, owner)
-        return objective(trial, data)
+        return objective(trial, data) if folded is None else cv_objective(trial, folded)
 
     done = _finished_count(study)
     remaining = None if settings.n_trials is None else settings.n_trials - done
@@ -201,7 +224,10 @@ def search_model(
         )
     best = best_trial(study, study_name, settings.families)
     method = best.params.get("resampling", settings.resampling)
-    chosen = _chosen_rounds(best, data, X_train, y_train, train_weight)
+    if folded is None:
+        chosen = _chosen_rounds(best, data, X_train, y_train, train_weight)
+    else:
+        chosen = _cross_validated_rounds(best, len(data.y_valid), settings.cv_folds)
     full_size = chosen.full_size
     if settings.refit_with_validation:
         X_refit, y_refit, w_refit = stack(
@@ -227,7 +253,7 @@ def search_model(
     family, best_value = best.params["family"], float(best.value)
     # Trials scored below every trial row (a capped top rung) would pick members and weights
     # for models other than those refit, so an ensemble is only formed at full fidelity.
-    at_full_fidelity = scored_on_every_trial_row(best, data, method)
+    at_full_fidelity = folded is not None or scored_on_every_trial_row(best, data, method)
     choice = (
         choose_ensemble(study, data, settings) if settings.ensemble and at_full_fidelity else None
     )

@@ -31,7 +31,9 @@ class SearchSettings:
     rows when `refit_with_validation`, LightGBM and CatBoost with the round count early stopping
     chose at the fixed `learning_rate` (with every training row when the trials ran on a
     sample, `binclf.train.search.refit`). With `ensemble`, a greedy ensemble of the best trials
-    competes with the winner on validation (`binclf.train.search.ensemble`). A timeout makes the
+    competes with the winner on validation (`binclf.train.search.ensemble`). When training and
+    validation rows together are at most `cv_max_rows`, every trial is scored by `cv_folds`-fold
+    cross-validation on all of them instead (`binclf.train.search.cross_val`). A timeout makes the
     trial count depend on machine speed: for byte-identical reruns set `timeout_seconds=None`
     and let `n_trials` bound the search.
     """
@@ -50,6 +52,8 @@ class SearchSettings:
     ensemble: bool = True
     num_threads: int = 2
     seed: int = 0
+    cv_max_rows: int = 5_000
+    cv_folds: int = 5
 
     def __post_init__(self) -> None:
         if self.n_trials is None and self.timeout_seconds is None:
@@ -79,6 +83,10 @@ class SearchSettings:
             raise SearchError(
                 f"fidelity_min_rows must be at least 100, got {self.fidelity_min_rows}"
             )
+        if self.cv_folds < 2:
+            raise SearchError(f"cv_folds must be at least 2, got {self.cv_folds}")
+        if self.cv_max_rows < 0:
+            raise SearchError(f"cv_max_rows must be 0 (never) or more, got {self.cv_max_rows}")
         if not 0 < self.learning_rate <= 1:
             raise SearchError(f"learning_rate must be in (0, 1], got {self.learning_rate}")
 

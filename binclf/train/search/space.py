@@ -29,15 +29,15 @@ from binclf.train.search.fidelity import (
 )
 from binclf.train.search.settings import LIGHTGBM_METRICS, OBJECTIVES, SearchSettings
 
-SEARCH_DEFINITION_VERSION = 3
+SEARCH_DEFINITION_VERSION = 4
 
 # Each parameter: its kind and range ("int"/"float" with low, high and log scale) or choices.
 LIGHTGBM_SPACE: dict[str, dict[str, Any]] = {
-    "num_leaves": {"kind": "int", "low": 4, "high": 128, "log": True},
-    "min_data_in_leaf": {"kind": "int", "low": 5, "high": 200, "log": True},
+    "num_leaves": {"kind": "int", "low": 2, "high": 128, "log": True},
+    "min_data_in_leaf": {"kind": "int", "low": 5, "high": 500, "log": True},
     "feature_fraction": {"kind": "float", "low": 0.3, "high": 1.0, "log": False},
     "bagging_fraction": {"kind": "float", "low": 0.5, "high": 1.0, "log": False},
-    "lambda_l2": {"kind": "float", "low": 1e-3, "high": 30.0, "log": True},
+    "lambda_l2": {"kind": "float", "low": 1e-3, "high": 100.0, "log": True},
     "cat_smooth": {"kind": "float", "low": 1.0, "high": 100.0, "log": True},
     "max_cat_to_onehot": {"kind": "categorical", "choices": [4, 64]},
 }
@@ -55,7 +55,8 @@ SPACES = {"lightgbm": LIGHTGBM_SPACE, "logistic": LOGISTIC_SPACE, "catboost": CA
 
 # The first trials of a new study: a plain logistic regression (cheap, so it always runs) and a
 # small portfolio of LightGBM configurations that are sound on most tabular data (small
-# regularized trees with column sampling, near-library defaults, larger trees for larger data).
+# regularized trees with column sampling, near-library defaults, larger trees for larger data,
+# and a few-leaf, strongly regularized model for weak signals and few positives).
 # The search starts from them, so it never ends worse than they do on validation.
 STARTING_POINTS: dict[str, list[dict[str, Any]]] = {
     "logistic": [{"C": 1.0, "class_weight": "none"}],
@@ -66,6 +67,8 @@ STARTING_POINTS: dict[str, list[dict[str, Any]]] = {
          "bagging_fraction": 0.8, "lambda_l2": 1.0, "cat_smooth": 10.0, "max_cat_to_onehot": 4},
         {"num_leaves": 63, "min_data_in_leaf": 50, "feature_fraction": 0.6,
          "bagging_fraction": 0.8, "lambda_l2": 10.0, "cat_smooth": 10.0, "max_cat_to_onehot": 64},
+        {"num_leaves": 4, "min_data_in_leaf": 100, "feature_fraction": 0.9,
+         "bagging_fraction": 0.7, "lambda_l2": 30.0, "cat_smooth": 10.0, "max_cat_to_onehot": 4},
     ],
     # CatBoost's own defaults.
     "catboost": [
