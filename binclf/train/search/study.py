@@ -25,8 +25,8 @@ from binclf.train.search.owners import is_orphan
 from binclf.train.search.settings import OBJECTIVES, SearchError, SearchSettings
 from binclf.train.search.space import (
     N_STARTUP_TRIALS,
-    STARTING_POINTS,
     definition_hash,
+    starting_points,
 )
 from binclf.train.search.warm import warm_start_points
 
@@ -67,13 +67,18 @@ def fail_orphans(study: Any) -> None:
 
 
 def open_study(
-    storage: str, name: str, settings: SearchSettings, warm_start_from: str | None = None
+    storage: str,
+    name: str,
+    settings: SearchSettings,
+    warm_start_from: str | None,
+    training_rows: int,
 ) -> Any:
     """Create the study, or load it when it exists (another run or worker made it).
 
     Only the worker that creates the study enqueues the starting points, so workers that start
     together do not run them twice: first the best configurations of the study
-    `warm_start_from` (the champion's, `binclf.train.search.warm`), then `STARTING_POINTS`.
+    `warm_start_from` (the champion's, `binclf.train.search.warm`), then the starting points
+    for `training_rows` (`binclf.train.search.space.starting_points`).
     """
     import optuna
 
@@ -108,12 +113,16 @@ def open_study(
     if is_single_worker(storage):
         fail_orphans(study)
     if created:
-        enqueue_starts(study, settings, warm_start_from, options["storage"])
+        enqueue_starts(study, settings, warm_start_from, options["storage"], training_rows)
     return study
 
 
 def enqueue_starts(
-    study: Any, settings: SearchSettings, warm_start_from: str | None, storage: Any
+    study: Any,
+    settings: SearchSettings,
+    warm_start_from: str | None,
+    storage: Any,
+    training_rows: int,
 ) -> None:
     """Enqueue the warm-start points, then the starting points, each distinct point once."""
     points = (
@@ -121,7 +130,7 @@ def enqueue_starts(
         if warm_start_from is None
         else warm_start_points(storage, warm_start_from, settings.families)
     )
-    for family, family_points in STARTING_POINTS.items():
+    for family, family_points in starting_points(training_rows).items():
         if family in settings.families:
             points.extend({"family": family, **point} for point in family_points)
     queued: list[dict[str, Any]] = []
