@@ -18,7 +18,15 @@ from typing import Any
 
 import pytest
 import yaml
-from dagster import AssetKey, AssetSelection, DagsterInstance, Definitions, materialize
+from dagster import (
+    AssetCheckKey,
+    AssetKey,
+    AssetSelection,
+    DagsterInstance,
+    Definitions,
+    materialize,
+)
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -183,6 +191,11 @@ class PipelineWorld:
         return self.registry.register(
             DATASET, edit(files) if edit else files, metadata={"family": "lightgbm"}
         )
+
+    def check_statuses(self, check: AssetCheckKey) -> dict[str, AssetCheckExecutionRecordStatus]:
+        """Each partition's latest execution status of `check`."""
+        records = self.instance.event_log_storage.get_asset_check_partition_info([check])
+        return {r.partition_key: r.latest_execution_status for r in records}
 
     def latest_metadata(self, asset: str) -> dict[str, Any]:
         records = self.instance.fetch_materializations(AssetKey(asset), limit=1).records

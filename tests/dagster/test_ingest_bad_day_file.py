@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from dagster import AssetCheckKey, AssetKey, DagsterEventType, Definitions
@@ -61,11 +60,6 @@ def world(trained_template: TrainedTemplate, tmp_path: Path) -> Iterator[Pipelin
     world.instance.dispose()
 
 
-def _verdicts(world: PipelineWorld) -> dict[str, Any]:
-    records = world.instance.event_log_storage.get_asset_check_partition_info([CHECK])
-    return {r.partition_key: r.latest_execution_status for r in records}
-
-
 def test_the_code_location_loads_with_a_corrupt_day_file(world: PipelineWorld) -> None:
     Definitions.validate_loadable(build_definitions(world.spec, str(world.root)))
 
@@ -87,7 +81,7 @@ def test_a_corrupt_day_file_fails_only_its_day_with_its_name_and_a_fixed_file_co
     result = world.run_range("daily_job", RANGE[0], RANGE[-1], run_config=NO_HTML)
 
     assert result.success, failures(result)
-    verdicts = _verdicts(world)
+    verdicts = world.check_statuses(CHECK)
     assert verdicts[BAD] == FAILED
     assert all(verdicts.get(k) != FAILED for k in GOOD)
     failed = [
@@ -112,7 +106,7 @@ def test_a_corrupt_day_file_fails_only_its_day_with_its_name_and_a_fixed_file_co
     rerun = world.run_range("daily_job", BAD, BAD, run_config=NO_HTML)
 
     assert rerun.success, failures(rerun)
-    assert _verdicts(world)[BAD] == AssetCheckExecutionRecordStatus.SUCCEEDED
+    assert world.check_statuses(CHECK)[BAD] == AssetCheckExecutionRecordStatus.SUCCEEDED
     for asset in ("validated_events", "scores"):
         assert all(world.store.exists(asset, key) for key in RANGE)
         assert not world.store.is_refused(BAD, asset)

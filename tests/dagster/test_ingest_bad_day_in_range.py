@@ -52,11 +52,6 @@ def world(trained_template: TrainedTemplate, tmp_path: Any) -> Iterator[Pipeline
     world.instance.dispose()
 
 
-def _check_status(world: PipelineWorld) -> dict[str, AssetCheckExecutionRecordStatus]:
-    infos = world.instance.event_log_storage.get_asset_check_partition_info([CHECK])
-    return {i.partition_key: i.latest_execution_status for i in infos}
-
-
 def test_a_bad_day_in_a_range_run_fails_alone_and_a_rerun_after_the_fix_completes_it(
     world: PipelineWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -72,7 +67,7 @@ def test_a_bad_day_in_a_range_run_fails_alone_and_a_rerun_after_the_fix_complete
 
     assert result.success, failures(result)
     assert len(world.instance.get_run_records()) == 1 + 1  # the profile, then the range
-    status = _check_status(world)
+    status = world.check_statuses(CHECK)
     assert status[BAD] == AssetCheckExecutionRecordStatus.FAILED
     failed = AssetCheckExecutionRecordStatus.FAILED
     assert all(status[k] != failed for k in GOOD_OR_EMPTY)
@@ -89,7 +84,7 @@ def test_a_bad_day_in_a_range_run_fails_alone_and_a_rerun_after_the_fix_complete
     rerun = world.run_range("daily_job", BAD, BAD, run_config=NO_HTML)
 
     assert rerun.success, failures(rerun)
-    assert _check_status(world)[BAD] == AssetCheckExecutionRecordStatus.SUCCEEDED
+    assert world.check_statuses(CHECK)[BAD] == AssetCheckExecutionRecordStatus.SUCCEEDED
     for asset in ("validated_events", "scores"):
         assert all(world.store.exists(asset, key) for key in RANGE)
         assert not world.store.is_refused(BAD, asset)
