@@ -99,7 +99,8 @@ class SearchConfig(Config):
         description="drop features whose single-feature AUC exceeds it",
     )
     num_threads: int = Field(
-        _default(SearchSettings, "num_threads"), description="LightGBM threads; match the cores"
+        _default(SearchSettings, "num_threads"),
+        description="LightGBM threads of fits on 100,000 rows or more (fewer: one); the cores",
     )
     seed: int = _default(SearchSettings, "seed")
 

@@ -12,10 +12,12 @@ from scipy.special import expit, logit
 from binclf.train.models import (
     LIGHTGBM_MODEL_FILE,
     LOGISTIC_MODEL_FILE,
+    THREADED_MIN_ROWS,
     LogisticEncoding,
     ModelError,
     fit_lightgbm,
     fit_logistic,
+    fit_threads,
     model_from_files,
 )
 
@@ -48,6 +50,18 @@ def test_lightgbm_restored_from_files_predicts_identically():
     assert restored.params == model.params
     assert model.params["num_threads"] == 1
     assert model.params["deterministic"] is True
+
+
+def test_a_fit_below_threaded_min_rows_runs_on_one_thread_and_a_larger_fit_on_all():
+    X, y = simulated(1_000)
+    asked_two = fit_lightgbm(X, y, params=LIGHTGBM_PARAMS, num_boost_round=10, num_threads=2)
+    one = fit_lightgbm(X, y, params=LIGHTGBM_PARAMS, num_boost_round=10, num_threads=1)
+    assert asked_two.params["num_threads"] == 1
+    assert asked_two.to_files()[LIGHTGBM_MODEL_FILE] == one.to_files()[LIGHTGBM_MODEL_FILE]
+    X_large, y_large = simulated(THREADED_MIN_ROWS)
+    large = fit_lightgbm(X_large, y_large, params=LIGHTGBM_PARAMS, num_boost_round=2, num_threads=2)
+    assert large.params["num_threads"] == 2
+    assert fit_threads(THREADED_MIN_ROWS - 1, 2) == 1
 
 
 def test_lightgbm_text_is_byte_identical_for_the_same_inputs_and_seed():

@@ -23,6 +23,7 @@ from scipy.special import expit, logit
 from binclf.train.models import (
     LogisticEncoding,
     fit_logistic,
+    fit_threads,
     import_lightgbm,
     lightgbm_params,
 )
@@ -210,6 +211,8 @@ def fit_lightgbm_rung(
     settings = data.settings
     train, valid = data.lightgbm_datasets(method, rung, full_valid=top)
     patience = settings.early_stopping_rounds if top else LOW_RUNG_EARLY_STOPPING_ROUNDS
+    if top:
+        params = {**params, "num_threads": fit_threads(train.num_data(), params["num_threads"])}
     return lgb.train(
         params if top else low_rung_params(params),
         train,

@@ -21,6 +21,7 @@ from binclf.train.models import (
     LightGBMModel,
     fit_lightgbm,
     fit_logistic,
+    fit_threads,
     import_lightgbm,
     lightgbm_params,
 )
@@ -156,7 +157,7 @@ def full_size_fit(
     # The refit's own parameters and a booster freed of its training data, cut at `rounds`.
     params = lightgbm_params(
         lightgbm_training_params(point, settings),
-        num_threads=settings.num_threads,
+        num_threads=fit_threads(rows, settings.num_threads),
         seed=settings.seed,
     )
     cut = import_lightgbm().Booster(model_str=booster.model_to_string(num_iteration=rounds))

@@ -13,6 +13,7 @@ import hashlib
 from typing import Any
 
 from binclf.io.atomic import json_bytes
+from binclf.train.models import THREADED_MIN_ROWS
 from binclf.train.search.catboost_trial import (
     CATBOOST_EARLY_STOPPING_ROUNDS,
     CATBOOST_LEARNING_RATE,
@@ -29,7 +30,7 @@ from binclf.train.search.fidelity import (
 )
 from binclf.train.search.settings import LIGHTGBM_METRICS, OBJECTIVES, SearchSettings
 
-SEARCH_DEFINITION_VERSION = 4
+SEARCH_DEFINITION_VERSION = 5
 
 # Each parameter: its kind and range ("int"/"float" with low, high and log scale) or choices.
 LIGHTGBM_SPACE: dict[str, dict[str, Any]] = {
@@ -141,6 +142,7 @@ def describe() -> dict[str, Any]:
         },
         "sampler": {"kind": "tpe", "multivariate": True, "n_startup_trials": N_STARTUP_TRIALS},
         "family_shares": FAMILY_SHARES,
+        "threaded_min_rows": THREADED_MIN_ROWS,
         "pruner": {
             "kind": "successive_halving",
             "fidelity": "training_rows",
