@@ -17,8 +17,16 @@ demo data (`--demo-days`, the first days of the built-in demo source, its labell
 spec's features) is split in time: its last 30 % of days are the test rows. binclf also runs
 with CatBoost as a third family at the same budget.
 
+German credit's 300 test rows make one holdout's differences mostly noise (a ROC-AUC's standard
+error there is about 0.03): `--german-repeats R` also draws the holdout with seeds `--seed` to
+`--seed + R - 1` and prints each method's mean and standard deviation over them, and its mean
+difference to binclf's default with that difference's standard error (`--only` limits the
+methods, e.g. to leave out the slow ones).
+
     python -m benchmarks.peers --adult <adult.parquet> --german <german_credit.parquet> \
         --demo-days 30
+    python -m benchmarks.peers --german <german_credit.parquet> --german-repeats 10 \
+        --only "binclf (default budget)" "logistic regression (CV)" ...
 """
 
 from __future__ import annotations
@@ -235,6 +243,46 @@ METHODS: dict[str, Callable[[Task, float, int], np.ndarray | None]] = {
 }
 
 
+def _measure(task: Task, methods: dict, budget: float, seed: int) -> list[tuple]:
+    """(dataset, method, test ROC-AUC, test log loss, wall seconds) of each method on `task`."""
+    print(f"{task.name}: {len(task.y_fit)} fit, {len(task.y_valid)} validation, "
+          f"{len(task.y_test)} test rows, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    rows = []
+    for method, run in methods.items():
+        started = time.perf_counter()
+        predicted = run(task, budget, seed)
+        if predicted is None:
+            continue
+        p = np.clip(predicted, 1e-15, 1 - 1e-15)
+        seconds = time.perf_counter() - started
+        rows.append((task.name, method, roc_auc_score(task.y_test, p),
+                     log_loss(task.y_test, p), seconds))  # fmt: skip
+        print(f"  {method}: ROC-AUC {rows[-1][2]:.4f} log loss {rows[-1][3]:.4f}", flush=True)
+    return rows
+
+
+def _print_repeats(by_seed: dict[int, list[tuple]]) -> None:
+    """Each method's mean (sd) over the holdouts, and its mean difference to binclf's default."""
+    reference = "binclf (default budget)"
+    measured: dict[str, list[tuple[float, float]]] = {}
+    for rows in by_seed.values():
+        for _, method, auc, loss, _ in rows:
+            measured.setdefault(method, []).append((auc, loss))
+    table = {m: np.asarray(v) for m, v in measured.items() if len(v) == len(by_seed)}
+    print(f"\nGerman credit over {len(by_seed)} holdouts (seeds {min(by_seed)}-{max(by_seed)}): "
+          "mean (sd); difference to binclf's default: mean ± standard error")  # fmt: skip
+    print("| method | ROC-AUC | log loss | Δ ROC-AUC | Δ log loss |\n|---|---|---|---|---|")
+    for method, values in table.items():
+        cells = [f"{values[:, k].mean():.4f} ({values[:, k].std(ddof=1):.4f})" for k in (0, 1)]
+        if reference in table and method != reference:
+            diff = values - table[reference]
+            se = diff.std(axis=0, ddof=1) / np.sqrt(len(diff))
+            cells += [f"{diff[:, k].mean():+.4f} ± {se[k]:.4f}" for k in (0, 1)]
+        else:
+            cells += ["", ""]
+        print(f"| {method} | " + " | ".join(cells) + " |")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--adult", type=Path, help="adult.parquet (with its split column)")
@@ -242,27 +290,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--demo-days", type=int, default=0, help="days of demo data (0: none)")
     parser.add_argument("--budget", type=float, default=60.0, help="wall seconds per search")
     parser.add_argument("--seed", type=int, default=0, help="splits and searches")
+    parser.add_argument("--german-repeats", type=int, default=1, help="German credit holdouts")
+    parser.add_argument("--only", nargs="+", choices=list(METHODS), help="methods to run")
     args = parser.parse_args(argv)
-    tasks = [adult(args.adult, args.seed)] if args.adult else []
-    tasks += [german(args.german, args.seed)] if args.german else []
-    tasks += [demo(args.demo_days, args.seed)] if args.demo_days else []
+    methods = {m: run for m, run in METHODS.items() if not args.only or m in args.only}
     rows = []
-    for task in tasks:
-        print(f"{task.name}: {len(task.y_fit)} fit, {len(task.y_valid)} validation, "
-              f"{len(task.y_test)} test rows, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
-        for method, run in METHODS.items():
-            started = time.perf_counter()
-            predicted = run(task, args.budget, args.seed)
-            if predicted is None:
-                continue
-            p = np.clip(predicted, 1e-15, 1 - 1e-15)
-            seconds = time.perf_counter() - started
-            rows.append((task.name, method, roc_auc_score(task.y_test, p),
-                         log_loss(task.y_test, p), seconds))  # fmt: skip
-            print(f"  {method}: ROC-AUC {rows[-1][2]:.4f} log loss {rows[-1][3]:.4f}", flush=True)
+    if args.adult:
+        rows += _measure(adult(args.adult, args.seed), methods, args.budget, args.seed)
+    by_seed: dict[int, list[tuple]] = {}
+    for seed in range(args.seed, args.seed + args.german_repeats) if args.german else ():
+        by_seed[seed] = _measure(german(args.german, seed), methods, args.budget, seed)
+    rows += by_seed.get(args.seed, [])
+    if args.demo_days:
+        rows += _measure(demo(args.demo_days, args.seed), methods, args.budget, args.seed)
     print("\n| dataset | method | test ROC-AUC | test log loss | wall s |\n|---|---|---|---|---|")
     for name, method, auc, loss, seconds in rows:
         print(f"| {name} | {method} | {auc:.4f} | {loss:.4f} | {seconds:.0f} |")
+    if len(by_seed) > 1:
+        _print_repeats(by_seed)
 
 
 if __name__ == "__main__":
