@@ -23,6 +23,10 @@ error there is about 0.03): `--german-repeats R` also draws the holdout with see
 difference to binclf's default with that difference's standard error (`--only` limits the
 methods, e.g. to leave out the slow ones).
 
+Each method runs in a fresh (spawned) process, so none inherits another's OpenMP state: binclf
+sets `OMP_WAIT_POLICY=PASSIVE` for itself, the peers run with the defaults a script of their own
+would have (unless the shell sets it for all; the header prints it).
+
     python -m benchmarks.peers --adult <adult.parquet> --german <german_credit.parquet> \
         --demo-days 30
     python -m benchmarks.peers --german <german_credit.parquet> --german-repeats 10 \
@@ -32,12 +36,14 @@ methods, e.g. to leave out the slow ones).
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,7 +55,6 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from binclf.train.models import import_lightgbm
 from binclf.train.resampling import apply_prior_shift
 from binclf.train.search import SearchSettings, search_model
 
@@ -159,15 +164,16 @@ def run_binclf_catboost(task: Task, budget: float, seed: int) -> np.ndarray:
 
 
 def run_lightgbm_defaults(task: Task, budget: float, seed: int) -> np.ndarray:
-    lgb = import_lightgbm()
+    import lightgbm as lgb
+
     model = lgb.LGBMClassifier(n_jobs=THREADS, random_state=seed, verbose=-1)
     return model.fit(task.X_all, task.y_all).predict_proba(task.X_test)[:, 1]
 
 
 def run_lightgbm_optuna(task: Task, budget: float, seed: int) -> np.ndarray:
+    import lightgbm as lgb
     import optuna
 
-    lgb = import_lightgbm()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     fit = lgb.Dataset(task.X_fit, task.y_fit, free_raw_data=False)
     valid = lgb.Dataset(task.X_valid, task.y_valid, reference=fit, free_raw_data=False)
@@ -243,21 +249,37 @@ METHODS: dict[str, Callable[[Task, float, int], np.ndarray | None]] = {
 }
 
 
-def _measure(task: Task, methods: dict, budget: float, seed: int) -> list[tuple]:
-    """(dataset, method, test ROC-AUC, test log loss, wall seconds) of each method on `task`."""
+TASKS: dict[str, Callable[[Any, int], Task]] = {"adult": adult, "german": german, "demo": demo}
+
+
+def _measure_in_child(
+    kind: str, source: Any, method: str, budget: float, seed: int
+) -> tuple[float, float, float] | None:
+    """Test ROC-AUC, log loss and wall seconds of one method, run in this (fresh) process."""
+    task = TASKS[kind](source, seed)
+    started = time.perf_counter()
+    predicted = METHODS[method](task, budget, seed)
+    if predicted is None:
+        return None
+    seconds = time.perf_counter() - started
+    p = np.clip(predicted, 1e-15, 1 - 1e-15)
+    return roc_auc_score(task.y_test, p), log_loss(task.y_test, p), seconds
+
+
+def _measure(kind: str, source: Any, methods: list[str], budget: float, seed: int) -> list[tuple]:
+    """(dataset, method, test ROC-AUC, test log loss, wall seconds) of each method, each in a
+    fresh process."""
+    task = TASKS[kind](source, seed)
     print(f"{task.name}: {len(task.y_fit)} fit, {len(task.y_valid)} validation, "
-          f"{len(task.y_test)} test rows, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+          f"{len(task.y_test)} test rows, load average {os.getloadavg()[0]:.1f}, "
+          f"OMP_WAIT_POLICY {os.environ.get('OMP_WAIT_POLICY', 'unset')}", flush=True)  # fmt: skip
     rows = []
-    for method, run in methods.items():
-        started = time.perf_counter()
-        predicted = run(task, budget, seed)
-        if predicted is None:
-            continue
-        p = np.clip(predicted, 1e-15, 1 - 1e-15)
-        seconds = time.perf_counter() - started
-        rows.append((task.name, method, roc_auc_score(task.y_test, p),
-                     log_loss(task.y_test, p), seconds))  # fmt: skip
-        print(f"  {method}: ROC-AUC {rows[-1][2]:.4f} log loss {rows[-1][3]:.4f}", flush=True)
+    for method in methods:
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            measured = pool.apply(_measure_in_child, (kind, source, method, budget, seed))
+        if measured is not None:
+            rows.append((task.name, method, *measured))
+            print(f"  {method}: ROC-AUC {measured[0]:.4f} log loss {measured[1]:.4f}", flush=True)
     return rows
 
 
@@ -293,16 +315,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--german-repeats", type=int, default=1, help="German credit holdouts")
     parser.add_argument("--only", nargs="+", choices=list(METHODS), help="methods to run")
     args = parser.parse_args(argv)
-    methods = {m: run for m, run in METHODS.items() if not args.only or m in args.only}
+    methods = [m for m in METHODS if not args.only or m in args.only]
     rows = []
     if args.adult:
-        rows += _measure(adult(args.adult, args.seed), methods, args.budget, args.seed)
+        rows += _measure("adult", args.adult, methods, args.budget, args.seed)
     by_seed: dict[int, list[tuple]] = {}
     for seed in range(args.seed, args.seed + args.german_repeats) if args.german else ():
-        by_seed[seed] = _measure(german(args.german, seed), methods, args.budget, seed)
+        by_seed[seed] = _measure("german", args.german, methods, args.budget, seed)
     rows += by_seed.get(args.seed, [])
     if args.demo_days:
-        rows += _measure(demo(args.demo_days, args.seed), methods, args.budget, args.seed)
+        rows += _measure("demo", args.demo_days, methods, args.budget, args.seed)
     print("\n| dataset | method | test ROC-AUC | test log loss | wall s |\n|---|---|---|---|---|")
     for name, method, auc, loss, seconds in rows:
         print(f"| {name} | {method} | {auc:.4f} | {loss:.4f} | {seconds:.0f} |")
