@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import logging
+import time
 
 import numpy as np
 import optuna
@@ -12,7 +14,10 @@ from optuna.trial import TrialState
 from binclf.train.models import LIGHTGBM_MODEL_FILE
 from binclf.train.search import search_model
 from binclf.train.search.fidelity import (
+    FINAL_FIT_SHARE,
+    RESERVE_ATTR,
     TOP_RUNG_ATTR,
+    choose_top_rung,
     deadline_callback,
     ladder,
     nested_rows,
@@ -98,6 +103,42 @@ def test_a_budget_in_seconds_stores_its_top_rung_and_no_trial_climbs_above_it(da
     top = study.user_attrs[TOP_RUNG_ATTR]
     assert top in (1, 2)
     assert max(t["rows"] for t in result.history) == (300, 900, 2_700)[top]
+
+
+class _AttrStudy:
+    def __init__(self) -> None:
+        self.user_attrs: dict[str, object] = {}
+
+    def set_user_attr(self, key: str, value: object) -> None:
+        self.user_attrs[key] = value
+
+
+def test_the_trials_keep_time_for_a_final_fit_below_the_top_or_after_a_sample():
+    # 0.01 s on the first rung: every rung fits, so trials climb to the last one and no fit on
+    # more trial rows follows, unless the trial rows are a sample of the training rows.
+    for final_fit_follows, reserve in ((False, 0.0), (True, FINAL_FIT_SHARE * 60.0)):
+        study = _AttrStudy()
+        assert choose_top_rung(study, 0.01, 4, 60.0, final_fit_follows) == 3
+        assert study.user_attrs[RESERVE_ATTR] == reserve
+    below_the_top = _AttrStudy()
+    assert choose_top_rung(below_the_top, 0.2, 4, 60.0) == 2
+    assert below_the_top.user_attrs[RESERVE_ATTR] == FINAL_FIT_SHARE * 60.0
+
+
+def test_no_ensemble_is_refit_once_the_budget_in_seconds_is_spent(data, tmp_path, caplog):
+    def outlast_the_budget(study, trial) -> None:
+        if trial.number == 0:
+            time.sleep(1.6)
+
+    (X, y), (X_valid, y_valid) = data["train"], data["valid"]
+    settings = quick(n_trials=3, timeout_seconds=1.5, ensemble=True, cv_max_rows=0)
+    with caplog.at_level(logging.INFO, logger="binclf.train.search.run"):
+        result = search_model(
+            X, y, X_valid, y_valid, storage=f"sqlite:///{tmp_path / 'optuna.db'}",
+            study_name="spent", settings=settings, on_trial=outlast_the_budget,
+        )  # fmt: skip
+    assert result.ensemble_members == {}
+    assert "no ensemble: the search's 1.5 s are spent" in caplog.text
 
 
 class _Study:

@@ -149,7 +149,9 @@ def catboost_trial(trial: Any, data: Any, method: str, point: dict[str, Any]) ->
         trial.set_user_attr(ROWS_ATTR, len(data.rungs(method)[rung]))
         if top is None:
             seconds = time.monotonic() - started
-            top = choose_top_rung(trial.study, seconds, n_rungs, settings.timeout_seconds)
+            top = choose_top_rung(
+                trial.study, seconds, n_rungs, settings.timeout_seconds, data.final_fit_follows
+            )
         if at_top:
             shift = data.resampled(method).prior_log_odds_shift
             raw = model.predict(catboost_pool(data.X_valid), prediction_type="RawFormulaVal")

@@ -26,8 +26,10 @@ stored on the study, so every trial of a study stops at the same rung and their 
 When the top rung is below every trial row, the winner is fit once more on every trial row to
 early stopping, and that round count is the refit's. That fit is part of the budget: trials stop
 `FINAL_FIT_SHARE` of the budget before its end, and the fit stops boosting at the end, keeping
-its best round so far. A budget in trials never looks at a clock: trials climb to every trial
-row, and reruns are byte-identical.
+its best round so far. When the trial rows are a sample of the training rows, the winner is fit
+to early stopping on every training row instead (`binclf.train.search.refit.full_size_fit`, not
+cut at the end); the trials keep the same share of the budget for it. A budget in trials never
+looks at a clock: trials climb to every trial row, and reruns are byte-identical.
 """
 
 from __future__ import annotations
@@ -126,11 +128,19 @@ def trials_deadline(study: Any, deadline: float | None) -> float | None:
     return deadline - float(study.user_attrs.get(RESERVE_ATTR, 0.0))
 
 
-def choose_top_rung(study: Any, seconds_on_first: float, n_rungs: int, timeout: float) -> int:
-    """Store the study's top rung, and the reserve for the final fit when it is below the top."""
+def choose_top_rung(
+    study: Any,
+    seconds_on_first: float,
+    n_rungs: int,
+    timeout: float,
+    final_fit_follows: bool = False,
+) -> int:
+    """Store the study's top rung, and the reserve for the final fit when one follows: the top
+    rung is below every trial row, or (`final_fit_follows`) the trial rows are a sample."""
     top = top_rung(seconds_on_first, n_rungs, timeout)
     study.set_user_attr(TOP_RUNG_ATTR, top)
-    study.set_user_attr(RESERVE_ATTR, FINAL_FIT_SHARE * timeout if top < n_rungs - 1 else 0.0)
+    follows = final_fit_follows or top < n_rungs - 1
+    study.set_user_attr(RESERVE_ATTR, FINAL_FIT_SHARE * timeout if follows else 0.0)
     return top
 
 

@@ -84,7 +84,9 @@ def score(y: np.ndarray, p: np.ndarray, weight: np.ndarray | None, objective: st
 class TrialData:
     """Training and validation data, prepared once per resampling choice and reused by trials.
 
-    `deadline` (a `time.monotonic()` value) is when the search's time is up, if it has one.
+    `deadline` (a `time.monotonic()` value) is when the search's time is up, if it has one;
+    `final_fit_follows` says that the training rows are a sample, so the winner will be fit again
+    on every training row (the trials then keep time for it, `choose_top_rung`).
     """
 
     def __init__(
@@ -97,11 +99,13 @@ class TrialData:
         valid_weight: np.ndarray | None,
         settings: SearchSettings,
         deadline: float | None = None,
+        final_fit_follows: bool = False,
     ) -> None:
         self.X_train, self.y_train, self.train_weight = X_train, y_train, train_weight
         self.X_valid, self.y_valid, self.valid_weight = X_valid, y_valid, valid_weight
         self.settings = settings
         self.deadline = deadline
+        self.final_fit_follows = final_fit_follows
         self._resampled: dict[str, Resampled] = {}
         self._full: dict[str, Any] = {}
         self._rungs: dict[str, list[np.ndarray]] = {}
@@ -258,7 +262,9 @@ def lightgbm_trial(trial: Any, data: TrialData, method: str) -> float:
         trial.set_user_attr(ROWS_ATTR, len(data.rungs(method)[rung]))
         if top is None:
             seconds = time.monotonic() - started
-            top = choose_top_rung(trial.study, seconds, n_rungs, settings.timeout_seconds)
+            top = choose_top_rung(
+                trial.study, seconds, n_rungs, settings.timeout_seconds, data.final_fit_follows
+            )
         if rung >= top:
             p = valid_probabilities(booster)
             data.valid_predictions[trial.number] = p

@@ -182,6 +182,7 @@ def search_model(
             None if valid_weight is None else np.asarray(valid_weight, float),
             settings,
             deadline=deadline,
+            final_fit_follows=len(sample) < len(y_train),
         )
     owner = Owner.current().to_dict()
 
@@ -254,8 +255,14 @@ def search_model(
     # Trials scored below every trial row (a capped top rung) would pick members and weights
     # for models other than those refit, so an ensemble is only formed at full fidelity.
     at_full_fidelity = folded is not None or scored_on_every_trial_row(best, data, method)
+    # Its members' refits would take the search past its budget in seconds, which is spent.
+    spent = deadline is not None and time.monotonic() >= deadline
+    if settings.ensemble and at_full_fidelity and spent:
+        logger.info("no ensemble: the search's %s s are spent", settings.timeout_seconds)
     choice = (
-        choose_ensemble(study, data, settings) if settings.ensemble and at_full_fidelity else None
+        choose_ensemble(study, data, settings)
+        if settings.ensemble and at_full_fidelity and not spent
+        else None
     )
     if choice is not None:
         started = time.perf_counter()
