@@ -62,7 +62,8 @@ class BinaryModel(Protocol):
 # wakes a sleeping thread, which costs more than a second thread saves on fewer rows: per round
 # on 30 columns, one thread against two on a quiet 2-core machine, 2.9 vs 6.6 ms (2k rows),
 # 5.6 vs 10.8 ms (20k), 8.3 vs 12.2 ms (50k), 13.8 vs 13.5 ms (100k), 24.7 vs 19.0 ms (200k).
-# The thread count does not change a fit (`deterministic`); reruns on the same rows use the same.
+# The count is recorded in the model's parameters; reruns on the same rows use the same count,
+# so they stay byte-identical.
 THREADED_MIN_ROWS = 100_000
 
 
